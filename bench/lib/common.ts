@@ -1,0 +1,168 @@
+// Shared helpers of the benchmark drivers (Bun and Deno alike): workload sizes from the
+// environment, percentiles, starting a worker process and waiting for its "ready" line,
+// the resident memory of a process tree, and writing a driver's result file.
+// Runtime-neutral on purpose: only node: modules, which both Bun and Deno provide.
+import { spawn, type ChildProcess } from "node:child_process";
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+
+const env = (name: string): string | undefined => process.env[name];
+const quick = env("BENCH_QUICK") === "1";
+const num = (name: string, full: number, small: number): number => {
+  const v = env(name);
+  if (v === undefined || v === "") return quick ? small : full;
+  const n = Number(v);
+  if (!Number.isFinite(n) || n < 0) throw new RangeError(`Cannot read ${name}: expected a number, got "${v}"`);
+  return n;
+};
+
+/** Workload sizes; every one can be overridden by its environment variable. */
+export const config = {
+  quick,
+  w1: num("BENCH_W1_N", 20_000, 5_000),
+  w1e: num("BENCH_W1E_N", 20_000, 5_000),
+  w2: num("BENCH_W2_N", 2_000, 300),
+  w2Warmup: num("BENCH_W2_WARMUP", 200, 50),
+  w3: env("BENCH_W3") === "1",
+  w3n: num("BENCH_W3_N", 100_000, 10_000),
+  w3Countdown: num("BENCH_W3_COUNTDOWN", 30, 10),
+  w4: num("BENCH_W4_N", 1_000, 200),
+  w4Concurrency: 8,
+  w4SleepMs: 50,
+  concurrency: num("BENCH_CONCURRENCY", 100, 100),
+  window: num("BENCH_WINDOW", 1_000, 1_000),
+  timeoutS: num("BENCH_TIMEOUT", 180, 120),
+};
+
+export const now = (): number => performance.now();
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One line on stderr, prefixed by the system's name. */
+export function log(system: string, msg: string): void {
+  process.stderr.write(`[${system}] ${msg}\n`);
+}
+
+/** Nearest-rank percentile of an ascending array; NaN when empty. */
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+export const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
+
+/** Resident set size in KiB of pid and all its descendants (Linux /proc); 0 if gone. */
+export function treeRssKiB(pid: number): number {
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      // the command name may hold spaces and parentheses: fields start after the last ")"
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(d));
+      children.set(ppid, list);
+    } catch { /* the process ended meanwhile */ }
+  }
+  let total = 0;
+  const todo = [pid];
+  while (todo.length) {
+    const p = todo.pop()!;
+    try {
+      const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
+      if (m) total += Number(m[1]);
+    } catch { /* gone */ }
+    todo.push(...(children.get(p) ?? []));
+  }
+  return total;
+}
+
+export const rssMiB = (pid: number): number => round(treeRssKiB(pid) / 1024, 1);
+
+export interface WorkerCommand {
+  cmd: string;
+  args: string[];
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+/** A running worker process: its pid, how long it took to print "ready", and stop(). */
+export interface RunningWorker {
+  pid: number;
+  readyMs: number;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Start a worker and resolve once a line of its output contains "ready" (case-insensitive).
+ * The pid goes to $BENCH_PIDFILE so that run.sh can stop it even if this driver dies.
+ * The worker runs in its own process group: stop() signals the whole group (prefork children).
+ */
+export function startWorker(system: string, w: WorkerCommand, readyTimeoutMs = 60_000): Promise<RunningWorker> {
+  const t0 = now();
+  const child = spawn(w.cmd, w.args, {
+    cwd: w.cwd,
+    env: { ...process.env, ...w.env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const pid = child.pid!;
+  const pidfile = env("BENCH_PIDFILE");
+  if (pidfile) appendFileSync(pidfile, `${pid}\n`);
+  const tail: string[] = [];
+  let exited = false;
+  const exitedP = new Promise<void>((r) => child.on("exit", () => { exited = true; r(); }));
+  const stop = async (): Promise<void> => {
+    if (exited) return;
+    try { process.kill(-pid, "SIGTERM"); } catch { /* already gone */ }
+    const killed = await Promise.race([exitedP.then(() => true), sleep(15_000).then(() => false)]);
+    if (!killed) {
+      log(system, `worker ${pid} ignored SIGTERM for 15 s: SIGKILL`);
+      try { process.kill(-pid, "SIGKILL"); } catch { /* gone */ }
+      await exitedP;
+    }
+  };
+  return new Promise((resolve, reject) => {
+    let ready = false;
+    const timer = setTimeout(() => {
+      if (ready) return;
+      void stop();
+      reject(new Error(`Cannot start the ${system} worker: no "ready" line within ${readyTimeoutMs} ms:\n${tail.join("\n")}`));
+    }, readyTimeoutMs);
+    const onData = (buf: Buffer) => {
+      for (const line of buf.toString().split("\n")) {
+        if (!line.trim()) continue;
+        tail.push(line);
+        if (tail.length > 30) tail.shift();
+        if (process.env.BENCH_VERBOSE === "1") log(system, `worker: ${line}`);
+        if (!ready && /\bready\b/i.test(line)) {
+          ready = true;
+          clearTimeout(timer);
+          resolve({ pid, readyMs: round(now() - t0, 0), child, stop });
+        }
+      }
+    };
+    child.stdout!.on("data", onData);
+    child.stderr!.on("data", onData);
+    child.on("exit", (code, sig) => {
+      if (ready) return;
+      clearTimeout(timer);
+      reject(new Error(`Cannot start the ${system} worker: it exited (${code ?? sig}) before "ready":\n${tail.join("\n")}`));
+    });
+  });
+}
+
+/** Write the driver's result object where run.sh expects it ($BENCH_OUT), else to stdout. */
+export function writeResult(result: object): void {
+  const text = JSON.stringify(result, null, 2) + "\n";
+  const out = env("BENCH_OUT");
+  if (out) writeFileSync(out, text);
+  else process.stdout.write(text);
+}
+
+/** The resident memory of the broker process run.sh started ($BENCH_BROKER_PID), MiB. */
+export function brokerRssMiB(): number | undefined {
+  const pid = Number(env("BENCH_BROKER_PID"));
+  return pid > 0 ? rssMiB(pid) : undefined;
+}

@@ -1,0 +1,287 @@
+# Celery driver for taskd's benchmark: the workloads of bench/lib/workloads.ts (W2, W1, W1e,
+# W4, optional W3, idle RSS and start-to-ready time), mirrored in Python because Celery's client
+# is Python. Keep the two in step. Writes its result JSON to $BENCH_OUT.
+# Usage: /usr/bin/python3 bench/peers/celery_bench.py <system name> <pool: threads|prefork>
+import json
+import math
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from celery_tasks import add, app, sleep, stamp  # noqa: E402
+
+NAME = sys.argv[1] if len(sys.argv) > 1 else "celery"
+POOL = sys.argv[2] if len(sys.argv) > 2 else "threads"
+QUICK = os.environ.get("BENCH_QUICK") == "1"
+
+
+def num(name, full, small):
+    v = os.environ.get(name, "")
+    return float(v) if v else (small if QUICK else full)
+
+
+CONFIG = {
+    "quick": QUICK,
+    "w1": int(num("BENCH_W1_N", 20000, 5000)),
+    "w1e": int(num("BENCH_W1E_N", 20000, 5000)),
+    "w2": int(num("BENCH_W2_N", 2000, 300)),
+    "w2Warmup": int(num("BENCH_W2_WARMUP", 200, 50)),
+    "w3": os.environ.get("BENCH_W3") == "1",
+    # Celery sends ~1-2k tasks/s: 100k would take longer than the countdown itself
+    "w3n": int(num("BENCH_W3_CELERY_N", 20000, 5000)),
+    "w3Countdown": num("BENCH_W3_COUNTDOWN", 30, 10),
+    "w4": int(num("BENCH_W4_N", 1000, 200)),
+    "w4Concurrency": 8,
+    "w4SleepMs": 50,
+    "concurrency": int(num("BENCH_CONCURRENCY", 100, 100)),
+    "timeoutS": num("BENCH_TIMEOUT", 180, 120),
+    "pool": POOL,
+}
+TIMEOUT = CONFIG["timeoutS"]
+
+
+def log(msg):
+    sys.stderr.write(f"[{NAME}] {msg}\n")
+    sys.stderr.flush()
+
+
+def percentile(xs, p):
+    if not xs:
+        return float("nan")
+    i = min(len(xs) - 1, max(0, math.ceil(p / 100 * len(xs)) - 1))
+    return xs[i]
+
+
+def tree_rss_mib(pid):
+    """Resident memory of pid and its descendants (prefork children), MiB."""
+    children = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                s = f.read()
+            ppid = int(s[s.rindex(")") + 2:].split(" ")[1])
+            children.setdefault(ppid, []).append(int(d))
+        except (OSError, ValueError):
+            pass
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/status") as f:
+                m = re.search(r"VmRSS:\s+(\d+)", f.read())
+            if m:
+                total += int(m.group(1))
+        except OSError:
+            pass
+        todo.extend(children.get(p, []))
+    return round(total / 1024, 1)
+
+
+def broker_rss():
+    pid = int(os.environ.get("BENCH_BROKER_PID", "0") or 0)
+    return tree_rss_mib(pid) if pid > 0 else None
+
+
+class Worker:
+    """A Celery worker process; ready once its log says 'ready.'."""
+
+    def __init__(self, concurrency):
+        here = os.path.dirname(os.path.abspath(__file__))
+        pool = ["-P", "threads"] if POOL == "threads" else ["-P", "prefork"]
+        cmd = [sys.executable, "-m", "celery", "-A", "celery_tasks", "worker", *pool,
+               "-c", str(concurrency), "--loglevel", "INFO", "-n", f"bench{concurrency}@%h",
+               "--without-gossip", "--without-mingle", "--without-heartbeat"]
+        t0 = time.perf_counter()
+        self.proc = subprocess.Popen(cmd, cwd=here, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                     start_new_session=True, text=True)
+        pidfile = os.environ.get("BENCH_PIDFILE")
+        if pidfile:
+            with open(pidfile, "a") as f:
+                f.write(f"{self.proc.pid}\n")
+        self.pid = self.proc.pid
+        ready = threading.Event()
+        tail = []
+
+        def pump():
+            for line in self.proc.stdout:
+                tail.append(line.rstrip())
+                del tail[:-30]
+                if os.environ.get("BENCH_VERBOSE") == "1":
+                    log("worker: " + line.rstrip())
+                if not ready.is_set() and re.search(r"\bready\b", line, re.I):
+                    self.ready_ms = round((time.perf_counter() - t0) * 1000)
+                    ready.set()
+
+        threading.Thread(target=pump, daemon=True).start()
+        deadline = time.time() + 60
+        while not ready.wait(0.05):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise RuntimeError("Cannot start the Celery worker: no 'ready' line:\n" + "\n".join(tail))
+
+    def stop(self):
+        if self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.pid, signal.SIGTERM)
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            log(f"worker {self.pid} ignored SIGTERM for 15 s: SIGKILL")
+            os.killpg(self.pid, signal.SIGKILL)
+            self.proc.wait()
+        except ProcessLookupError:
+            pass
+
+
+def attempt(out, key, label, fn):
+    t0 = time.perf_counter()
+    try:
+        out[key] = fn()
+        log(f"{label}: {json.dumps(out[key])} ({time.perf_counter() - t0:.1f} s)")
+    except Exception as e:  # one workload failing must not hide the others
+        out[key] = {"error": str(e).split("\n")[0]}
+        log(f"{label} failed: {e!r}")
+
+
+def w2():
+    for _ in range(CONFIG["w2Warmup"]):
+        add.delay(2, 3).get(timeout=TIMEOUT)
+    lat = []
+    for i in range(CONFIG["w2"]):
+        t = time.perf_counter()
+        v = add.delay(i, 1).get(timeout=TIMEOUT)
+        lat.append((time.perf_counter() - t) * 1000)
+        if v != i + 1:
+            raise RuntimeError(f"W2: add({i}, 1) returned {v!r}")
+    lat.sort()
+    return {"n": CONFIG["w2"], "p50": round(percentile(lat, 50), 3), "p90": round(percentile(lat, 90), 3),
+            "p99": round(percentile(lat, 99), 3)}
+
+
+def w1():
+    n = CONFIG["w1"]
+    t = time.perf_counter()
+    rs = [add.delay(i, 1) for i in range(n)]
+    sent = time.perf_counter() - t
+    for r in rs:
+        r.get(timeout=TIMEOUT)
+    s = time.perf_counter() - t
+    return {"n": n, "seconds": round(s, 3), "perS": round(n / s), "sendPerS": round(n / sent)}
+
+
+def main():
+    out = {"system": NAME, "runtime": f"python{sys.version_info.major}.{sys.version_info.minor}",
+           "config": CONFIG}
+    t0 = time.perf_counter()
+    with app.connection_for_write() as conn:  # a clean slate: drop queued tasks and old results
+        conn.default_channel.client.flushdb()
+    app.backend.client.flushdb()
+    w = None
+    try:
+        w = Worker(CONFIG["concurrency"])
+        time.sleep(1)
+        out["idle"] = {"readyMs": w.ready_ms, "rssMiB": tree_rss_mib(w.pid)}
+        log(f"idle: {json.dumps(out['idle'])}")
+        attempt(out, "w2", "W2", w2)
+        attempt(out, "w1", "W1", w1)
+        out["w1RssMiB"] = tree_rss_mib(w.pid)
+        w.stop()
+        w = None
+
+        backlog = []
+
+        def w1e():
+            n = CONFIG["w1e"]
+            t = time.perf_counter()
+            for i in range(n):
+                backlog.append(add.delay(i, 1))
+            s = time.perf_counter() - t
+            return {"n": n, "seconds": round(s, 3), "perS": round(n / s)}
+
+        attempt(out, "w1e", "W1e", w1e)
+        w = Worker(CONFIG["w4Concurrency"])
+
+        def drain():
+            t = time.perf_counter()
+            for r in backlog:
+                r.get(timeout=TIMEOUT)
+            return {"n": len(backlog), "seconds": round(time.perf_counter() - t, 3)}
+
+        attempt(out, "w1eDrain", "W1e drain", drain)
+
+        def w4():
+            n, c, ms = CONFIG["w4"], CONFIG["w4Concurrency"], CONFIG["w4SleepMs"]
+            ideal = n * ms / 1000 / c
+            t = time.perf_counter()
+            rs = [sleep.delay(ms) for _ in range(n)]
+            for r in rs:
+                r.get(timeout=TIMEOUT)
+            s = time.perf_counter() - t
+            return {"n": n, "concurrency": c, "seconds": round(s, 3), "ideal": round(ideal, 3),
+                    "overIdeal": round(s / ideal, 3)}
+
+        attempt(out, "w4", "W4", w4)
+        w.stop()
+        w = None
+
+        if CONFIG["w3"]:
+            w = Worker(CONFIG["concurrency"])
+            time.sleep(1)
+
+            def w3():
+                n, cd = CONFIG["w3n"], CONFIG["w3Countdown"]
+                before, broker_before = tree_rss_mib(w.pid), broker_rss()
+                peak = [before]
+                stop = threading.Event()
+
+                def sample():
+                    while not stop.wait(0.5):
+                        peak[0] = max(peak[0], tree_rss_mib(w.pid))
+
+                threading.Thread(target=sample, daemon=True).start()
+                try:
+                    t = time.perf_counter()
+                    sent = []
+                    for _ in range(n):
+                        eta = time.time() * 1000 + cd * 1000
+                        sent.append((stamp.apply_async(countdown=cd), eta))
+                    send_s = time.perf_counter() - t
+                    holding, broker_holding = tree_rss_mib(w.pid), broker_rss()
+                    late = sorted((r.get(timeout=cd + TIMEOUT * 2) - eta) / 1000 for r, eta in sent)
+                    time.sleep(1)
+                finally:
+                    stop.set()
+                return {"n": n, "countdown": cd, "sendS": round(send_s, 2),
+                        "lateP50": round(percentile(late, 50), 3), "lateP99": round(percentile(late, 99), 3),
+                        "lateMax": round(late[-1], 3), "early": sum(1 for x in late if x < -0.01),
+                        "rssBefore": before, "rssHolding": holding, "rssPeak": peak[0],
+                        "rssAfter": tree_rss_mib(w.pid), "brokerBefore": broker_before,
+                        "brokerHolding": broker_holding, "brokerAfter": broker_rss()}
+
+            attempt(out, "w3", "W3", w3)
+            w.stop()
+            w = None
+    except Exception as e:
+        out["error"] = str(e).split("\n")[0]
+        log(f"failed: {e!r}")
+    finally:
+        if w:
+            w.stop()
+    out["totalS"] = round(time.perf_counter() - t0, 1)
+    text = json.dumps(out, indent=2) + "\n"
+    if os.environ.get("BENCH_OUT"):
+        with open(os.environ["BENCH_OUT"], "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+if __name__ == "__main__":
+    main()
