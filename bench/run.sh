@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# bench/run.sh — taskd's side-by-side benchmark (`make bench`): installs what is missing,
+# starts a fresh nats-server or redis-server on a free loopback port for each system, runs the
+# raw JetStream ceiling (Bun, Deno), BullMQ, Celery and taskd (Bun, Deno) through the same
+# workloads, stops everything it started by PID, then prints one table and writes
+# bench/results/<date>.json, <date>.svg and latest.svg. See bench/README.md.
+# Environment: BENCH_QUICK=1 (smaller counts), BENCH_W3=1 (the 30 s countdown workload),
+# BENCH_SYSTEMS="raw-bun bullmq ..." (a subset), BENCH_VERBOSE=1 (workers' output).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BENCH="$ROOT/bench"
+BUN="$ROOT/node_modules/.bin/bun"
+DENO="$ROOT/node_modules/.bin/deno"
+PY=/usr/bin/python3
+SYSTEM_TIMEOUT="${BENCH_SYSTEM_TIMEOUT:-900}"
+DENO_MAIN="${TASKD_DENO_MAIN:-src/cli/main.ts}"   # taskd's CLI entry under `deno run`
+
+TMP="$(mktemp -d /tmp/taskd-bench.XXXXXX)"
+PIDFILE="$TMP/pids"     # every process started here or by a driver (workers), one pid a line
+: > "$PIDFILE"
+mkdir -p "$TMP/out" "$BENCH/results"
+
+say() { printf '%s\n' "bench: $*" >&2; }
+
+# stop one process we started (or its whole group when it leads one): TERM, then KILL
+stop_pid() {
+  local pid="$1" i
+  kill -0 "$pid" 2>/dev/null || return 0
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+  for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+}
+stop_all() {
+  local pid
+  while read -r pid; do [ -n "$pid" ] && stop_pid "$pid"; done < "$PIDFILE"
+  : > "$PIDFILE"
+}
+cleanup() {
+  stop_all
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# ---- what we need, installed when missing --------------------------------------------------
+apt_updated=""
+apt_install() {
+  [ -n "$apt_updated" ] || { say "apt-get update"; apt-get update -qq >&2; apt_updated=1; }
+  say "apt-get install $*"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
+}
+command -v nats-server >/dev/null || apt_install nats-server
+command -v redis-server >/dev/null || apt_install redis-server
+"$PY" -c 'import celery, redis' 2>/dev/null || apt_install python3-celery python3-redis
+[ -x "$BUN" ] && [ -d "$ROOT/node_modules/@nats-io/jetstream" ] || { say "npm ci (repository)"; (cd "$ROOT" && npm ci --no-audit --no-fund >&2); }
+[ -d "$BENCH/peers/node_modules/bullmq" ] && [ -d "$BENCH/peers/node_modules/ioredis" ] \
+  || { say "npm ci (bench/peers)"; (cd "$BENCH/peers" && npm ci --no-audit --no-fund >&2); }
+
+free_port() {
+  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+wait_log() {  # wait_log <file> <pattern> <pid>: until the server says it is up
+  local i
+  for i in $(seq 100); do
+    grep -q "$2" "$1" 2>/dev/null && return 0
+    kill -0 "$3" 2>/dev/null || { cat "$1" >&2; return 1; }
+    sleep 0.1
+  done
+  cat "$1" >&2; return 1
+}
+
+BROKER_PID=""
+start_nats() {
+  local port dir; port="$(free_port)"; dir="$TMP/nats-$1"; mkdir -p "$dir"
+  setsid nats-server -js -a 127.0.0.1 -p "$port" -sd "$dir/store" > "$dir/log" 2>&1 &
+  BROKER_PID=$!; echo "$BROKER_PID" >> "$PIDFILE"
+  wait_log "$dir/log" "Server is ready" "$BROKER_PID"
+  export NATS_URL="nats://127.0.0.1:$port" TASKD_BROKER_URL="nats://127.0.0.1:$port"
+}
+start_redis() {
+  local port dir; port="$(free_port)"; dir="$TMP/redis-$1"; mkdir -p "$dir"
+  # Redis's own defaults (RDB snapshots on) except where it listens and writes
+  setsid redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" --daemonize no > "$dir/log" 2>&1 &
+  BROKER_PID=$!; echo "$BROKER_PID" >> "$PIDFILE"
+  wait_log "$dir/log" "Ready to accept connections" "$BROKER_PID"
+  export REDIS_PORT="$port"
+}
+
+skip() {  # skip <system> <reason>
+  say "$1 skipped: $2"
+  echo "skipped: $2" >&2
+  printf '{"system":"%s","skipped":"%s"}\n' "$1" "$2" > "$TMP/out/$1.json"
+}
+
+# run <system> <nats|redis> <driver command...>: a fresh broker, the driver, then stop both
+run() {
+  local name="$1" broker="$2"; shift 2
+  if [ -n "${BENCH_SYSTEMS:-}" ] && [[ " $BENCH_SYSTEMS " != *" $name "* ]]; then return 0; fi
+  say "== $name"
+  "start_$broker" "$name"
+  local rc=0
+  BENCH_OUT="$TMP/out/$name.json" BENCH_PIDFILE="$PIDFILE" BENCH_BROKER_PID="$BROKER_PID" \
+    timeout "$SYSTEM_TIMEOUT" "$@" || rc=$?
+  [ -s "$TMP/out/$name.json" ] \
+    || printf '{"system":"%s","error":"driver exited with status %s and wrote nothing"}\n' "$name" "$rc" > "$TMP/out/$name.json"
+  stop_all   # the broker and any worker the driver left behind
+}
+
+cd "$ROOT"
+say "started $(date -u +%FT%TZ)${BENCH_QUICK:+ (quick)}${BENCH_W3:+ (with W3)}"
+
+run raw-bun nats "$BUN" run bench/raw/client.ts raw-bun "$BUN" run
+run raw-deno nats "$DENO" run -A bench/raw/client.ts raw-deno "$DENO" run -A
+run bullmq redis "$BUN" run bench/peers/bullmq-client.ts bullmq "$BUN" run
+run celery redis "$PY" bench/peers/celery_bench.py celery prefork
+
+if [ ! -f "$ROOT/mod.ts" ]; then
+  skip taskd-bun "mod.ts missing"
+elif [ ! -x "$ROOT/dist/taskd" ]; then
+  skip taskd-bun "dist/taskd not built"
+else
+  run taskd-bun nats "$BUN" run bench/taskd-client.ts taskd-bun -- "$ROOT/dist/taskd"
+fi
+if [ ! -f "$ROOT/mod.ts" ]; then
+  skip taskd-deno "mod.ts missing"
+elif [ ! -f "$ROOT/$DENO_MAIN" ]; then
+  skip taskd-deno "$DENO_MAIN missing"
+else
+  run taskd-deno nats "$DENO" run -A bench/taskd-client.ts taskd-deno -- "$DENO" run -A "$ROOT/$DENO_MAIN"
+fi
+
+# ---- the machine and the versions, then the table, JSON and chart ----------------------------
+cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)"
+mem="$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)"
+versions="nats-server $(nats-server --version | grep -o '[0-9][0-9.]*' | head -1)"
+versions+=", redis $(redis-server --version | grep -o 'v=[0-9.]*' | cut -c3-)"
+versions+=", bun $("$BUN" --version), deno $("$DENO" --version | head -1 | cut -d' ' -f2)"
+versions+=", bullmq $(node -p 'require(process.argv[1]).version' "$BENCH/peers/node_modules/bullmq/package.json")"
+versions+=", celery $("$PY" -c 'import celery; print(celery.__version__)')"
+node -e 'const [date,cpu,cores,mem,versions,out]=process.argv.slice(1);
+  require("fs").writeFileSync(out, JSON.stringify({date,cpu,cores:+cores,memGiB:+mem,versions,kernel:require("os").release()}))' \
+  "$(date -u +%FT%TZ)" "$cpu" "$(nproc)" "$mem" "$versions" "$TMP/out/machine.json"
+"$BUN" run bench/lib/report.ts "$TMP/out" "$BENCH/results"

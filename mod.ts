@@ -1,0 +1,59 @@
+/**
+ * taskd: Celery's task model for TypeScript, on NATS JetStream.
+ *
+ * @example
+ * ```ts
+ * import { App } from "taskd";
+ * export const app = new App("tasks");
+ * export const add = app.task(function add(x: number, y: number) { return x + y; });
+ *
+ * // elsewhere, with a worker running `taskd worker ./tasks.ts`:
+ * const r = await add.delay(2, 3);
+ * console.log(await r.get({ timeout: 10 })); // 5
+ * await app.close();
+ * ```
+ * @module
+ */
+export { allApps, App } from "./src/app/app.ts";
+export type { TaskDecoratorOptions } from "./src/app/app.ts";
+export { Task } from "./src/app/task.ts";
+export type { EffectiveOptions, RetryOptions, UpdateStateOptions } from "./src/app/task.ts";
+export { ExceptionInfo, Request } from "./src/app/request.ts";
+export type { DeliveryInfo, RequestFields } from "./src/app/request.ts";
+export type { ApplyOptions } from "./src/app/call.ts";
+export { DEFAULTS } from "./src/app/options.ts";
+export type { AppConfig, ErrorClass, TaskOptions } from "./src/app/options.ts";
+export { backoffDelay } from "./src/app/backoff.ts";
+export { AsyncResult } from "./src/result/async_result.ts";
+export type { GetOptions } from "./src/result/async_result.ts";
+export { EagerResult } from "./src/result/eager_result.ts";
+export { EXCEPTION_STATES, PROPAGATE_STATES, READY_STATES, states, UNREADY_STATES } from "./src/result/states.ts";
+export type { BuiltinState, State } from "./src/result/states.ts";
+export { TaskdError } from "./src/errors/base.ts";
+export type { TaskdErrorOptions } from "./src/errors/base.ts";
+export { Ignore, Reject, Retry } from "./src/errors/semipredicates.ts";
+export type { RejectOptions, RetryInfo } from "./src/errors/semipredicates.ts";
+export {
+  BrokerError,
+  MaxRetriesExceededError,
+  NotRegistered,
+  PayloadTooLargeError,
+  ProtocolError,
+  SoftTimeLimitExceeded,
+  SyncSubtaskError,
+  TaskError,
+  TaskRevokedError,
+  TimeLimitExceeded,
+  TimeoutError,
+} from "./src/errors/errors.ts";
+export type { SerializedError } from "./src/errors/errors.ts";
+export { Signal } from "./src/signals/signal.ts";
+export type { ConnectOptions, SignalHandler } from "./src/signals/signal.ts";
+export { signals } from "./src/signals/signals.ts";
+export { getLogger, getTaskLogger, setLogLevel } from "./src/log/logger.ts";
+export type { Logger, LogLevel } from "./src/log/logger.ts";
+export { registerSerializer } from "./src/protocol/codec.ts";
+export type { Serializer } from "./src/protocol/codec.ts";
+export type { ResultMeta } from "./src/nats/backend.ts";
+export { Worker } from "./src/worker/worker.ts";
+export type { WorkerOptions } from "./src/worker/worker.ts";

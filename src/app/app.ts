@@ -1,0 +1,323 @@
+/**
+ * `App`: the registry of tasks and the connection to the broker and result backend. Every App
+ * created in a process is remembered, so a worker serves all the apps its module creates.
+ * @module
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+import process from "node:process";
+import { Task } from "./task.ts";
+import { type AppConfig, DEFAULTS, routeFor, type TaskOptions } from "./options.ts";
+import { type ApplyOptions, buildMessage } from "./call.ts";
+import { arityOf, checkArity } from "./arity.ts";
+import { Request } from "./request.ts";
+import { NotRegistered, serializeError } from "../errors/errors.ts";
+import { Broker } from "../nats/broker.ts";
+import { ResultBackend } from "../nats/backend.ts";
+import { revokeTask } from "../nats/revoked.ts";
+import { DEFAULT_BROKER_URL, openConnection } from "../nats/connection.ts";
+import { checkName, type Names, namesFor } from "../nats/names.ts";
+import { encodeTask, type TaskMessage } from "../protocol/message.ts";
+import { AsyncResult } from "../result/async_result.ts";
+import { EagerResult } from "../result/eager_result.ts";
+import { states } from "../result/states.ts";
+import { signals } from "../signals/signals.ts";
+import { trace } from "../worker/trace.ts";
+import { validationOf } from "../validate/validate.ts";
+
+// deno-lint-ignore no-explicit-any
+type AnyFn = (...args: any[]) => any;
+// deno-lint-ignore no-explicit-any
+type TaskClass = new () => Task<any, any>;
+type Rest<F> = F extends (self: never, ...args: infer A) => unknown ? A : never;
+
+/** Options of `app.task()`: task options plus the base class. */
+export interface TaskDecoratorOptions extends TaskOptions {
+  /** The class the task is an instance of. @default the app's taskCls, else Task */
+  base?: TaskClass;
+  /** A Request subclass for this task's executions. */
+  Request?: typeof Request;
+  /** Batches: flush after this many messages. */
+  flushEvery?: number;
+  /** Batches: flush after this many seconds. */
+  flushInterval?: number;
+  /** Validate arguments and the return value with valibot schemas. */
+  validate?: boolean;
+  /** Validate mode: positional argument schemas. */
+  args?: unknown[];
+  /** Validate mode: keyword argument schema. */
+  kwargs?: unknown;
+  /** Validate mode: return value schema. */
+  returns?: unknown;
+  /** Validate mode: object schemas refuse unknown keys. */
+  validateStrict?: boolean;
+}
+
+const apps: App[] = [];
+
+/** Every App created in this process, oldest first. */
+export function allApps(): readonly App[] {
+  return apps;
+}
+
+/**
+ * An application: tasks, settings, and the connection used to send them and read results.
+ * @example
+ * ```ts
+ * export const app = new App("tasks");
+ * export const add = app.task(function add(x: number, y: number) { return x + y; });
+ * const r = await add.delay(2, 3);
+ * console.log(await r.get({ timeout: 10 })); // 5
+ * await app.close();
+ * ```
+ */
+export class App {
+  /** Registered tasks by name. */
+  readonly tasks: Map<string, Task> = new Map();
+  /** The NATS names derived from the prefix. */
+  readonly names: Names;
+  /** The result backend (a KV bucket). */
+  readonly backend: ResultBackend;
+  #conn?: Promise<NatsConnection>;
+  #broker?: Promise<Broker>;
+  #brokerOverride?: string;
+
+  /**
+   * @param main the name tasks are prefixed with (`<main>.<function name>`)
+   * @param config settings: broker, prefix, task defaults
+   */
+  constructor(readonly main: string = "__main__", readonly config: AppConfig = {}) {
+    if (typeof main !== "string" || main === "") throw new TypeError("Cannot create App: its main name must be a non-empty string");
+    this.names = namesFor(config.prefix ?? DEFAULTS.prefix);
+    if (config.taskDefaultQueue) checkName("queue", config.taskDefaultQueue);
+    const expires = config.resultExpires ?? DEFAULTS.resultExpires;
+    if (!(expires > 0)) throw new RangeError(`Cannot create App: 'resultExpires' must be > 0 seconds: current value is ${expires}`);
+    this.backend = new ResultBackend(() => this.connection(), this.names.resultsBucket, expires, config.replicas ?? DEFAULTS.replicas);
+    apps.push(this);
+  }
+
+  /** The name a task gets when none is given. Override to change the scheme. */
+  genTaskName(name: string): string {
+    return `${this.main}.${name}`;
+  }
+
+  /**
+   * Registers a function as a task.
+   * @example
+   * ```ts
+   * export const add = app.task(function add(x: number, y: number) { return x + y; });
+   * export const mul = app.task({ name: "math.mul", acksLate: true }, (x: number, y: number) => x * y);
+   * export const up = app.task({ bind: true }, async function up(self, n: number) { return self.request.id; });
+   * ```
+   */
+  task<F extends AnyFn>(fn: F): Task<Parameters<F>, ReturnType<F>>;
+  task<F extends AnyFn>(options: TaskDecoratorOptions & { bind?: false }, fn: F): Task<Parameters<F>, ReturnType<F>>;
+  // deno-lint-ignore no-explicit-any
+  task<F extends (self: any, ...args: any[]) => any>(
+    options: TaskDecoratorOptions & { bind: true },
+    fn: F,
+  ): Task<Rest<F>, ReturnType<F>>;
+  task(a: AnyFn | TaskDecoratorOptions, b?: AnyFn): Task {
+    const [options, fn] = typeof a === "function" ? [{} as TaskDecoratorOptions, a] : [a, b];
+    if (typeof fn !== "function") throw new TypeError("Cannot register task: app.task() needs a function");
+    const name = options.name ?? (fn.name ? this.genTaskName(fn.name) : undefined);
+    if (!name) throw new TypeError("Cannot register an anonymous function as a task: give it a name or pass { name }");
+    const Base = options.base ?? this.config.taskCls ?? Task;
+    const task = new Base() as Task;
+    const { base: _base, ...rest } = options;
+    Object.assign(task, rest);
+    const bind = options.bind ?? false;
+    task.run = bind ? (...args: unknown[]) => fn(task, ...args) : fn;
+    task.arity = arityOf(fn, bind ? 1 : 0);
+    return this.#add(task, name);
+  }
+
+  /**
+   * Registers a Task subclass; its one instance is returned. The name is `<main>.<ClassName>`
+   * unless `options.name` or a `name` field is given.
+   */
+  register<T extends Task>(Cls: new () => T, options: TaskDecoratorOptions = {}): T {
+    if (typeof Cls !== "function") throw new TypeError("Cannot register: app.register() needs a Task subclass");
+    const task = new Cls();
+    if (!(task instanceof Task)) throw new TypeError(`Cannot register ${Cls.name}: it does not extend Task`);
+    const { base: _base, ...rest } = options;
+    Object.assign(task, rest);
+    const name = options.name ?? (Object.hasOwn(task, "name") ? task.name : undefined) ?? this.genTaskName(Cls.name);
+    task.arity = arityOf(task.run);
+    return this.#add(task, name);
+  }
+
+  #add<T extends Task>(task: T, name: string): T {
+    task.name = name;
+    task.app = this;
+    if (task.queue) checkName("queue", task.queue);
+    this.tasks.set(name, task);
+    return task;
+  }
+
+  /** The broker URL in force: `TASKD_BROKER_URL`, else the App's `broker`, else the dev server. */
+  brokerUrl(): string | string[] {
+    return this.#brokerOverride ?? process.env.TASKD_BROKER_URL ?? this.config.broker ?? DEFAULT_BROKER_URL;
+  }
+
+  /** Points the app at another broker before it connects (the CLI's `--broker`). */
+  useBroker(url: string): void {
+    this.#brokerOverride = url;
+  }
+
+  /** The connection, opened on first use. */
+  connection(): Promise<NatsConnection> {
+    this.#conn ??= openConnection({
+      servers: this.brokerUrl(),
+      name: `taskd ${this.main}`,
+      timeout: (this.config.connectTimeout ?? 5) * 1000,
+      creds: this.config.creds,
+      nkey: this.config.nkey,
+      tlsCa: this.config.tlsCa,
+      tlsCert: this.config.tlsCert,
+      tlsKey: this.config.tlsKey,
+      user: this.config.user,
+      pass: this.config.pass,
+      token: this.config.token,
+    }).catch((e) => {
+      this.#conn = undefined;
+      throw e;
+    });
+    return this.#conn;
+  }
+
+  /** Uses a connection opened elsewhere (the worker opens its own, retrying). */
+  adoptConnection(nc: NatsConnection): void {
+    this.#conn = Promise.resolve(nc);
+  }
+
+  /** The broker (streams, consumers, publishing). */
+  broker(): Promise<Broker> {
+    this.#broker ??= this.connection().then((nc) => new Broker(nc, this.names, this.config.replicas ?? DEFAULTS.replicas)).catch((e) => {
+      this.#broker = undefined;
+      throw e;
+    });
+    return this.#broker;
+  }
+
+  /** The queue a call of `name` goes to. */
+  queueFor(name: string, task?: Task, options: ApplyOptions = {}): string {
+    return checkName("queue", options.queue ?? task?.queue ?? routeFor(this.config.taskRoutes, name) ?? this.config.taskDefaultQueue ?? DEFAULTS.queue);
+  }
+
+  /** Sends a registered task (what `delay`/`applyAsync` call). */
+  async sendTaskFor(task: Task, args: unknown[], options: ApplyOptions = {}): Promise<AsyncResult | EagerResult> {
+    if (this.config.taskAlwaysEager) return this.applyEager(task, args, options);
+    const kwargs = options.kwargs ?? {};
+    if (task.arity && task.effective("typing")) {
+      checkArity(task.name, task.arity, args.length + (Object.keys(kwargs).length > 0 ? 1 : 0));
+    }
+    const spec = validationOf(task);
+    if (spec) await spec.checkCall(args, kwargs);
+    const msg = buildMessage(task.name, this.queueFor(task.name, task, options), args, options);
+    const tl: [number | null, number | null] = [options.softTimeLimit ?? null, options.timeLimit ?? null];
+    if (tl[0] !== null || tl[1] !== null) msg.timelimit = tl;
+    await this.publish(msg, { serializer: options.serializer ?? task.effective("serializer"), compression: options.compression ?? task.effective("compression") });
+    return new AsyncResult(msg.id, this, task.name);
+  }
+
+  /**
+   * Sends a task by name, without its module.
+   * @example
+   * ```ts
+   * const r = await app.sendTask("tasks.add", [2, 3]);
+   * ```
+   */
+  async sendTask(name: string, args: unknown[] = [], options: ApplyOptions = {}): Promise<AsyncResult> {
+    if (typeof name !== "string" || !name) throw new TypeError("Cannot send task: its name must be a non-empty string");
+    const task = this.tasks.get(name);
+    const msg = buildMessage(name, this.queueFor(name, task, options), args, options);
+    await this.publish(msg, {
+      serializer: options.serializer ?? task?.effective("serializer") ?? this.config.taskSerializer,
+      compression: options.compression ?? task?.effective("compression") ?? this.config.taskCompression,
+    });
+    return new AsyncResult(msg.id, this, name);
+  }
+
+  /** Encodes and publishes a message: to its queue, or to the delayed stream when it has a future eta. */
+  async publish(msg: TaskMessage, encode: { serializer?: string; compression?: "gzip" } = {}): Promise<void> {
+    if (signals.beforeTaskPublish.hasReceivers) {
+      await signals.beforeTaskPublish.send(msg.task, { body: [msg.args, msg.kwargs, msg.embed], exchange: "", routingKey: msg.queue, headers: msg, properties: {} });
+    }
+    const wire = encodeTask(msg, encode);
+    const broker = await this.broker();
+    const delayed = msg.eta !== undefined && Date.parse(msg.eta) > Date.now();
+    await broker.publish(delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue), wire);
+    if (signals.afterTaskPublish.hasReceivers) {
+      await signals.afterTaskPublish.send(msg.task, { headers: msg, body: [msg.args, msg.kwargs, msg.embed], exchange: "", routingKey: msg.queue });
+    }
+  }
+
+  /** Publishes the next attempt of `request` (same id, retries + 1, due at `when`). */
+  async publishRetry(task: Task, request: Request, when: Date, queue?: string): Promise<void> {
+    const msg: TaskMessage = {
+      id: request.id,
+      task: task.name,
+      retries: request.retries + 1,
+      queue: queue ?? request.deliveryInfo?.queue ?? this.queueFor(task.name, task),
+      args: request.args,
+      kwargs: request.kwargs,
+      embed: request.embed,
+      eta: when.toISOString(),
+      expires: request.expires,
+      rootId: request.rootId,
+      parentId: request.parentId,
+      group: request.group,
+      origin: request.origin,
+      argsrepr: request.argsrepr,
+      kwargsrepr: request.kwargsrepr,
+      timelimit: request.timelimit[0] !== null || request.timelimit[1] !== null ? request.timelimit : undefined,
+      ignoreResult: request.ignoreResult,
+      headers: request.userHeaders,
+    };
+    await this.publish(msg, { serializer: task.effective("serializer"), compression: task.effective("compression") });
+  }
+
+  /** Runs `task` in this process (`apply()`), retrying in place, and returns its EagerResult. */
+  async applyEager(task: Task, args: unknown[], options: ApplyOptions = {}): Promise<EagerResult> {
+    const id = options.taskId ?? crypto.randomUUID();
+    const kwargs = options.kwargs ?? {};
+    for (let retries = options.retries ?? 0;; retries++) {
+      const Req = task.Request ?? Request;
+      const request = new Req({ id, taskName: task.name, args, kwargs, isEager: true, retries, rootId: id, correlationId: id, ignoreResult: options.ignoreResult ?? false });
+      const outcome = await trace(task, request);
+      if (outcome.kind === "retry") continue;
+      const meta = { taskId: id, taskName: task.name, retries, dateDone: new Date().toISOString() };
+      if (outcome.kind === "success") return new EagerResult(id, { ...meta, status: states.SUCCESS, result: outcome.value });
+      if (outcome.kind === "ignored") return new EagerResult(id, { ...meta, status: states.PENDING, result: null });
+      const error = serializeError(outcome.kind === "failure" ? outcome.error : outcome.reject);
+      return new EagerResult(id, { ...meta, status: states.FAILURE, result: error, traceback: error.stack });
+    }
+  }
+
+  /** An AsyncResult for a known task id. */
+  asyncResult(id: string): AsyncResult {
+    return new AsyncResult(id, this);
+  }
+
+  /** Revokes a task by id: a worker that receives it will not run it (state REVOKED). */
+  async revoke(taskId: string, _options: { terminate?: boolean } = {}): Promise<void> {
+    await revokeTask(this, taskId);
+  }
+
+  /** The task registered as `name`; throws `NotRegistered` when there is none. */
+  getTask(name: string): Task {
+    const t = this.tasks.get(name);
+    if (!t) throw new NotRegistered(name);
+    return t;
+  }
+
+  /** Drains and closes the connection (pending publishes are flushed). */
+  async close(): Promise<void> {
+    const conn = this.#conn;
+    this.#conn = undefined;
+    this.#broker = undefined;
+    if (!conn) return;
+    const nc = await conn.catch(() => undefined);
+    if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+  }
+}

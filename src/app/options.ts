@@ -1,0 +1,135 @@
+/**
+ * Task options and App settings, with Celery's defaults as named constants, and the one place
+ * where a task's effective option is resolved: call option > task option (or class field) >
+ * App default > built-in default.
+ * @module
+ */
+import type { BrokerAuthOptions } from "../nats/connection.ts";
+import type { Compression } from "../protocol/codec.ts";
+
+/** Celery's defaults, reused by the CLI's help. */
+export const DEFAULTS = {
+  prefix: "taskd",
+  queue: "default",
+  maxRetries: 3,
+  defaultRetryDelay: 180,
+  retryBackoffMax: 600,
+  retryJitter: true,
+  resultExpires: 86_400,
+  serializer: "msgpack",
+  concurrency: 10,
+  prefetchMultiplier: 4,
+  replicas: 1,
+  /** A message delivered this many times without completing is dead-lettered. */
+  maxDeliveries: 10,
+} as const;
+
+/** An error class, for `autoretryFor`, `dontAutoretryFor` and `throws`. */
+// deno-lint-ignore no-explicit-any
+export type ErrorClass = abstract new (...args: any[]) => unknown;
+
+/** Options of one task; each may also be a field of a Task subclass. */
+export interface TaskOptions {
+  /** The registered name. @default `<app main>.<function or class name>` */
+  name?: string;
+  /** Pass the task instance as the first argument. @default false */
+  bind?: boolean;
+  /** Check arguments against the function's arity before sending. @default true */
+  typing?: boolean;
+  /** Retries allowed; `null` retries forever. @default 3 */
+  maxRetries?: number | null;
+  /** Seconds before a retry when no countdown/eta is given. @default 180 */
+  defaultRetryDelay?: number;
+  /** Errors that retry the task automatically. @default [] */
+  autoretryFor?: ErrorClass[];
+  /** Errors that never retry automatically, even when listed in `autoretryFor`. @default [] */
+  dontAutoretryFor?: ErrorClass[];
+  /** Options passed to the automatic `retry()` (e.g. `{ maxRetries: 5, countdown: 2 }`). @default {} */
+  retryKwargs?: { maxRetries?: number | null; countdown?: number };
+  /** Exponential backoff for automatic retries: `true` = factor 1 (1, 2, 4, 8… s), a number = that factor. @default false */
+  retryBackoff?: boolean | number;
+  /** The largest backoff delay, in seconds. @default 600 */
+  retryBackoffMax?: number;
+  /** Randomize each backoff delay between 0 and its computed value. @default true */
+  retryJitter?: boolean;
+  /** Expected errors: stored as FAILURE but logged at info level without a stack. @default [] */
+  throws?: ErrorClass[];
+  /** Per-worker rate limit: `"100/m"`, `"10/s"`, `"5/h"` or tasks per second. @default undefined */
+  rateLimit?: string | number;
+  /** Hard time limit in seconds. @default undefined */
+  timeLimit?: number;
+  /** Soft time limit in seconds: the request's signal aborts. @default undefined */
+  softTimeLimit?: number;
+  /** Store no result. @default false (App: taskIgnoreResult) */
+  ignoreResult?: boolean;
+  /** Store failures even when results are ignored. @default false */
+  storeErrorsEvenIfIgnored?: boolean;
+  /** Body serializer. @default "msgpack" */
+  serializer?: string;
+  /** Body compression. @default undefined */
+  compression?: Compression;
+  /** Ack after the task ran instead of before. @default false */
+  acksLate?: boolean;
+  /** Store STARTED when the task starts. @default false */
+  trackStarted?: boolean;
+  /** With acksLate: requeue the message when the execution unit dies. @default false */
+  rejectOnWorkerLost?: boolean;
+  /** The queue it is sent to. @default "default" */
+  queue?: string;
+}
+
+/** App settings. */
+export interface AppConfig extends BrokerAuthOptions {
+  /** Broker URL or URLs (one cluster). @default TASKD_BROKER_URL, else the dev server */
+  broker?: string | string[];
+  /** Prefix of subjects, streams and buckets. @default "taskd" */
+  prefix?: string;
+  /** JetStream replicas of streams and buckets (3 on a cluster). @default 1 */
+  replicas?: number;
+  /** Seconds results are kept. @default 86400 */
+  resultExpires?: number;
+  /** App-wide acksLate. @default false */
+  taskAcksLate?: boolean;
+  /** App-wide ignoreResult. @default false */
+  taskIgnoreResult?: boolean;
+  /** App-wide trackStarted. @default false */
+  taskTrackStarted?: boolean;
+  /** App-wide rate limit. @default undefined */
+  taskDefaultRateLimit?: string | number;
+  /** The default queue. @default "default" */
+  taskDefaultQueue?: string;
+  /** Task name (or glob with `*`) to queue. @default {} */
+  taskRoutes?: Record<string, string | { queue: string }>;
+  /** App-wide serializer. @default "msgpack" */
+  taskSerializer?: string;
+  /** App-wide compression. @default undefined */
+  taskCompression?: Compression;
+  /** App-wide rejectOnWorkerLost. @default false */
+  taskRejectOnWorkerLost?: boolean;
+  /** Run every call in process, as `apply()` does. @default false */
+  taskAlwaysEager?: boolean;
+  /** App-wide hard time limit, seconds. @default undefined */
+  taskTimeLimit?: number;
+  /** App-wide soft time limit, seconds. @default undefined */
+  taskSoftTimeLimit?: number;
+  /** Prefetch per execution slot. @default 4 */
+  workerPrefetchMultiplier?: number;
+  /** The base class of function tasks. @default Task */
+  // deno-lint-ignore no-explicit-any
+  taskCls?: new () => any;
+  /** Seconds a client waits for its first connection. @default 5 */
+  connectTimeout?: number;
+}
+
+/** Resolves the queue for `name` from `taskRoutes` (exact name first, then `*` globs). */
+export function routeFor(routes: AppConfig["taskRoutes"], name: string): string | undefined {
+  if (!routes) return undefined;
+  const pick = (r: string | { queue: string }) => (typeof r === "string" ? r : r.queue);
+  if (routes[name]) return pick(routes[name]);
+  for (const [pattern, r] of Object.entries(routes)) {
+    if (!pattern.includes("*")) continue;
+    const re = new RegExp("^" + pattern.split("*").map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*") + "$");
+    if (re.test(name)) return pick(r);
+  }
+  return undefined;
+}

@@ -1,0 +1,270 @@
+/**
+ * `Task`: a registered task. One instance per process (an actor): its constructor runs once
+ * and its fields persist between requests. Function tasks are instances of `Task` (or of the
+ * `base` class) whose `run` is the function; class tasks subclass `Task` and define `run`.
+ * @module
+ */
+import type { App } from "./app.ts";
+import type { ApplyOptions } from "./call.ts";
+import { currentTask } from "./context.ts";
+import { type ErrorClass, type TaskOptions, DEFAULTS } from "./options.ts";
+import { type ExceptionInfo, Request } from "./request.ts";
+import type { Arity } from "./arity.ts";
+import { getTaskLogger, type Logger } from "../log/logger.ts";
+import { MaxRetriesExceededError } from "../errors/errors.ts";
+import { Retry } from "../errors/semipredicates.ts";
+import type { AsyncResult } from "../result/async_result.ts";
+import type { EagerResult } from "../result/eager_result.ts";
+import type { State } from "../result/states.ts";
+import type { Compression } from "../protocol/codec.ts";
+
+/** Options of `self.retry()`. */
+export interface RetryOptions {
+  /** The error that caused the retry; re-thrown past `maxRetries`. */
+  exc?: unknown;
+  /** Seconds until the next attempt. @default the task's defaultRetryDelay (180) */
+  countdown?: number;
+  /** When the next attempt runs (instead of countdown). */
+  eta?: Date;
+  /** Overrides the task's maxRetries for this call; `null` = forever. */
+  maxRetries?: number | null;
+  /** `false`: return the Retry instead of throwing it. @default true */
+  throw?: boolean;
+  /** Other call options for the next attempt (queue, priority…). */
+  queue?: string;
+}
+
+/** Options of `self.updateState()`. */
+export interface UpdateStateOptions {
+  /** The task id. @default the current request's id */
+  taskId?: string;
+  /** The state, built-in or custom (e.g. `PROGRESS`). */
+  state: State;
+  /** Data stored with the state, readable as `result.info`. */
+  meta?: unknown;
+}
+
+/**
+ * A task. Subclass it for class-based tasks (`run` is the body) or as a `base` for function
+ * tasks; handlers are methods to override.
+ * @example
+ * ```ts
+ * class DatabaseTask extends Task {
+ *   #db?: Db;
+ *   get db() { return (this.#db ??= Db.connect()); }
+ * }
+ * export const rows = app.task({ base: DatabaseTask, bind: true }, (self) => self.db.all());
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export class Task<A extends unknown[] = any[], R = any> {
+  /** The registered name, e.g. `tasks.add`. */
+  declare name: string;
+  /** The app it is registered on. */
+  declare app: App;
+  /** A Request subclass to use for this task's executions. */
+  declare Request?: typeof Request;
+  /** Batches: flush after this many messages (see Batches). */
+  declare flushEvery?: number;
+  /** Batches: flush after this many seconds. */
+  declare flushInterval?: number;
+  /** Validate mode on. */
+  declare validate?: boolean;
+  /** Validate mode: schemas of the positional arguments. */
+  declare args?: unknown[];
+  /** Validate mode: schema of the keyword arguments. */
+  declare kwargs?: unknown;
+  /** Validate mode: schema of the return value. */
+  declare returns?: unknown;
+  /** Validate mode: object schemas refuse unknown keys. */
+  declare validateStrict?: boolean;
+  /** @internal the body's arity, for the typing check. */
+  declare arity?: Arity;
+  declare bind?: boolean;
+  declare typing?: boolean;
+  declare maxRetries?: number | null;
+  declare defaultRetryDelay?: number;
+  declare autoretryFor?: ErrorClass[];
+  declare dontAutoretryFor?: ErrorClass[];
+  declare retryKwargs?: { maxRetries?: number | null; countdown?: number };
+  declare retryBackoff?: boolean | number;
+  declare retryBackoffMax?: number;
+  declare retryJitter?: boolean;
+  declare throws?: ErrorClass[];
+  declare rateLimit?: string | number;
+  declare timeLimit?: number;
+  declare softTimeLimit?: number;
+  declare ignoreResult?: boolean;
+  declare storeErrorsEvenIfIgnored?: boolean;
+  declare serializer?: string;
+  declare compression?: Compression;
+  declare acksLate?: boolean;
+  declare trackStarted?: boolean;
+  declare rejectOnWorkerLost?: boolean;
+  declare queue?: string;
+
+  /** The body. Function tasks set it; class tasks define it. */
+  run(..._args: A): R | Promise<R> {
+    throw new TypeError(`Cannot run ${this.name}: it has no body; define run() or pass a function to app.task()`);
+  }
+
+  /**
+   * An option as it applies to this task: the task's own value (option or class field), else
+   * the app's default, else Celery's.
+   */
+  effective<K extends keyof EffectiveOptions>(key: K): EffectiveOptions[K] {
+    const own = (this as unknown as Record<string, unknown>)[key];
+    if (own !== undefined) return own as EffectiveOptions[K];
+    const c = this.app?.config ?? {};
+    const app: Partial<EffectiveOptions> = {
+      acksLate: c.taskAcksLate,
+      ignoreResult: c.taskIgnoreResult,
+      trackStarted: c.taskTrackStarted,
+      rateLimit: c.taskDefaultRateLimit,
+      serializer: c.taskSerializer,
+      compression: c.taskCompression,
+      rejectOnWorkerLost: c.taskRejectOnWorkerLost,
+      timeLimit: c.taskTimeLimit,
+      softTimeLimit: c.taskSoftTimeLimit,
+    };
+    return (app[key] ?? BUILTIN[key]) as EffectiveOptions[K];
+  }
+
+  /** The current request (inside a run of this task), or one marked `calledDirectly`. */
+  get request(): Request {
+    const ctx = currentTask();
+    if (ctx && ctx.task === this) return ctx.request as Request;
+    return new Request({ id: "", taskName: this.name, calledDirectly: true });
+  }
+
+  /** A logger whose lines name this task and its current id. */
+  get logger(): Logger {
+    return getTaskLogger(this.name);
+  }
+
+  /** Sends the task with these arguments; resolves once the broker stored it. */
+  delay(...args: A): Promise<AsyncResult<Awaited<R>>> {
+    return this.applyAsync(args);
+  }
+
+  /** Sends the task with arguments and call options (countdown, eta, expires, queue, kwargs…). */
+  applyAsync(args: Partial<A> | A = [] as unknown as A, options: ApplyOptions = {}): Promise<AsyncResult<Awaited<R>>> {
+    return this.app.sendTaskFor(this, args as unknown[], options) as Promise<AsyncResult<Awaited<R>>>;
+  }
+
+  /** Runs the task here and now, in this process (`request.isEager`), with retries. */
+  apply(args: Partial<A> | A = [] as unknown as A, options: ApplyOptions = {}): Promise<EagerResult<Awaited<R>>> {
+    return this.app.applyEager(this, args as unknown[], options) as Promise<EagerResult<Awaited<R>>>;
+  }
+
+  /**
+   * Schedules the next attempt of the current request and throws `Retry` (await it). Past
+   * `maxRetries` it throws `exc` when given, else `MaxRetriesExceededError`.
+   * @example
+   * ```ts
+   * try { await send(); } catch (exc) { await self.retry({ exc, countdown: 60 }); }
+   * ```
+   */
+  async retry(options: RetryOptions = {}): Promise<never> {
+    const req = this.request;
+    const exc = options.exc;
+    if (req.calledDirectly) {
+      // As Celery: a task called directly has no message to retry; re-throw.
+      throw exc ?? new Retry({ message: "called directly" });
+    }
+    const max = options.maxRetries !== undefined ? options.maxRetries : this.effective("maxRetries");
+    if (max !== null && req.retries >= max) {
+      if (exc !== undefined) throw exc;
+      throw new MaxRetriesExceededError(
+        `Cannot retry ${this.name}[${req.id}]: it was retried ${req.retries} times and maxRetries is ${max}`,
+        { taskId: req.id, taskName: this.name },
+      );
+    }
+    const when = options.eta ?? new Date(Date.now() + 1000 * (options.countdown ?? this.effective("defaultRetryDelay")));
+    const retry = new Retry({ exc, when });
+    if (!req.isEager) await this.app.publishRetry(this, req, when, options.queue);
+    if (options.throw === false) return retry as never;
+    throw retry;
+  }
+
+  /** Stores a state (e.g. custom `PROGRESS`) with meta for the current or given task id. */
+  async updateState(options: UpdateStateOptions): Promise<void> {
+    const req = this.request;
+    const taskId = options.taskId ?? req.id;
+    if (!taskId || (req.isEager && options.taskId === undefined)) return;
+    await this.app.backend.store({ taskId, status: options.state, result: options.meta ?? null, taskName: this.name, retries: req.retries, worker: req.hostname });
+  }
+
+  /** Handler: before the body runs. */
+  beforeStart(_taskId: string, _args: unknown[], _kwargs: Record<string, unknown>): unknown {
+    return undefined;
+  }
+  /** Handler: the body returned `retval`. */
+  onSuccess(_retval: unknown, _taskId: string, _args: unknown[], _kwargs: Record<string, unknown>): unknown {
+    return undefined;
+  }
+  /** Handler: the body threw `exc` and the task failed. */
+  onFailure(_exc: unknown, _taskId: string, _args: unknown[], _kwargs: Record<string, unknown>, _einfo: ExceptionInfo): unknown {
+    return undefined;
+  }
+  /** Handler: the task will be retried because of `exc`. */
+  onRetry(_exc: unknown, _taskId: string, _args: unknown[], _kwargs: Record<string, unknown>, _einfo: ExceptionInfo): unknown {
+    return undefined;
+  }
+  /** Handler: after the task returned, whatever the outcome. */
+  afterReturn(
+    _status: State,
+    _retval: unknown,
+    _taskId: string,
+    _args: unknown[],
+    _kwargs: Record<string, unknown>,
+    _einfo: ExceptionInfo | undefined,
+  ): unknown {
+    return undefined;
+  }
+
+  /** The task's name. */
+  toString(): string {
+    return `<@task: ${this.name}>`;
+  }
+}
+
+/** Options whose effective value is always defined. */
+export interface EffectiveOptions {
+  maxRetries: number | null;
+  defaultRetryDelay: number;
+  retryBackoffMax: number;
+  retryJitter: boolean;
+  acksLate: boolean;
+  ignoreResult: boolean;
+  storeErrorsEvenIfIgnored: boolean;
+  trackStarted: boolean;
+  rejectOnWorkerLost: boolean;
+  typing: boolean;
+  serializer: string;
+  compression: Compression | undefined;
+  rateLimit: string | number | undefined;
+  timeLimit: number | undefined;
+  softTimeLimit: number | undefined;
+}
+
+const BUILTIN: EffectiveOptions = {
+  maxRetries: DEFAULTS.maxRetries,
+  defaultRetryDelay: DEFAULTS.defaultRetryDelay,
+  retryBackoffMax: DEFAULTS.retryBackoffMax,
+  retryJitter: DEFAULTS.retryJitter,
+  acksLate: false,
+  ignoreResult: false,
+  storeErrorsEvenIfIgnored: false,
+  trackStarted: false,
+  rejectOnWorkerLost: false,
+  typing: true,
+  serializer: DEFAULTS.serializer,
+  compression: undefined,
+  rateLimit: undefined,
+  timeLimit: undefined,
+  softTimeLimit: undefined,
+};
+
+/** Task options a Task subclass may also carry. */
+export type { TaskOptions };

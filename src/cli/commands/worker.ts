@@ -1,0 +1,83 @@
+/**
+ * `taskd worker <module>`: load the user's tasks and serve them.
+ * @module
+ */
+import process from "node:process";
+import { DEFAULTS } from "../../app/options.ts";
+import { setLogLevel, getLogger } from "../../log/logger.ts";
+import { ensureDevServer } from "../../nats/devserver.ts";
+import { Worker } from "../../worker/worker.ts";
+import { type BrokerFlags, brokerConfigured } from "../broker.ts";
+import { loadTaskModule } from "../load.ts";
+import { CliError } from "../errors.ts";
+
+const log = getLogger("taskd.worker");
+
+/** Options of `taskd worker`. */
+export interface WorkerFlags extends BrokerFlags {
+  queues?: string;
+  concurrency?: number;
+  pool?: string;
+  prefetch?: number;
+  hostname?: string;
+  loglevel?: string;
+  timeLimit?: number;
+  softTimeLimit?: number;
+}
+
+function positiveInt(name: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new CliError(`Cannot start worker: --${name} must be a whole number >= 1: current value is ${value}`);
+  return n;
+}
+
+/** Runs the worker until it is stopped by a signal. */
+export async function workerCommand(module: string, flags: WorkerFlags): Promise<void> {
+  setLogLevel(flags.loglevel ?? "info");
+  const concurrency = positiveInt("concurrency", flags.concurrency) ?? DEFAULTS.concurrency;
+  const prefetch = positiveInt("prefetch", flags.prefetch);
+  if (flags.pool && flags.pool !== "async") {
+    throw new CliError(`Cannot start worker: --pool ${flags.pool} is not available yet; use --pool async`);
+  }
+  if (flags.broker) process.env.TASKD_BROKER_URL = flags.broker;
+  const apps = await loadTaskModule(module);
+  for (const app of apps) {
+    if (flags.timeLimit !== undefined) app.config.taskTimeLimit ??= Number(flags.timeLimit);
+    if (flags.softTimeLimit !== undefined) app.config.taskSoftTimeLimit ??= Number(flags.softTimeLimit);
+  }
+  const dev = !brokerConfigured(flags) && !apps[0].config.broker ? await ensureDevServer() : undefined;
+  if (dev) log.info(`started the dev server at ${dev.url} (store in .taskd/); pass --broker to use another`);
+  const worker = new Worker(apps, {
+    queues: flags.queues ? String(flags.queues).split(",").map((q) => q.trim()).filter(Boolean) : undefined,
+    concurrency,
+    prefetch,
+    hostname: flags.hostname,
+  });
+  let signalled = 0;
+  const done = new Promise<void>((resolve) => {
+    const onSignal = (sig: string) => {
+      signalled++;
+      if (signalled === 1) {
+        log.info(`${sig} received: warm shutdown (finishing running tasks; send again for cold shutdown)`);
+        worker.stop(false).then(resolve, resolve);
+      } else {
+        log.warn(`${sig} received again: cold shutdown`);
+        worker.stop(true).finally(() => {
+          dev?.stop();
+          process.exit(1);
+        });
+      }
+    };
+    process.on("SIGINT", () => onSignal("SIGINT"));
+    process.on("SIGTERM", () => onSignal("SIGTERM"));
+  });
+  try {
+    await worker.start();
+  } catch (e) {
+    dev?.stop();
+    throw e;
+  }
+  await done;
+  dev?.stop();
+}

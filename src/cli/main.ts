@@ -1,0 +1,66 @@
+/**
+ * The `taskd` command line (cac). This is the entry point compiled into `dist/taskd`, and
+ * what `deno run -A src/cli/main.ts` runs.
+ * @module
+ */
+import process from "node:process";
+import { cac } from "cac";
+import pkg from "../../package.json" with { type: "json" };
+import { runtime } from "../runtime/mod.ts";
+import { withBrokerOptions } from "./broker.ts";
+import { workerCommand } from "./commands/worker.ts";
+import { callCommand, resultCommand } from "./commands/call.ts";
+import { DEFAULTS } from "../app/options.ts";
+
+/** Runs the command line with `argv` (without the runtime and script). */
+export async function main(argv: string[]): Promise<void> {
+  const cli = cac("taskd");
+  withBrokerOptions(cli.command("worker <module>", "Run a worker serving the tasks the module registers"))
+    .option("-Q, --queues <list>", "Queues to consume, comma-separated (default: the default queue and every queue a task names)")
+    .option("-c, --concurrency <n>", `Tasks run at once (default: ${DEFAULTS.concurrency})`)
+    .option("--pool <kind>", "Execution pool: async", { default: "async" })
+    .option("--prefetch <n>", `Messages fetched ahead (default: concurrency × ${DEFAULTS.prefetchMultiplier})`)
+    .option("-n, --hostname <name>", "Node name, e.g. w1@host")
+    .option("-l, --loglevel <level>", "debug, info, warn or error", { default: "info" })
+    .option("--time-limit <s>", "Default hard time limit, seconds")
+    .option("--soft-time-limit <s>", "Default soft time limit, seconds")
+    .example("taskd worker ./tasks.ts -c 20 -Q default -n w1@host")
+    .action((module: string, flags) => workerCommand(module, flags));
+  withBrokerOptions(cli.command("call <name> [...args]", "Send a task by name; args are JSON when they parse, strings otherwise"))
+    .option("--kwargs <json>", "Keyword arguments as a JSON object")
+    .option("--countdown <s>", "Run no earlier than this many seconds from now")
+    .option("--eta <iso>", "Run no earlier than this time")
+    .option("--expires <s|iso>", "Do not run after this many seconds, or this time")
+    .option("--queue <name>", "Queue to send to")
+    .option("--wait", "Wait for the result and print it")
+    .option("--timeout <s>", "With --wait: give up after this many seconds")
+    .example("taskd call tasks.add 2 3 --wait")
+    .action((name: string, args: string[], flags) => callCommand(name, args.map(String), flags));
+  withBrokerOptions(cli.command("result <id>", "Show a task's state and result"))
+    .option("--wait", "Wait until it is ready and print the value")
+    .option("--timeout <s>", "With --wait: give up after this many seconds")
+    .option("--json", "Print the stored entry as JSON")
+    .action((id: string, flags) => resultCommand(id, flags));
+  cli.help();
+  cli.version(`${pkg.version} (${runtime.name} ${runtime.version})`);
+  cli.parse(["taskd", "taskd", ...argv], { run: false });
+  if (!cli.matchedCommand) {
+    if (cli.options.help || cli.options.version) return;
+    if (cli.args.length > 0) throw new Error(`Unknown command '${cli.args[0]}': run taskd --help for the list`);
+    cli.outputHelp();
+    return;
+  }
+  await cli.runMatchedCommand();
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2)).then(
+    () => process.exit(0),
+    (e) => {
+      const message = e instanceof Error ? e.message : String(e);
+      process.stderr.write(`taskd: ${message.split("\n")[0]}\n`);
+      if (process.env.TASKD_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,129 @@
+/**
+ * The errors taskd raises for tasks: unknown names, remote failures, time-outs and limits.
+ * @module
+ */
+import { TaskdError, type TaskdErrorOptions } from "./base.ts";
+
+/** The task name is not registered on the worker (or app) that was asked to run it. */
+export class NotRegistered extends TaskdError {
+  override name = "NotRegistered" as const;
+  override readonly code = "NOT_REGISTERED";
+  constructor(taskName: string, options: TaskdErrorOptions = {}) {
+    super(
+      `Cannot run ${taskName}: no task of that name is registered; check the name and that the worker loads the module defining it`,
+      { ...options, taskName },
+    );
+  }
+}
+
+/** How a failure travels from a worker to a client: plain data, never code. */
+export interface SerializedError {
+  /** The error's class name on the worker, e.g. `TypeError`. */
+  type: string;
+  /** Its message. */
+  message: string;
+  /** Its stack on the worker, when known. */
+  stack?: string;
+  /** Extra structured data (e.g. validation issues). */
+  data?: unknown;
+}
+
+/**
+ * A task failed on a worker; `get()` throws this with the remote error's type, message and
+ * stack. It is rebuilt from data only: no remote class is ever instantiated.
+ */
+export class TaskError extends TaskdError {
+  override name = "TaskError" as const;
+  override readonly code = "TASK_FAILED";
+  /** The remote error's class name, e.g. `TypeError`. */
+  readonly remoteType: string;
+  /** The remote error's message. */
+  readonly remoteMessage: string;
+  /** The remote stack trace, when the worker sent one. */
+  readonly remoteStack?: string;
+  /** Extra data the worker attached (e.g. validation issues). */
+  readonly data?: unknown;
+
+  constructor(error: SerializedError, options: TaskdErrorOptions = {}) {
+    super(`${error.type}: ${error.message}`, options);
+    this.remoteType = error.type;
+    this.remoteMessage = error.message;
+    this.remoteStack = error.stack;
+    this.data = error.data;
+  }
+}
+
+/** `get({ timeout })` gave up before the result was ready. */
+export class TimeoutError extends TaskdError {
+  override name = "TimeoutError" as const;
+  override readonly code = "TIMEOUT";
+}
+
+/** The task was revoked or expired before it ran; its state is REVOKED. */
+export class TaskRevokedError extends TaskdError {
+  override name = "TaskRevokedError" as const;
+  override readonly code = "REVOKED";
+}
+
+/** A retry was asked for past `maxRetries`. */
+export class MaxRetriesExceededError extends TaskdError {
+  override name = "MaxRetriesExceededError" as const;
+  override readonly code = "MAX_RETRIES_EXCEEDED";
+}
+
+/** The hard time limit (`timeLimit`) passed: the task was stopped. */
+export class TimeLimitExceeded extends TaskdError {
+  override name = "TimeLimitExceeded" as const;
+  override readonly code = "TIME_LIMIT_EXCEEDED";
+}
+
+/** The soft time limit (`softTimeLimit`) passed: the request's signal aborted with this. */
+export class SoftTimeLimitExceeded extends TaskdError {
+  override name = "SoftTimeLimitExceeded" as const;
+  override readonly code = "SOFT_TIME_LIMIT_EXCEEDED";
+}
+
+/** A message would exceed the server's `max_payload`; nothing was sent. */
+export class PayloadTooLargeError extends TaskdError {
+  override name = "PayloadTooLargeError" as const;
+  override readonly code = "PAYLOAD_TOO_LARGE";
+}
+
+/** The broker could not be reached or did not answer in time. */
+export class BrokerError extends TaskdError {
+  override name = "BrokerError" as const;
+  override readonly code = "BROKER_UNAVAILABLE";
+}
+
+/** A message on the wire is not a taskd message this version can read. */
+export class ProtocolError extends TaskdError {
+  override name = "ProtocolError" as const;
+  override readonly code = "PROTOCOL_ERROR";
+}
+
+/** `get()` was called inside a task on another task's result (see `disableSyncSubtasks`). */
+export class SyncSubtaskError extends TaskdError {
+  override name = "SyncSubtaskError" as const;
+  override readonly code = "SYNC_SUBTASK";
+}
+
+/** Turns anything thrown into plain data that can cross the wire. */
+export function serializeError(error: unknown): SerializedError {
+  if (error instanceof TaskError) {
+    return { type: error.remoteType, message: error.remoteMessage, stack: error.remoteStack, data: error.data };
+  }
+  if (error instanceof Error) {
+    // deno-lint-ignore no-explicit-any
+    const data = (error as any).issues !== undefined ? { issues: toPlain((error as any).issues) } : undefined;
+    return { type: error.name, message: error.message, stack: error.stack, ...(data ? { data } : {}) };
+  }
+  return { type: typeof error, message: String(error) };
+}
+
+function toPlain(value: unknown): unknown {
+  try {
+    return JSON.parse(JSON.stringify(value, (_k, v) => (typeof v === "bigint" ? String(v) : v)));
+  } catch {
+    return String(value);
+  }
+}

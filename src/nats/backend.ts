@@ -1,0 +1,170 @@
+/**
+ * The result backend: one JetStream KV bucket, `<prefix>_results`, keyed by task id, whose
+ * entries expire after `resultExpires`. Waiting on a result subscribes to the key's subject
+ * (`$KV.<bucket>.<id>`, a plain core subscription that costs the server almost nothing) and
+ * reads the key once, so a result that landed before the subscription is not missed.
+ * @module
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+import { type KV, Kvm } from "@nats-io/kv";
+import { jetstream } from "@nats-io/jetstream";
+import { msgpack } from "../protocol/codec.ts";
+import { READY_STATES, type State, states } from "../result/states.ts";
+import { type SerializedError, serializeError, TimeoutError } from "../errors/errors.ts";
+
+/** What the backend stores for a task. */
+export interface ResultMeta {
+  /** The task's state. */
+  status: State;
+  /** The return value (SUCCESS), the serialized error (FAILURE, RETRY, REVOKED), or custom meta. */
+  result: unknown;
+  /** The remote stack, for failures. */
+  traceback?: string;
+  /** When the task reached a ready state (ISO). */
+  dateDone?: string;
+  /** The task's id. */
+  taskId: string;
+  /** The task's name. */
+  taskName?: string;
+  /** How many times it was retried so far. */
+  retries?: number;
+  /** The worker's node name. */
+  worker?: string;
+  /** Ids of tasks it started (chords, groups). */
+  children?: string[];
+}
+
+const KEY = /^[-/_=.a-zA-Z0-9]+$/;
+
+/** Checks that a task id can be a KV key. */
+export function checkTaskId(id: string): string {
+  if (!KEY.test(id) || id.startsWith(".") || id.endsWith(".")) {
+    throw new TypeError(`Cannot use task id '${id}': use letters, digits and - / _ = . only`);
+  }
+  return id;
+}
+
+/** A KV-backed result store. */
+export class ResultBackend {
+  #kv?: Promise<KV>;
+
+  /**
+   * @param connect the connection, opened on first use
+   * @param bucket the KV bucket's name
+   * @param expiresSeconds how long results are kept (the bucket's TTL)
+   * @param replicas JetStream replicas of the bucket
+   */
+  constructor(
+    readonly connect: () => Promise<NatsConnection>,
+    readonly bucket: string,
+    readonly expiresSeconds: number,
+    readonly replicas = 1,
+  ) {}
+
+  /** The bucket, created on first use. */
+  kv(): Promise<KV> {
+    this.#kv ??= this.#open().catch((e) => {
+      this.#kv = undefined;
+      throw e;
+    });
+    return this.#kv;
+  }
+
+  async #open(): Promise<KV> {
+    const kvm = new Kvm(jetstream(await this.connect()));
+    try {
+      return await kvm.create(this.bucket, { ttl: this.expiresSeconds * 1000, history: 1, replicas: this.replicas });
+    } catch (e) {
+      // A bucket made earlier with other settings (e.g. another resultExpires): use it as it is.
+      if (/already in use|different configuration/i.test(String((e as Error)?.message))) return kvm.open(this.bucket);
+      throw e;
+    }
+  }
+
+  /** Stores `meta` under its task id. */
+  async store(meta: ResultMeta): Promise<void> {
+    const kv = await this.kv();
+    await kv.put(meta.taskId, msgpack.encode(meta));
+  }
+
+  /** Marks `taskId` SUCCESS with `value` (used by Batches and custom flows). */
+  markAsDone(taskId: string, value: unknown, extra: Partial<ResultMeta> = {}): Promise<void> {
+    return this.store({ ...extra, taskId, status: states.SUCCESS, result: value, dateDone: new Date().toISOString() });
+  }
+
+  /** Marks `taskId` FAILURE with `error`. */
+  markAsFailure(taskId: string, error: unknown, extra: Partial<ResultMeta> = {}): Promise<void> {
+    const e: SerializedError = serializeError(error);
+    return this.store({ ...extra, taskId, status: states.FAILURE, result: e, traceback: e.stack, dateDone: new Date().toISOString() });
+  }
+
+  /** Reads what is stored for `taskId`; `null` when nothing is (PENDING). */
+  async get(taskId: string): Promise<ResultMeta | null> {
+    const kv = await this.kv();
+    const entry = await kv.get(taskId);
+    if (!entry || entry.operation !== "PUT" || entry.length === 0) return null;
+    return decodeMeta(entry.value);
+  }
+
+  /** Deletes what is stored for `taskId`. */
+  async forget(taskId: string): Promise<void> {
+    const kv = await this.kv();
+    await kv.purge(taskId);
+  }
+
+  /**
+   * Resolves with the first stored meta that `accept` takes (by default: a ready state), or
+   * rejects with {@link TimeoutError} after `timeoutMs`.
+   */
+  async wait(
+    taskId: string,
+    timeoutMs?: number,
+    accept: (m: ResultMeta) => boolean = (m) => READY_STATES.has(m.status),
+  ): Promise<ResultMeta> {
+    const kv = await this.kv();
+    const nc = await this.connect();
+    return new Promise<ResultMeta>((resolve, reject) => {
+      let done = false;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const finish = (err: unknown, meta?: ResultMeta) => {
+        if (done) return;
+        done = true;
+        if (timer) clearTimeout(timer);
+        sub.unsubscribe();
+        if (err) reject(err);
+        else resolve(meta!);
+      };
+      const sub = nc.subscribe(`$KV.${this.bucket}.${taskId}`, {
+        callback: (err, msg) => {
+          if (err) return finish(err);
+          if (msg.data.length === 0 || msg.headers?.get("KV-Operation")) return;
+          try {
+            const meta = decodeMeta(msg.data);
+            if (accept(meta)) finish(undefined, meta);
+          } catch (e) {
+            finish(e);
+          }
+        },
+      });
+      if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
+        timer = setTimeout(
+          () => finish(new TimeoutError(`Cannot get the result of ${taskId}: not ready after ${timeoutMs / 1000} s`, { taskId })),
+          timeoutMs,
+        );
+      }
+      kv.get(taskId).then((entry) => {
+        if (!entry || entry.operation !== "PUT" || entry.length === 0) return;
+        const meta = decodeMeta(entry.value);
+        if (accept(meta)) finish(undefined, meta);
+      }).catch((e) => finish(e));
+    });
+  }
+}
+
+function decodeMeta(bytes: Uint8Array): ResultMeta {
+  const meta = msgpack.decode(bytes) as ResultMeta;
+  if (!meta || typeof meta !== "object" || typeof meta.status !== "string") {
+    throw new TypeError("Cannot read a stored result: it is not a taskd result entry");
+  }
+  return meta;
+}

@@ -1,0 +1,180 @@
+/**
+ * The broker: JetStream streams and consumers for tasks, delayed tasks and dead letters, and
+ * publishing to them. Streams and consumers are created idempotently on first use, by clients
+ * and workers alike, so the order in which they start does not matter.
+ * @module
+ */
+import type { NatsConnection } from "@nats-io/nats-core";
+import { headers as natsHeaders } from "@nats-io/nats-core";
+import {
+  AckPolicy,
+  type Consumer,
+  jetstream,
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstreamManager,
+  type JsMsg,
+  type PubAck,
+  RetentionPolicy,
+  type StreamConfig,
+  StorageType,
+} from "@nats-io/jetstream";
+import { PayloadTooLargeError } from "../errors/errors.ts";
+import { H, type WireMessage } from "../protocol/message.ts";
+import type { Names } from "./names.ts";
+
+/** How long a queue consumer waits for an ack before redelivering (workers heartbeat well inside it). */
+export const ACK_WAIT_MS = 30_000;
+/** The window in which `Nats-Msg-Id` de-duplicates publishes. */
+export const DUPLICATE_WINDOW_MS = 120_000;
+
+/** Streams and consumers of one app prefix on one connection. */
+export class Broker {
+  readonly js: JetStreamClient;
+  #jsm?: Promise<JetStreamManager>;
+  #streams?: Promise<void>;
+  readonly #consumers = new Map<string, Promise<void>>();
+
+  constructor(readonly nc: NatsConnection, readonly names: Names, readonly replicas = 1) {
+    this.js = jetstream(nc);
+  }
+
+  /** The JetStream manager, created once. */
+  jsm(): Promise<JetStreamManager> {
+    return (this.#jsm ??= jetstreamManager(this.nc));
+  }
+
+  /** Creates the tasks, delayed and dead-letter streams if they are missing (once per broker). */
+  ensureStreams(): Promise<void> {
+    this.#streams ??= this.#createStreams().catch((e) => {
+      this.#streams = undefined;
+      throw e;
+    });
+    return this.#streams;
+  }
+
+  async #createStreams(): Promise<void> {
+    const n = this.names;
+    const base = { storage: StorageType.File, num_replicas: this.replicas, duplicate_window: DUPLICATE_WINDOW_MS * 1e6 };
+    await Promise.all([
+      this.#ensureStream({ ...base, name: n.tasksStream, subjects: [`${n.prefix}.tasks.>`], retention: RetentionPolicy.Workqueue }),
+      this.#ensureStream({ ...base, name: n.delayedStream, subjects: [`${n.prefix}.delayed.>`], retention: RetentionPolicy.Workqueue }),
+      this.#ensureStream({ ...base, name: n.deadStream, subjects: [`${n.prefix}.dead.>`], retention: RetentionPolicy.Limits }),
+    ]);
+  }
+
+  async #ensureStream(config: Partial<StreamConfig> & { name: string }): Promise<void> {
+    const jsm = await this.jsm();
+    try {
+      await jsm.streams.info(config.name);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      try {
+        await jsm.streams.add(config);
+      } catch (e2) {
+        // Another process created it between our look-up and our add.
+        if (!/already in use/i.test(String((e2 as Error).message))) throw e2;
+      }
+    }
+  }
+
+  /** Creates the durable pull consumer that every worker of `queue` shares. */
+  ensureQueueConsumer(queue: string): Promise<void> {
+    let p = this.#consumers.get(queue);
+    if (!p) {
+      p = this.#ensureConsumer(this.names.tasksStream, this.names.queueConsumer(queue), this.names.taskSubject(queue));
+      this.#consumers.set(queue, p);
+      p.catch(() => this.#consumers.delete(queue));
+    }
+    return p;
+  }
+
+  /** Creates the scheduler's consumer on the delayed stream (no bound on ack-pending: see docs/delays.md). */
+  ensureDelayedConsumer(): Promise<void> {
+    return this.#ensureConsumer(this.names.delayedStream, this.names.delayedConsumer, `${this.names.prefix}.delayed.>`, -1);
+  }
+
+  async #ensureConsumer(stream: string, durable: string, filter: string, maxAckPending = 10_000): Promise<void> {
+    await this.ensureStreams();
+    const jsm = await this.jsm();
+    try {
+      await jsm.consumers.info(stream, durable);
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+      await jsm.consumers.add(stream, {
+        durable_name: durable,
+        ack_policy: AckPolicy.Explicit,
+        filter_subject: filter,
+        ack_wait: ACK_WAIT_MS * 1e6,
+        max_ack_pending: maxAckPending,
+        max_deliver: -1,
+      });
+    }
+  }
+
+  /** The shared pull consumer of `queue`. */
+  async queueConsumer(queue: string): Promise<Consumer> {
+    await this.ensureQueueConsumer(queue);
+    return this.js.consumers.get(this.names.tasksStream, this.names.queueConsumer(queue));
+  }
+
+  /** The scheduler's consumer of delayed tasks. */
+  async delayedConsumer(): Promise<Consumer> {
+    await this.ensureDelayedConsumer();
+    return this.js.consumers.get(this.names.delayedStream, this.names.delayedConsumer);
+  }
+
+  /** Publishes an encoded message to `subject`, refusing one over the server's max_payload. */
+  async publish(subject: string, wire: WireMessage): Promise<PubAck> {
+    const max = this.nc.info?.max_payload ?? 1024 * 1024;
+    let headerBytes = 0;
+    for (const [k, v] of Object.entries(wire.headers)) headerBytes += k.length + v.length + 4;
+    const size = wire.data.length + headerBytes;
+    if (size > max) {
+      throw new PayloadTooLargeError(
+        `Cannot send ${wire.headers[H.task] ?? "message"}: it is ${size} bytes and the server's max_payload is ${max}; pass large data by reference (a URL or object key)`,
+        { taskName: wire.headers[H.task], taskId: wire.headers[H.id] },
+      );
+    }
+    await this.ensureStreams();
+    const h = natsHeaders();
+    for (const [k, v] of Object.entries(wire.headers)) if (k !== H.msgId) h.set(k, v);
+    return this.js.publish(subject, wire.data, { headers: h, msgID: wire.headers[H.msgId] });
+  }
+
+  /**
+   * Copies `m` to the dead-letter stream with `reason`, its original headers and body, then
+   * terminates it (or leaves it, when it was already acked).
+   */
+  async deadLetter(m: JsMsg, queue: string, reason: string, options: { acked?: boolean } = {}): Promise<void> {
+    const h = natsHeaders();
+    if (m.headers) {
+      for (const [k, values] of m.headers) {
+        if (k === H.msgId || k.startsWith("Nats-")) continue;
+        for (const v of values) h.append(k, v);
+      }
+    }
+    h.set(H.deadReason, oneLine(reason).slice(0, 2000));
+    h.set(H.deadAt, new Date().toISOString());
+    h.set(H.deadSubject, m.subject);
+    await this.ensureStreams();
+    // The original stream sequence makes re-dead-lettering the same message idempotent.
+    await this.js.publish(this.names.deadSubject(safeToken(queue)), m.data, { headers: h, msgID: `dead:${m.info.stream}:${m.seq}` });
+    if (!options.acked) m.term(oneLine(reason).slice(0, 200));
+  }
+}
+
+function oneLine(s: string): string {
+  return s.replace(/[\r\n]+/g, " ");
+}
+
+function safeToken(s: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(s) ? s : "invalid";
+}
+
+/** True when a JetStream API error says the stream or consumer does not exist. */
+export function isNotFound(e: unknown): boolean {
+  // deno-lint-ignore no-explicit-any
+  const code = (e as any)?.code ?? (e as any)?.api_error?.err_code;
+  return code === 10059 || code === 10014 || /not found/i.test(String((e as Error)?.message));
+}

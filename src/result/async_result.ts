@@ -1,0 +1,143 @@
+/**
+ * `AsyncResult`: a handle on a task's result in the backend. Its `state`, `info`, `result`
+ * and `traceback` are read fresh from the backend on each access (await them), as Celery's
+ * properties are; `get()` waits for a ready state without polling. An AsyncResult is not a
+ * promise: it has no `then`.
+ * @module
+ */
+import type { ResultBackend, ResultMeta } from "../nats/backend.ts";
+import { type SerializedError, SyncSubtaskError, TaskError, TaskRevokedError } from "../errors/errors.ts";
+import { currentTask } from "../app/context.ts";
+import { EXCEPTION_STATES, PROPAGATE_STATES, READY_STATES, type State, states } from "./states.ts";
+
+/** Options of `get()`. */
+export interface GetOptions {
+  /** Seconds to wait; throws `TimeoutError` after. @default undefined (forever) */
+  timeout?: number;
+  /** Re-throw the task's error on FAILURE/REVOKED. @default true */
+  propagate?: boolean;
+  /** Refuse to wait inside a task (it can deadlock a worker). @default true */
+  disableSyncSubtasks?: boolean;
+}
+
+/** What an AsyncResult needs from its app. */
+export interface ResultOwner {
+  readonly backend: ResultBackend;
+  revoke?(taskId: string, options?: { terminate?: boolean }): Promise<void>;
+}
+
+/** The value `get()` returns for `meta`, or the error it throws. */
+export function settle(meta: ResultMeta, propagate: boolean): unknown {
+  if (meta.status === states.SUCCESS) return meta.result;
+  const err = errorOf(meta);
+  if (propagate && PROPAGATE_STATES.has(meta.status)) throw err;
+  return err ?? meta.result;
+}
+
+function errorOf(meta: ResultMeta): Error | undefined {
+  if (!EXCEPTION_STATES.has(meta.status)) return undefined;
+  const e = (meta.result ?? {}) as SerializedError;
+  if (meta.status === states.REVOKED) {
+    return new TaskRevokedError(e.message ?? `Task ${meta.taskId} was revoked`, { taskId: meta.taskId, taskName: meta.taskName });
+  }
+  return new TaskError(
+    { type: String(e.type ?? "Error"), message: String(e.message ?? ""), stack: e.stack, data: e.data },
+    { taskId: meta.taskId, taskName: meta.taskName },
+  );
+}
+
+/** A task's result, by id. */
+export class AsyncResult<T = unknown> {
+  constructor(
+    /** The task's id. */
+    readonly id: string,
+    readonly app: ResultOwner,
+    /** The task's name, when known. */
+    readonly taskName?: string,
+  ) {}
+
+  /** What the backend holds now (`null`: PENDING). */
+  meta(): Promise<ResultMeta | null> {
+    return this.app.backend.get(this.id);
+  }
+
+  /** The current state (await it). */
+  get state(): Promise<State> {
+    return this.meta().then((m) => m?.status ?? states.PENDING);
+  }
+
+  /** Alias of `state`. */
+  get status(): Promise<State> {
+    return this.state;
+  }
+
+  /** The return value, the error, or custom-state meta (await it). */
+  get result(): Promise<unknown> {
+    return this.meta().then((m) => (m ? settle(m, false) : null));
+  }
+
+  /** Same as `result`: custom-state meta while running (e.g. PROGRESS `{ current, total }`). */
+  get info(): Promise<unknown> {
+    return this.result;
+  }
+
+  /** The remote stack of a failure. */
+  get traceback(): Promise<string | undefined> {
+    return this.meta().then((m) => m?.traceback);
+  }
+
+  /** Whether the task finished (SUCCESS, FAILURE or REVOKED). */
+  async ready(): Promise<boolean> {
+    return READY_STATES.has(await this.state);
+  }
+
+  /** Whether it succeeded. */
+  async successful(): Promise<boolean> {
+    return (await this.state) === states.SUCCESS;
+  }
+
+  /** Whether it failed. */
+  async failed(): Promise<boolean> {
+    return (await this.state) === states.FAILURE;
+  }
+
+  /**
+   * Waits for the result and returns it; re-throws the task's failure as a `TaskError`.
+   * @example
+   * ```ts
+   * const r = await add.delay(2, 3);
+   * console.log(await r.get({ timeout: 10 })); // 5
+   * ```
+   */
+  async get(options: GetOptions = {}): Promise<T> {
+    const { timeout, propagate = true, disableSyncSubtasks = true } = options;
+    const ctx = currentTask();
+    if (disableSyncSubtasks && ctx && !ctx.request.isEager) {
+      throw new SyncSubtaskError(
+        `Cannot wait on ${this.id} inside task ${ctx.task.name}: waiting on a subtask can deadlock the worker; use a chain or callback, or pass { disableSyncSubtasks: false }`,
+        { taskId: ctx.request.id, taskName: ctx.task.name },
+      );
+    }
+    if (timeout !== undefined && (!(timeout >= 0) || !Number.isFinite(timeout))) {
+      throw new RangeError(`Cannot wait for ${this.id}: 'timeout' must be a number of seconds >= 0: current value is ${timeout}`);
+    }
+    const meta = await this.app.backend.wait(this.id, timeout === undefined ? undefined : timeout * 1000);
+    return settle(meta, propagate) as T;
+  }
+
+  /** Deletes the stored result. */
+  forget(): Promise<void> {
+    return this.app.backend.forget(this.id);
+  }
+
+  /** Revokes the task: it will not run; with `terminate`, a running one is stopped. */
+  revoke(options: { terminate?: boolean } = {}): Promise<void> {
+    if (!this.app.revoke) throw new TypeError("Cannot revoke: this result is not attached to an app");
+    return this.app.revoke(this.id, options);
+  }
+
+  /** The id. */
+  toString(): string {
+    return this.id;
+  }
+}

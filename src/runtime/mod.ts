@@ -1,0 +1,49 @@
+/**
+ * The runtime seam: the only place that names `Bun` or `Deno`. Everything else in taskd is
+ * runtime-neutral and uses `node:` built-ins, which both runtimes provide.
+ * @module
+ */
+
+/** What taskd needs from the runtime it runs on. */
+export interface Runtime {
+  /** Which runtime this is. */
+  readonly name: "bun" | "deno" | "node";
+  /** Its version, for `--version` and worker stats. */
+  readonly version: string;
+  /**
+   * Makes `import … from name` inside modules loaded later resolve to the given, already
+   * loaded module namespaces. Needed in the compiled Bun binary, whose user modules cannot
+   * see the binary's own packages; elsewhere the package manager resolves the names.
+   */
+  aliasModules(modules: Record<string, Record<string, unknown>>): void;
+}
+
+// deno-lint-ignore no-explicit-any
+const g = globalThis as any;
+
+function detect(): Runtime {
+  if (g.Bun) {
+    return {
+      name: "bun",
+      version: g.Bun.version,
+      aliasModules(modules) {
+        g.Bun.plugin({
+          name: "taskd-aliases",
+          // deno-lint-ignore no-explicit-any
+          setup(build: any) {
+            for (const [name, exports] of Object.entries(modules)) {
+              build.module(name, () => ({ exports: { ...exports }, loader: "object" }));
+            }
+          },
+        });
+      },
+    };
+  }
+  if (g.Deno) {
+    return { name: "deno", version: g.Deno.version.deno, aliasModules() {} };
+  }
+  return { name: "node", version: g.process?.versions?.node ?? "?", aliasModules() {} };
+}
+
+/** The runtime taskd is running on. */
+export const runtime: Runtime = detect();

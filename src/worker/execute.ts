@@ -1,0 +1,271 @@
+/**
+ * Handling one task message on a worker: decode, check (unknown task, revoked, expired,
+ * malformed, wrong arguments, too many deliveries), ack early or late, run, store the outcome,
+ * and dead-letter what cannot run — always with a reason, never crashing the worker.
+ * @module
+ */
+import type { JsMsg } from "@nats-io/jetstream";
+import process from "node:process";
+import type { App } from "../app/app.ts";
+import type { Task } from "../app/task.ts";
+import { Request } from "../app/request.ts";
+import { checkArity } from "../app/arity.ts";
+import { NotRegistered, serializeError } from "../errors/errors.ts";
+import type { ResultMeta } from "../nats/backend.ts";
+import type { Broker } from "../nats/broker.ts";
+import { decodeBody, decodeEnvelope, H, type HeaderReader, type TaskEnvelope } from "../protocol/message.ts";
+import { states } from "../result/states.ts";
+import { signals } from "../signals/signals.ts";
+import { getLogger } from "../log/logger.ts";
+import { type Outcome, trace } from "./trace.ts";
+
+const log = getLogger("taskd.worker");
+
+/** What message handling needs from the worker. */
+export interface ExecContext {
+  /** The worker's node name. */
+  hostname: string;
+  /** Registered tasks of every served app, by name. */
+  registry: Map<string, Task>;
+  /** Whether a task id is revoked. */
+  isRevoked(id: string): boolean;
+  /** Messages whose ack is deferred, kept alive with `working()` while they run. */
+  keepAlive: Set<JsMsg>;
+  /** The app used when the message names no known task (for its backend). */
+  fallbackApp: App;
+  /** Broker of the worker's connection. */
+  broker: Broker;
+  /** Running requests by task id (for inspect active and revoke --terminate). */
+  active: Map<string, { request: Request; task: Task; started: number; abort: AbortController }>;
+  /** Deliveries after which a message is dead-lettered. */
+  maxDeliveries: number;
+}
+
+function headerReader(m: JsMsg): HeaderReader {
+  return (name) => m.headers?.get(name) || undefined;
+}
+
+/** Stores `meta`, retrying while the broker is away (up to two minutes). */
+async function storeResult(app: App, meta: ResultMeta): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  for (let delay = 100;; delay = Math.min(delay * 2, 5000)) {
+    try {
+      await app.backend.store(meta);
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) {
+        log.error(`could not store the result of ${meta.taskName}[${meta.taskId}]: ${(e as Error).message}`);
+        await signals.taskInternalError.send(meta.taskName, { taskId: meta.taskId, exception: e });
+        return;
+      }
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+function failureMeta(env: Pick<TaskEnvelope, "id" | "task" | "retries">, error: unknown, hostname: string): ResultMeta {
+  const e = serializeError(error);
+  return { taskId: env.id, taskName: env.task, status: states.FAILURE, result: e, traceback: e.stack, retries: env.retries, worker: hostname, dateDone: new Date().toISOString() };
+}
+
+async function deadLetter(ctx: ExecContext, m: JsMsg, queue: string, reason: string, acked = false): Promise<void> {
+  log.warn(`dead-lettered message ${m.seq} from ${m.subject}: ${reason}`);
+  try {
+    await ctx.broker.deadLetter(m, queue, reason, { acked });
+  } catch (e) {
+    log.error(`could not dead-letter message ${m.seq}: ${(e as Error).message}; it will be delivered again`);
+    if (!acked) m.nak(5000);
+  }
+  await signals.taskRejected.send(undefined, { message: m, exc: reason });
+}
+
+/** Handles one delivered message of `queue`. Never throws. */
+export async function execute(ctx: ExecContext, m: JsMsg, queue: string): Promise<void> {
+  try {
+    await executeInner(ctx, m, queue);
+  } catch (e) {
+    log.error(`internal error on message ${m.seq} of ${m.subject}:`, e);
+    await signals.taskInternalError.send(undefined, { exception: e, message: m });
+  }
+}
+
+async function executeInner(ctx: ExecContext, m: JsMsg, queue: string): Promise<void> {
+  const get = headerReader(m);
+  let env: TaskEnvelope;
+  try {
+    env = decodeEnvelope(get);
+  } catch (e) {
+    return deadLetter(ctx, m, queue, (e as Error).message);
+  }
+  const task = ctx.registry.get(env.task);
+  const app = task?.app ?? ctx.fallbackApp;
+  if (m.info.deliveryCount > ctx.maxDeliveries) {
+    const reason = `Cannot run ${env.task}[${env.id}]: delivered ${m.info.deliveryCount} times without completing (limit ${ctx.maxDeliveries})`;
+    await storeResult(app, failureMeta(env, new Error(reason), ctx.hostname));
+    return deadLetter(ctx, m, queue, reason);
+  }
+  if (!task) {
+    const err = new NotRegistered(env.task, { taskId: env.id });
+    log.error(`${err.message} (task id ${env.id})`);
+    await signals.taskUnknown.send(undefined, { name: env.task, id: env.id, message: m, exc: err });
+    await storeResult(app, failureMeta(env, err, ctx.hostname));
+    return deadLetter(ctx, m, queue, err.message);
+  }
+  if (ctx.isRevoked(env.id) || (env.expires && Date.parse(env.expires) <= Date.now())) {
+    const expired = !ctx.isRevoked(env.id);
+    const why = expired ? `expired at ${env.expires}` : "revoked";
+    log.info(`Discarding ${env.task}[${env.id}]: ${why}`);
+    m.ack();
+    if (!(env.ignoreResult ?? task.effective("ignoreResult"))) {
+      await storeResult(app, { taskId: env.id, taskName: env.task, status: states.REVOKED, result: { type: "TaskRevokedError", message: `Task ${env.id} ${why}` }, worker: ctx.hostname, dateDone: new Date().toISOString() });
+    }
+    await signals.taskRevoked.send(task, { request: env, terminated: false, signum: null, expired });
+    return;
+  }
+  let body;
+  try {
+    body = decodeBody(get, m.data);
+    if (task.arity && task.effective("typing")) {
+      checkArity(task.name, task.arity, body.args.length + (Object.keys(body.kwargs).length > 0 ? 1 : 0));
+    }
+  } catch (e) {
+    await storeResult(app, failureMeta(env, e, ctx.hostname));
+    return deadLetter(ctx, m, queue, (e as Error).message);
+  }
+  await run(ctx, m, queue, task, env, body);
+}
+
+async function run(
+  ctx: ExecContext,
+  m: JsMsg,
+  queue: string,
+  task: Task,
+  env: TaskEnvelope,
+  body: ReturnType<typeof decodeBody>,
+): Promise<void> {
+  const app = task.app;
+  const acksLate = task.effective("acksLate");
+  const ignoreResult = env.ignoreResult ?? task.effective("ignoreResult");
+  if (signals.taskReceived.hasReceivers) await signals.taskReceived.send(undefined, { request: env });
+  if (!acksLate) m.ack();
+  else ctx.keepAlive.add(m);
+  const abort = new AbortController();
+  const Req = task.Request ?? Request;
+  const userHeaders: Record<string, string> = {};
+  const allHeaders: Record<string, string> = {};
+  for (const [k, v] of m.headers ?? []) {
+    allHeaders[k] = v[0];
+    if (!k.startsWith("taskd-") && !k.startsWith("Nats-") && k !== H.contentType && k !== H.contentEncoding) userHeaders[k] = v[0];
+  }
+  const request = new Req({
+    id: env.id,
+    taskName: task.name,
+    args: body.args,
+    kwargs: body.kwargs,
+    embed: body.embed,
+    retries: env.retries,
+    eta: env.eta,
+    expires: env.expires,
+    group: env.group,
+    chord: body.embed.chord ?? undefined,
+    chain: (body.embed.chain as unknown[] | null) ?? null,
+    callbacks: body.embed.callbacks ?? null,
+    errbacks: body.embed.errbacks ?? null,
+    correlationId: env.id,
+    origin: env.origin,
+    hostname: ctx.hostname,
+    rootId: env.rootId,
+    parentId: env.parentId,
+    replyTo: env.replyTo,
+    argsrepr: env.argsrepr,
+    kwargsrepr: env.kwargsrepr,
+    timelimit: env.timelimit ?? [task.effective("softTimeLimit") ?? null, task.effective("timeLimit") ?? null],
+    headers: allHeaders,
+    userHeaders,
+    ignoreResult,
+    deliveryInfo: { queue, subject: m.subject, redelivered: m.info.redelivered, deliveryCount: m.info.deliveryCount },
+    signal: abort.signal,
+  });
+  const repr = env.argsrepr !== undefined || env.kwargsrepr !== undefined ? ` args=${env.argsrepr ?? ""} kwargs=${env.kwargsrepr ?? ""}` : "";
+  log.debug(`Task ${task.name}[${env.id}] received${repr}`);
+  const started = performance.now();
+  ctx.active.set(env.id, { request, task, started: Date.now(), abort });
+  let outcome: Outcome;
+  try {
+    if (task.effective("trackStarted") && !ignoreResult) {
+      await storeResult(app, { taskId: env.id, taskName: task.name, status: states.STARTED, result: { pid: process.pid, hostname: ctx.hostname }, worker: ctx.hostname, retries: env.retries });
+    }
+    outcome = await trace(task, request);
+  } finally {
+    ctx.active.delete(env.id);
+  }
+  const seconds = ((performance.now() - started) / 1000).toFixed(4);
+  await settle(ctx, m, queue, task, request, outcome, { acksLate, ignoreResult, seconds });
+}
+
+async function settle(
+  ctx: ExecContext,
+  m: JsMsg,
+  queue: string,
+  task: Task,
+  request: Request,
+  o: Outcome,
+  f: { acksLate: boolean; ignoreResult: boolean; seconds: string },
+): Promise<void> {
+  const base = { taskId: request.id, taskName: task.name, retries: request.retries, worker: ctx.hostname };
+  const app = task.app;
+  try {
+    if (o.kind === "success") {
+      log.info(`Task ${task.name}[${request.id}] succeeded in ${f.seconds}s`);
+      if (!f.ignoreResult) await storeResult(app, { ...base, status: states.SUCCESS, result: o.value, dateDone: new Date().toISOString() });
+    } else if (o.kind === "failure") {
+      const e = o.error as Error;
+      if (o.expected) log.info(`Task ${task.name}[${request.id}] raised expected: ${e?.name}: ${e?.message}`);
+      else log.error(`Task ${task.name}[${request.id}] failed in ${f.seconds}s:`, e);
+      if (!f.ignoreResult || task.effective("storeErrorsEvenIfIgnored")) await storeResult(app, failureMeta({ id: request.id, task: task.name, retries: request.retries }, o.error, ctx.hostname));
+    } else if (o.kind === "retry") {
+      log.info(`Task ${task.name}[${request.id}] retry: ${o.retry.message}`);
+      if (!f.ignoreResult) {
+        const e = serializeError(o.retry.exc ?? o.retry);
+        await storeResult(app, { ...base, status: states.RETRY, result: e, traceback: e.stack });
+      }
+    } else if (o.kind === "ignored") {
+      log.debug(`Task ${task.name}[${request.id}] ignored`);
+    } else if (o.kind === "rejected") {
+      log.warn(`Task ${task.name}[${request.id}] rejected (requeue: ${o.reject.requeue}): ${o.reject.reason}`);
+      if (o.reject.requeue) {
+        ctx.keepAlive.delete(m);
+        if (f.acksLate) m.nak();
+        // Already acked (early ack): send it again under a fresh de-duplication key.
+        else await app.publish({ ...messageOf(request, queue), dedupeKey: `${request.id}:${request.retries}:requeue:${m.seq}` }, { serializer: task.effective("serializer") });
+        await signals.taskRejected.send(task, { message: m, exc: o.reject });
+        return;
+      }
+      if (!f.ignoreResult) await storeResult(app, failureMeta({ id: request.id, task: task.name, retries: request.retries }, o.reject, ctx.hostname));
+      ctx.keepAlive.delete(m);
+      return deadLetter(ctx, m, queue, o.reject.reason, !f.acksLate);
+    }
+  } finally {
+    if (ctx.keepAlive.delete(m)) m.ack();
+  }
+}
+
+function messageOf(request: Request, queue: string) {
+  return {
+    id: request.id,
+    task: request.taskName,
+    retries: request.retries,
+    queue,
+    args: request.args,
+    kwargs: request.kwargs,
+    embed: request.embed,
+    rootId: request.rootId,
+    parentId: request.parentId,
+    group: request.group,
+    origin: request.origin,
+    argsrepr: request.argsrepr,
+    kwargsrepr: request.kwargsrepr,
+    headers: request.userHeaders,
+    ignoreResult: request.ignoreResult,
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * The delay scheduler: moves delayed tasks (countdown, eta, retry delays) from the delayed
+ * stream to their queue when they are due. Every worker runs one on the same durable
+ * consumer, so the work is shared and each message is handled by one worker at a time. A
+ * message not yet due is nak'ed with the time remaining: it waits on the server, in no worker's
+ * memory and in no queue consumer's ack window, and survives restarts. Republishing keeps
+ * `Nats-Msg-Id`, so a scheduler that dies between publish and ack yields no duplicate.
+ * docs/delays.md has the design and its measurements.
+ * @module
+ */
+import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/nats-core";
+import type { Broker } from "../nats/broker.ts";
+import { H } from "../protocol/message.ts";
+import { getLogger } from "../log/logger.ts";
+
+const log = getLogger("taskd.scheduler");
+/** Republishes in flight at once. */
+const MAX_IN_FLIGHT = 256;
+/** A message due within this many ms is released now. */
+const EARLY_MS = 20;
+
+/** Moves due delayed messages to their queues. */
+export class Scheduler {
+  #running = false;
+  #messages?: ConsumerMessages;
+  #inFlight = 0;
+  #waiters: (() => void)[] = [];
+  /** How many messages it released to their queues. */
+  released = 0;
+
+  constructor(readonly broker: Broker) {}
+
+  /** Starts the loop (returns at once). */
+  start(): void {
+    this.#running = true;
+    this.#loop();
+  }
+
+  async #loop(): Promise<void> {
+    while (this.#running) {
+      try {
+        const consumer = await this.broker.delayedConsumer();
+        this.#messages = await consumer.consume({ max_messages: 1000 });
+        for await (const m of this.#messages) {
+          if (!this.#running) break;
+          await this.#handle(m);
+        }
+      } catch (e) {
+        if (this.#running) log.warn(`delayed-task consumer stopped: ${(e as Error).message}; re-creating it`);
+      }
+      if (this.#running) await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+
+  async #handle(m: JsMsg): Promise<void> {
+    const eta = Date.parse(m.headers?.get(H.eta) ?? "");
+    const queue = m.headers?.get(H.queue) || m.subject.split(".").pop() || "default";
+    const remaining = Number.isNaN(eta) ? 0 : eta - Date.now();
+    if (remaining > EARLY_MS) {
+      m.nak(remaining);
+      return;
+    }
+    while (this.#inFlight >= MAX_IN_FLIGHT) await new Promise<void>((r) => this.#waiters.push(r));
+    this.#inFlight++;
+    this.#release(m, queue).finally(() => {
+      this.#inFlight--;
+      this.#waiters.shift()?.();
+    });
+  }
+
+  async #release(m: JsMsg, queue: string): Promise<void> {
+    try {
+      const h = natsHeaders();
+      let msgId: string | undefined;
+      for (const [k, values] of m.headers ?? []) {
+        if (k === H.msgId) msgId = values[0];
+        else if (!k.startsWith("Nats-")) for (const v of values) h.append(k, v);
+      }
+      await this.broker.ensureStreams();
+      await this.broker.js.publish(this.broker.names.taskSubject(queue), m.data, { headers: h, msgID: msgId });
+      m.ack();
+      this.released++;
+    } catch (e) {
+      log.warn(`could not move a delayed task to queue ${queue}: ${(e as Error).message}; retrying in 1 s`);
+      m.nak(1000);
+    }
+  }
+
+  /** Stops consuming. */
+  stop(): void {
+    this.#running = false;
+    this.#messages?.stop();
+  }
+}
