@@ -112,7 +112,7 @@ const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replac
 const bars = tableJson;
 const PW = 470, BAR = 20, GAP = 6, LABEL = 90, TOP = 40;
 const PH = TOP + bars.length * (BAR + GAP) + 16;
-const W = 2 * PW + 30, H = 70 + Math.ceil(panels.length / 2) * (PH + 14) + 20;
+const W = 2 * PW + 30, H = 60 + Math.ceil(panels.length / 2) * (PH + 14);
 const svg: string[] = [
   `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
   `<rect width="100%" height="100%" fill="#fff"/>`,

@@ -48,24 +48,29 @@ async function schedule(): Promise<void> {
   }
 }
 
+// callback mode (cheaper than the async iterator); a local queue bounds how many run at once
+const backlog: JsMsg[] = [];
+let inflight = 0;
+function pump(): void {
+  while (inflight < concurrency && backlog.length) {
+    inflight++;
+    handle(backlog.shift()!)
+      .catch((e) => console.error("task failed:", e))
+      .finally(() => {
+        inflight--;
+        pump();
+      });
+  }
+}
 const consumer = await js.consumers.get(TASKS_STREAM, TASKS_CONSUMER);
-const messages = await consumer.consume({ max_messages: Math.max(2 * concurrency, 64) });
+await consumer.consume({
+  max_messages: Math.max(2 * concurrency, 64),
+  callback: (m) => {
+    backlog.push(m);
+    pump();
+  },
+});
 schedule().catch((e) => { console.error("scheduler stopped:", e); process.exit(1); });
 console.log(`raw worker ready: concurrency ${concurrency}, pid ${process.pid}`);
 
 process.on("SIGTERM", () => { void nc.drain().finally(() => process.exit(0)); });
-
-let inflight = 0;
-let wake: (() => void) | undefined;
-for await (const m of messages) {
-  if (inflight >= concurrency) await new Promise<void>((r) => (wake = r));
-  inflight++;
-  handle(m)
-    .catch((e) => console.error("task failed:", e))
-    .finally(() => {
-      inflight--;
-      const w = wake;
-      wake = undefined;
-      w?.();
-    });
-}
