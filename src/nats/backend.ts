@@ -47,6 +47,7 @@ export function checkTaskId(id: string): string {
 /** A KV-backed result store. */
 export class ResultBackend {
   #kv?: Promise<KV>;
+  #nc?: NatsConnection;
 
   /**
    * @param connect the connection, opened on first use
@@ -63,6 +64,8 @@ export class ResultBackend {
 
   /** The bucket, created on first use. */
   kv(): Promise<KV> {
+    // After app.close() the app opens a new connection: open the bucket on that one.
+    if (this.#nc?.isClosed()) this.#kv = undefined;
     this.#kv ??= this.#open().catch((e) => {
       this.#kv = undefined;
       throw e;
@@ -71,7 +74,8 @@ export class ResultBackend {
   }
 
   async #open(): Promise<KV> {
-    const kvm = new Kvm(jetstream(await this.connect()));
+    this.#nc = await this.connect();
+    const kvm = new Kvm(jetstream(this.#nc));
     try {
       return await kvm.create(this.bucket, { ttl: this.expiresSeconds * 1000, history: 1, replicas: this.replicas });
     } catch (e) {
@@ -122,7 +126,7 @@ export class ResultBackend {
     accept: (m: ResultMeta) => boolean = (m) => READY_STATES.has(m.status),
   ): Promise<ResultMeta> {
     const kv = await this.kv();
-    const nc = await this.connect();
+    const nc = this.#nc!;
     return new Promise<ResultMeta>((resolve, reject) => {
       let done = false;
       let timer: ReturnType<typeof setTimeout> | undefined;

@@ -1,0 +1,39 @@
+# taskd: `make run` serves examples/tasks.ts (dev server when no broker is configured);
+# `make test` installs what it needs, builds dist/taskd and runs the suite on Bun and Deno.
+BIN := node_modules/.bin
+SRC := $(shell find src -name '*.ts') mod.ts package.json
+
+.PHONY: all install build run test test-reliability bench check clean
+
+all: build
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.installed
+	@command -v nats-server >/dev/null 2>&1 || { \
+	  echo "installing nats-server (Debian package)"; \
+	  (apt-get update -qq && apt-get install -y -qq nats-server) >/dev/null || \
+	  { echo "could not install nats-server: install it by hand (apt-get install nats-server)"; exit 1; }; }
+
+dist/taskd: node_modules/.installed $(SRC)
+	$(BIN)/bun build --compile src/cli/main.ts --outfile dist/taskd
+
+build: dist/taskd
+
+run: install build
+	dist/taskd worker examples/tasks.ts
+
+test: install build
+	bash tests/run.sh
+
+bench: install build
+	bash bench/run.sh
+
+check: node_modules/.installed
+	$(BIN)/deno check mod.ts src/cli/main.ts
+	$(BIN)/deno lint src mod.ts
+
+clean:
+	rm -rf dist .taskd
