@@ -64,5 +64,6 @@ export function checkArity(taskName: string, arity: Arity, given: number): void 
     : arity.max === Infinity
     ? `at least ${arity.min}`
     : `${arity.min} to ${arity.max}`;
-  throw new TypeError(`Cannot call ${taskName}: expected ${expected} argument${expected === "1" ? "" : "s"}, got ${given}`);
+  const plural = arity.max === 1 || (arity.min === 1 && arity.max === Infinity) ? "" : "s";
+  throw new TypeError(`Cannot call ${taskName}: expected ${expected} argument${plural}, got ${given}`);
 }
