@@ -150,7 +150,7 @@ export async function runSystem<T>(sys: System<T>, extra: Out = {}): Promise<voi
           late.sort((a, b) => a - b);
           return {
             n: config.w3n, countdown: config.w3Countdown, sendS: round(sendS, 2),
-            lateP50: round(percentile(late, 50), 3), lateP99: round(percentile(late, 99), 3),
+            lateMin: round(late[0], 3), lateP50: round(percentile(late, 50), 3), lateP99: round(percentile(late, 99), 3),
             lateMax: round(late[late.length - 1], 3), early: late.filter((x) => x < -0.01).length,
             rssBefore, rssHolding, rssPeak: peak, rssAfter: rssMiB(pid),
             brokerBefore, brokerHolding, brokerAfter: brokerRssMiB(),

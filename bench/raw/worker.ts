@@ -31,20 +31,25 @@ async function handle(m: JsMsg): Promise<void> {
   await kv.put(id, packr.pack({ status: "SUCCESS", result: value }));
 }
 
+const LEAD_MS = Number(process.env.RAW_LEAD_MS ?? 1500);
+
 async function schedule(): Promise<void> {
   const c = await js.consumers.get(DELAYED_STREAM, DELAYED_CONSUMER);
   const msgs = await c.consume({ max_messages: 1000 });
-  for await (const m of msgs) {
-    const wait = Number(m.headers!.get("eta")) - Date.now();
-    if (wait > 0) {
-      m.nak(wait);
-      continue;
-    }
+  const release = (m: JsMsg) => {
     const h = headers();
     h.set("task", m.headers!.get("task"));
     h.set("id", m.headers!.get("id"));
     js.publish(TASKS_SUBJECT, m.data, { headers: h, msgID: m.headers!.get("id") })
       .then(() => m.ack(), () => m.nak(1000));
+  };
+  for await (const m of msgs) {
+    const wait = Number(m.headers!.get("eta")) - Date.now();
+    // the server's redelivery of a nak'ed message comes up to ~0.8 s after its delay (measured):
+    // nak until a second before due, then hold the message here for the last stretch
+    if (wait > LEAD_MS) m.nak(LEAD_MS ? wait - LEAD_MS : wait);
+    else if (wait > 0) setTimeout(release, wait, m);
+    else release(m);
   }
 }
 

@@ -8,8 +8,8 @@ import { cac } from "cac";
 import pkg from "../../package.json" with { type: "json" };
 import { runtime } from "../runtime/mod.ts";
 import { withBrokerOptions } from "./broker.ts";
-import { workerCommand } from "./commands/worker.ts";
-import { callCommand, resultCommand } from "./commands/call.ts";
+import { workerCommand, type WorkerFlags } from "./commands/worker.ts";
+import { type CallFlags, callCommand, resultCommand, type ResultFlags } from "./commands/call.ts";
 import { DEFAULTS } from "../app/options.ts";
 
 /** Runs the command line with `argv` (without the runtime and script). */
@@ -25,7 +25,7 @@ export async function main(argv: string[]): Promise<void> {
     .option("--time-limit <s>", "Default hard time limit, seconds")
     .option("--soft-time-limit <s>", "Default soft time limit, seconds")
     .example("taskd worker ./tasks.ts -c 20 -Q default -n w1@host")
-    .action((module: string, flags) => workerCommand(module, flags));
+    .action((module: string, flags: WorkerFlags) => workerCommand(module, flags));
   withBrokerOptions(cli.command("call <name> [...args]", "Send a task by name; args are JSON when they parse, strings otherwise"))
     .option("--kwargs <json>", "Keyword arguments as a JSON object")
     .option("--countdown <s>", "Run no earlier than this many seconds from now")
@@ -35,12 +35,12 @@ export async function main(argv: string[]): Promise<void> {
     .option("--wait", "Wait for the result and print it")
     .option("--timeout <s>", "With --wait: give up after this many seconds")
     .example("taskd call tasks.add 2 3 --wait")
-    .action((name: string, args: string[], flags) => callCommand(name, args.map(String), flags));
+    .action((name: string, args: string[], flags: CallFlags) => callCommand(name, args.map(String), flags));
   withBrokerOptions(cli.command("result <id>", "Show a task's state and result"))
     .option("--wait", "Wait until it is ready and print the value")
     .option("--timeout <s>", "With --wait: give up after this many seconds")
     .option("--json", "Print the stored entry as JSON")
-    .action((id: string, flags) => resultCommand(id, flags));
+    .action((id: string, flags: ResultFlags) => resultCommand(id, flags));
   cli.help();
   cli.version(`${pkg.version} (${runtime.name} ${runtime.version})`);
   cli.parse(["taskd", "taskd", ...argv], { run: false });

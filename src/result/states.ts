@@ -24,7 +24,7 @@ export const states = {
 /** A built-in state name. */
 export type BuiltinState = typeof states[keyof typeof states];
 /** Any state name: built-in or custom (e.g. `PROGRESS`). */
-export type State = BuiltinState | (string & {});
+export type State = BuiltinState | (string & Record<never, never>);
 
 /** States after which a task will not change again. */
 export const READY_STATES: ReadonlySet<State> = new Set([states.SUCCESS, states.FAILURE, states.REVOKED]);

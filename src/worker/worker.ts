@@ -9,7 +9,6 @@
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { hostname as osHostname } from "node:os";
-import process from "node:process";
 import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
 import { DEFAULTS } from "../app/options.ts";
@@ -45,7 +44,7 @@ export class Worker {
   readonly concurrency: number;
   readonly prefetch: number;
   readonly queues: string[];
-  readonly registry = new Map<string, Task>();
+  readonly registry: Map<string, Task> = new Map();
   readonly slots: Slots;
   readonly active: ExecContext["active"] = new Map();
   readonly #keepAlive = new Set<JsMsg>();
