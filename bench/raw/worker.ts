@@ -31,11 +31,7 @@ async function handle(m: JsMsg): Promise<void> {
   await kv.put(id, packr.pack({ status: "SUCCESS", result: value }));
 }
 
-const LEAD_MS = Number(process.env.RAW_LEAD_MS ?? 1500);
-
 async function schedule(): Promise<void> {
-  const c = await js.consumers.get(DELAYED_STREAM, DELAYED_CONSUMER);
-  const msgs = await c.consume({ max_messages: 1000 });
   const release = (m: JsMsg) => {
     const h = headers();
     h.set("task", m.headers!.get("task"));
@@ -43,14 +39,15 @@ async function schedule(): Promise<void> {
     js.publish(TASKS_SUBJECT, m.data, { headers: h, msgID: m.headers!.get("id") })
       .then(() => m.ack(), () => m.nak(1000));
   };
-  for await (const m of msgs) {
-    const wait = Number(m.headers!.get("eta")) - Date.now();
-    // the server's redelivery of a nak'ed message comes up to ~0.8 s after its delay (measured):
-    // nak until a second before due, then hold the message here for the last stretch
-    if (wait > LEAD_MS) m.nak(LEAD_MS ? wait - LEAD_MS : wait);
-    else if (wait > 0) setTimeout(release, wait, m);
-    else release(m);
-  }
+  const c = await js.consumers.get(DELAYED_STREAM, DELAYED_CONSUMER);
+  await c.consume({
+    max_messages: 1000,
+    callback: (m) => {
+      const wait = Number(m.headers!.get("eta")) - Date.now();
+      if (wait > 0) m.nak(wait); // back when due; holds no slot of the tasks consumer meanwhile
+      else release(m);
+    },
+  });
 }
 
 // callback mode (cheaper than the async iterator); a local queue bounds how many run at once
@@ -75,7 +72,7 @@ await consumer.consume({
     pump();
   },
 });
-schedule().catch((e) => { console.error("scheduler stopped:", e); process.exit(1); });
+await schedule();
 console.log(`raw worker ready: concurrency ${concurrency}, pid ${process.pid}`);
 
 process.on("SIGTERM", () => { void nc.drain().finally(() => process.exit(0)); });
