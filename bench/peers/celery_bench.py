@@ -262,7 +262,7 @@ def main():
                 finally:
                     stop.set()
                 return {"n": n, "countdown": cd, "sendS": round(send_s, 2),
-                        "lateP50": round(percentile(late, 50), 3), "lateP99": round(percentile(late, 99), 3),
+                        "lateMin": round(late[0], 3), "lateP50": round(percentile(late, 50), 3), "lateP99": round(percentile(late, 99), 3),
                         "lateMax": round(late[-1], 3), "early": sum(1 for x in late if x < -0.01),
                         "rssBefore": before, "rssHolding": holding, "rssPeak": peak[0],
                         "rssAfter": tree_rss_mib(w.pid), "brokerBefore": broker_before,
