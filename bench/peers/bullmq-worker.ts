@@ -10,7 +10,7 @@ const tasks: Record<string, (...a: any[]) => unknown> = {
   stamp: () => Date.now(),
 };
 
-const worker = new Worker("bench", async (job) => tasks[job.name](...job.data.args), { connection, concurrency });
+const worker = new Worker("bench", async (job) => await tasks[job.name](...job.data.args), { connection, concurrency });
 worker.on("error", (e) => console.error("worker error:", e));
 await worker.waitUntilReady();
 console.log(`bullmq worker ready: concurrency ${concurrency}, pid ${process.pid}`);
