@@ -58,7 +58,7 @@ export type { ResultMeta } from "./src/nats/backend.ts";
 export { Worker } from "./src/worker/worker.ts";
 export type { WorkerOptions } from "./src/worker/worker.ts";
 export { Signature, signature } from "./src/canvas/signature.ts";
-export type { SignatureData, SignatureInit, SignatureOptions, SubtaskType } from "./src/canvas/signature.ts";
+export type { SignatureData, SignatureInit, SignatureOptions, SubtaskType, TailOf } from "./src/canvas/signature.ts";
 export { Chain, chain } from "./src/canvas/chain.ts";
 export { Group, group } from "./src/canvas/group.ts";
 export { Chord, chord } from "./src/canvas/chord.ts";

@@ -17,7 +17,7 @@ import type { AsyncResult } from "../result/async_result.ts";
 import type { EagerResult } from "../result/eager_result.ts";
 import type { State } from "../result/states.ts";
 import type { Compression } from "../protocol/codec.ts";
-import { Signature } from "../canvas/signature.ts";
+import { Signature, type TailOf } from "../canvas/signature.ts";
 
 /** Options of `self.retry()`. */
 export interface RetryOptions {
@@ -162,12 +162,12 @@ export class Task<A extends unknown[] = any[], R = any> {
    * await chain(add.s(2, 2), mul.s(4)).applyAsync();
    * ```
    */
-  s(...args: Partial<A>): Signature<Awaited<R>> {
+  s(...args: TailOf<A>): Signature<Awaited<R>> {
     return new Signature<Awaited<R>>(this, { args });
   }
 
   /** An immutable signature: it ignores the parent's result and runs with exactly these arguments. */
-  si(...args: Partial<A>): Signature<Awaited<R>> {
+  si(...args: TailOf<A>): Signature<Awaited<R>> {
     return new Signature<Awaited<R>>(this, { args, immutable: true });
   }
 

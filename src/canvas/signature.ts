@@ -13,6 +13,14 @@ import { type SignatureData, type SignatureOptions, type SubtaskType, toSignatur
 
 export type { SignatureData, SignatureOptions, SubtaskType };
 
+/**
+ * The partial arguments a signature of a task taking `A` may hold: any tail of `A`, since the
+ * parent's result (or the call's arguments) are put before them.
+ */
+export type TailOf<A extends unknown[]> = number extends A["length"] ? A
+  : A extends readonly [unknown, ...infer Rest] ? A | TailOf<Rest>
+  : A | [];
+
 /** What `signature()` takes besides the task. */
 export interface SignatureInit {
   /** Partial positional arguments. @default [] */
