@@ -112,7 +112,7 @@ export class App {
    * ```
    */
   task<F extends AnyFn>(fn: F): Task<Parameters<F>, ReturnType<F>>;
-  task<F extends (requests: SimpleRequest[]) => unknown>(options: TaskDecoratorOptions & { base: typeof Batches }, fn: F): Batches<ReturnType<F>>;
+  task(options: TaskDecoratorOptions & { base: typeof Batches }, fn: (requests: SimpleRequest[]) => unknown): Batches<unknown>;
   task<F extends AnyFn>(options: TaskDecoratorOptions & { bind?: false }, fn: F): Task<Parameters<F>, ReturnType<F>>;
   // deno-lint-ignore no-explicit-any
   task<F extends (self: any, ...args: any[]) => any>(

@@ -132,9 +132,14 @@ signals.workerShuttingDown.connect(async () => {
 /** The consumer prefetch for `queue`: at least `flushEvery` of every batch task routed there. */
 export function batchPrefetch(registry: Map<string, Task>, queue: string, prefetch: number): number {
   let need = prefetch;
+  let why = "";
   for (const task of registry.values()) {
-    if (isBatches(task) && task.app.queueFor(task.name, task) === queue) need = Math.max(need, Math.ceil(task.flushEvery));
+    if (isBatches(task) && task.app.queueFor(task.name, task) === queue && Math.ceil(task.flushEvery) > need) {
+      need = Math.ceil(task.flushEvery);
+      why = task.name;
+    }
   }
+  if (need > prefetch) log.info(`prefetch of queue ${queue} raised from ${prefetch} to ${need} so a full batch of ${why} can arrive`);
   return need;
 }
 
