@@ -22,10 +22,12 @@ import { fromData, registerSubtaskType, Signature } from "./signature.ts";
  * ```
  */
 export class Chain<R = unknown> extends Signature<R> {
+  /** Always `"chain"`. */
   override readonly subtaskType = "chain" as const;
   /** The steps, in order. */
   readonly tasks: Signature[];
 
+  /** A chain of `tasks`, in order. */
   constructor(tasks: Signature[], init: { options?: SignatureOptions; app?: App } = {}) {
     super("chain", { options: init.options, app: init.app ?? tasks.find((t) => t instanceof Signature)?.boundApp });
     if (!Array.isArray(tasks)) throw new TypeError("Cannot create a chain: pass the steps as signatures, e.g. chain(add.s(2, 2), mul.s(4))");
@@ -81,10 +83,12 @@ export class Chain<R = unknown> extends Signature<R> {
     return result;
   }
 
+  /** `a | b | c`, for logs. */
   override toString(): string {
     return this.tasks.map(String).join(" | ");
   }
 
+  /** The chain as data: its steps in `kwargs.tasks`. */
   override toJSON(): SignatureData {
     return { task: "chain", args: [], kwargs: { tasks: this.tasks.map((t) => t.toJSON()) }, options: { ...this.options }, immutable: false, subtaskType: "chain" };
   }

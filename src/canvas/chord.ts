@@ -22,12 +22,14 @@ import { fromData, registerSubtaskType, Signature } from "./signature.ts";
  * ```
  */
 export class Chord<R = unknown> extends Signature<R> {
+  /** Always `"chord"`. */
   override readonly subtaskType = "chord" as const;
   /** The header, run in parallel. */
   readonly header: Group;
   /** Called with the list of the header's results. */
   readonly body: Signature<R>;
 
+  /** A chord of `header` (a list or a group) and `body`. */
   constructor(header: Signature[] | Group, body: Signature<R>, init: { options?: SignatureOptions; app?: App } = {}) {
     const members = header instanceof Group ? header.tasks : header;
     if (!Array.isArray(members)) throw new TypeError("Cannot create a chord: its header must be a list of signatures or a group");
@@ -72,10 +74,12 @@ export class Chord<R = unknown> extends Signature<R> {
     return result;
   }
 
+  /** `chord(group(…), body)`, for logs. */
   override toString(): string {
     return `chord(${this.header}, ${this.body})`;
   }
 
+  /** The chord as data: `kwargs.header` (a group) and `kwargs.body`. */
   override toJSON(): SignatureData {
     return {
       task: "chord",

@@ -20,10 +20,12 @@ import { fromData, registerSubtaskType, Signature } from "./signature.ts";
  * ```
  */
 export class Group<R = unknown> extends Signature<R[]> {
+  /** Always `"group"`. */
   override readonly subtaskType = "group" as const;
   /** The members, in order. */
   readonly tasks: Signature[];
 
+  /** A group of `tasks`. */
   constructor(tasks: Signature[], init: { options?: SignatureOptions; app?: App } = {}) {
     super("group", { options: init.options, app: init.app ?? tasks.find((t) => t instanceof Signature)?.boundApp });
     if (!Array.isArray(tasks)) throw new TypeError("Cannot create a group: pass its members as a list, e.g. group([add.s(1, 1), add.s(2, 2)])");
@@ -70,10 +72,12 @@ export class Group<R = unknown> extends Signature<R[]> {
     return result;
   }
 
+  /** `group(a, b)`, for logs. */
   override toString(): string {
     return `group(${this.tasks.map(String).join(", ")})`;
   }
 
+  /** The group as data: its members in `kwargs.tasks`. */
   override toJSON(): SignatureData {
     return { task: "group", args: [], kwargs: { tasks: this.tasks.map((t) => t.toJSON()) }, options: { ...this.options }, immutable: false, subtaskType: "group" };
   }

@@ -20,6 +20,7 @@ import { canvasBucket } from "./store.ts";
  * ```
  */
 export class GroupResult<T = unknown> extends AsyncResult<T[]> {
+  /** A GroupResult of group `id` with its members' results, in order. */
   constructor(
     id: string,
     /** The members' results, in the group's order. */

@@ -81,6 +81,7 @@ export class Signature<R = unknown> {
   readonly subtaskType: SubtaskType = null;
   #app?: App;
 
+  /** A signature of `task` (a Task or its registered name). */
   constructor(task: string | Task, init: SignatureInit = {}) {
     const name = typeof task === "string" ? task : task?.name;
     if (typeof name !== "string" || name === "") throw new TypeError("Cannot create a signature: give a task or a task name");

@@ -27,6 +27,7 @@ const log = getLogger("taskd.worker");
 
 /** One buffered call, as the batch function sees it (Celery's SimpleRequest). */
 export class SimpleRequest {
+  /** One buffered call. */
   constructor(
     /** The task id (use it with `app.backend.markAsDone(id, value)`). */
     readonly id: string,
