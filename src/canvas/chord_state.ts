@@ -89,6 +89,7 @@ export async function chordMemberDone(app: App, c: ChordMember, value: unknown, 
   const bit = 1 << (c.index & 7);
   let madeFull = false;
   const r = await update(app, c.id, (s) => {
+    madeFull = false; // this callback runs again after a lost race: judge the fresh state only
     if (s.failed || s.done[byte] & bit) return false;
     s.done[byte] |= bit;
     s.count++;
