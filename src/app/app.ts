@@ -23,6 +23,8 @@ import { states } from "../result/states.ts";
 import { signals } from "../signals/signals.ts";
 import { trace } from "../worker/trace.ts";
 import { validationOf } from "../validate/validate.ts";
+import { GroupResult } from "../canvas/group_result.ts";
+import type { Batches, SimpleRequest } from "../worker/batches.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyFn = (...args: any[]) => any;
@@ -110,6 +112,7 @@ export class App {
    * ```
    */
   task<F extends AnyFn>(fn: F): Task<Parameters<F>, ReturnType<F>>;
+  task(options: TaskDecoratorOptions & { base: typeof Batches }, fn: (requests: SimpleRequest[]) => unknown): Batches<unknown>;
   task<F extends AnyFn>(options: TaskDecoratorOptions & { bind?: false }, fn: F): Task<Parameters<F>, ReturnType<F>>;
   // deno-lint-ignore no-explicit-any
   task<F extends (self: any, ...args: any[]) => any>(
@@ -297,6 +300,11 @@ export class App {
   /** An AsyncResult for a known task id. */
   asyncResult(id: string): AsyncResult {
     return new AsyncResult(id, this);
+  }
+
+  /** The saved GroupResult of a group applied earlier; `null` when none is saved under `id`. */
+  groupResult<T = unknown>(id: string): Promise<GroupResult<T> | null> {
+    return GroupResult.restore<T>(this, id);
   }
 
   /** Revokes a task by id: a worker that receives it will not run it (state REVOKED). */

@@ -9,6 +9,7 @@ import type { TaskMessage } from "../protocol/message.ts";
 import type { Compression } from "../protocol/codec.ts";
 import { checkTaskId } from "../nats/backend.ts";
 import { currentTask } from "./context.ts";
+import { frozenCallbacks, toSignatureList } from "../canvas/data.ts";
 
 /** Options of `applyAsync` and `sendTask`. */
 export interface ApplyOptions {
@@ -67,11 +68,6 @@ function toIso(value: number | Date | string, what: string): string {
   return d.toISOString();
 }
 
-function asList(x: unknown): unknown[] | null {
-  if (x === undefined || x === null) return null;
-  return Array.isArray(x) ? x : [x];
-}
-
 /** Builds the message for a call of `task` on `queue`. */
 export function buildMessage(task: string, queue: string, args: unknown[], o: ApplyOptions): TaskMessage {
   if (!Array.isArray(args)) throw new TypeError(`Cannot call ${task}: args must be an array: current value is ${typeof args}`);
@@ -94,9 +90,9 @@ export function buildMessage(task: string, queue: string, args: unknown[], o: Ap
     args,
     kwargs: o.kwargs ?? {},
     embed: {
-      callbacks: asList(o.link),
-      errbacks: asList(o.linkError),
-      chain: o.chain ?? null,
+      callbacks: frozenCallbacks(o.link, "link"),
+      errbacks: frozenCallbacks(o.linkError, "linkError"),
+      chain: toSignatureList(o.chain, "chain step"),
       chord: o.chord ?? null,
     },
     eta,

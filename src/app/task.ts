@@ -17,6 +17,7 @@ import type { AsyncResult } from "../result/async_result.ts";
 import type { EagerResult } from "../result/eager_result.ts";
 import type { State } from "../result/states.ts";
 import type { Compression } from "../protocol/codec.ts";
+import { Signature, type TailOf } from "../canvas/signature.ts";
 
 /** Options of `self.retry()`. */
 export interface RetryOptions {
@@ -150,6 +151,24 @@ export class Task<A extends unknown[] = any[], R = any> {
   /** Sends the task with arguments and call options (countdown, eta, expires, queue, kwargs…). */
   applyAsync(args: Partial<A> | A = [] as unknown as A, options: ApplyOptions = {}): Promise<AsyncResult<Awaited<R>>> {
     return this.app.sendTaskFor(this, args as unknown[], options) as Promise<AsyncResult<Awaited<R>>>;
+  }
+
+  /**
+   * A signature of this task with partial arguments: a callback, or a step of a chain, group
+   * or chord. The parent's result (or call args) come before these.
+   * @example
+   * ```ts
+   * await add.s(2).delay(3);             // add(3, 2)
+   * await chain(add.s(2, 2), mul.s(4)).applyAsync();
+   * ```
+   */
+  s(...args: TailOf<A>): Signature<Awaited<R>> {
+    return new Signature<Awaited<R>>(this, { args });
+  }
+
+  /** An immutable signature: it ignores the parent's result and runs with exactly these arguments. */
+  si(...args: TailOf<A>): Signature<Awaited<R>> {
+    return new Signature<Awaited<R>>(this, { args, immutable: true });
   }
 
   /** Runs the task here and now, in this process (`request.isEager`), with retries. */

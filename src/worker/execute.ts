@@ -18,6 +18,8 @@ import { states } from "../result/states.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
 import { type Outcome, trace } from "./trace.ts";
+import { bufferBatch, isBatches } from "./batches.ts";
+import { runFollowUps } from "../canvas/followups.ts";
 
 const log = getLogger("taskd.worker");
 
@@ -132,6 +134,7 @@ async function executeInner(ctx: ExecContext, m: JsMsg, queue: string): Promise<
     await storeResult(app, failureMeta(env, e, ctx.hostname));
     return deadLetter(ctx, m, queue, (e as Error).message);
   }
+  if (isBatches(task)) return bufferBatch(ctx, m, queue, task, env, body);
   await run(ctx, m, queue, task, env, body);
 }
 
@@ -246,6 +249,8 @@ async function settle(
       return deadLetter(ctx, m, queue, o.reject.reason, !f.acksLate);
     }
   } finally {
+    // Callbacks, the next chain step, chord counting: after the result is stored, before the ack.
+    await runFollowUps(app, request, o).catch((e) => log.error(`follow-ups of ${task.name}[${request.id}] failed:`, e));
     if (ctx.keepAlive.delete(m)) m.ack();
   }
 }

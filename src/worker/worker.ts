@@ -21,6 +21,7 @@ import { signals } from "../signals/signals.ts";
 import { execute, type ExecContext } from "./execute.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Slots } from "./slots.ts";
+import { batchPrefetch } from "./batches.ts";
 
 const log = getLogger("taskd.worker");
 
@@ -144,7 +145,7 @@ export class Worker {
     while (this.#running) {
       try {
         const consumer = await this.#broker!.queueConsumer(queue);
-        const messages = await consumer.consume({ max_messages: this.prefetch });
+        const messages = await consumer.consume({ max_messages: batchPrefetch(this.registry, queue, this.prefetch) });
         this.#consumers.set(queue, messages);
         for await (const m of messages) {
           await this.slots.acquire();

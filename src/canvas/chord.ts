@@ -1,0 +1,111 @@
+/**
+ * `chord(header, body)`: a group whose results, in order, are passed to one body task once the
+ * last header task finished. The chord's counter lives on the server (chord_state.ts): created
+ * before the header is sent, updated by whichever worker finishes a member, fired by the one
+ * that finishes the last — exactly once, with no polling and no coordinator.
+ * @module
+ */
+import type { App } from "../app/app.ts";
+import type { ApplyOptions } from "../app/call.ts";
+import type { AsyncResult } from "../result/async_result.ts";
+import { type SignatureData, type SignatureOptions, toSignatureData, toSignatureList } from "./data.ts";
+import { Group } from "./group.ts";
+import { createChord } from "./chord_state.ts";
+import { fromData, registerSubtaskType, Signature } from "./signature.ts";
+
+/**
+ * A header group and a body called with the header's results.
+ * @example
+ * ```ts
+ * const r = await chord([add.s(1, 1), add.s(2, 2)], tsum.s()).applyAsync();
+ * await r.get({ timeout: 10 }); // tsum([2, 4]) = 6
+ * ```
+ */
+export class Chord<R = unknown> extends Signature<R> {
+  /** Always `"chord"`. */
+  override readonly subtaskType = "chord" as const;
+  /** The header, run in parallel. */
+  readonly header: Group;
+  /** Called with the list of the header's results. */
+  readonly body: Signature<R>;
+
+  /** A chord of `header` (a list or a group) and `body`. */
+  constructor(header: Signature[] | Group, body: Signature<R>, init: { options?: SignatureOptions; app?: App } = {}) {
+    const members = header instanceof Group ? header.tasks : header;
+    if (!Array.isArray(members)) throw new TypeError("Cannot create a chord: its header must be a list of signatures or a group");
+    if (!(body instanceof Signature)) throw new TypeError("Cannot create a chord: its body must be a signature, e.g. tsum.s()");
+    super("chord", { options: init.options, app: init.app ?? body.boundApp ?? members.find((t) => t instanceof Signature)?.boundApp });
+    // A group inside the header is flattened into it, as Celery does.
+    const flat = members.flatMap((m) => (m instanceof Group ? m.tasks : [m]));
+    this.header = new Group(flat, { options: header instanceof Group ? header.options : {}, app: init.app });
+    this.body = body;
+  }
+
+  /** Gives the header and body ids; returns the body's result (the chord's). */
+  override freeze(taskId?: string): AsyncResult<R> {
+    this.header.freeze();
+    return this.body.freeze(taskId);
+  }
+
+  /**
+   * Creates the chord's counter, then sends the header (with `args` put before each member's
+   * partial arguments); resolves with the body's result. `link`/`linkError` go to the body.
+   */
+  override async applyAsync(args: unknown[] = [], options: ApplyOptions = {}): Promise<AsyncResult<R>> {
+    const app = this.app;
+    const all = { ...(this.options as ApplyOptions), ...options };
+    const { taskId, chain: rest, link, linkError, parentId, rootId, groupId: _g, ...headerOptions } = all;
+    const body = this.body.clone();
+    if (taskId) body.options.taskId = taskId;
+    const result = body.freeze();
+    const links = toSignatureList(link, "link");
+    if (links) body.options.link = [...(toSignatureList(body.options.link) ?? []), ...links];
+    const errbacks = toSignatureList(linkError, "linkError");
+    if (errbacks) body.options.linkError = [...(toSignatureList(body.options.linkError) ?? []), ...errbacks];
+    if (Array.isArray(rest) && rest.length) body.options.chain = [...(toSignatureList(body.options.chain) ?? []), ...toSignatureList(rest)!];
+    const size = this.header.tasks.length;
+    if (size === 0) {
+      await body.applyAsync([[]], { parentId, rootId });
+      return result;
+    }
+    const id = this.header.options.taskId ?? crypto.randomUUID();
+    await createChord(app, id, size, body.toJSON());
+    await this.header.applyMembers(args, { ...headerOptions, groupId: id, parentId, rootId }, (index) => ({ chord: { id, index, size } }));
+    return result;
+  }
+
+  /** `chord(group(…), body)`, for logs. */
+  override toString(): string {
+    return `chord(${this.header}, ${this.body})`;
+  }
+
+  /** The chord as data: `kwargs.header` (a group) and `kwargs.body`. */
+  override toJSON(): SignatureData {
+    return {
+      task: "chord",
+      args: [],
+      kwargs: { header: this.header.toJSON(), body: this.body.toJSON() },
+      options: { ...this.options },
+      immutable: false,
+      subtaskType: "chord",
+    };
+  }
+}
+
+/**
+ * Makes a chord: `body` is called with the results of `header`, in order, once all finished.
+ * @example
+ * ```ts
+ * await chord([add.s(1, 1), add.s(2, 2)], tsum.s()).applyAsync();
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export function chord<R = any>(header: Signature[] | Group, body: Signature<R>): Chord<R> {
+  return new Chord<R>(header, body);
+}
+
+registerSubtaskType("chord", (d, app) => {
+  const header = fromData(toSignatureData(d.kwargs.header, "chord header"), app);
+  const body = fromData(toSignatureData(d.kwargs.body, "chord body"), app);
+  return new Chord(header instanceof Group ? header : [header], body, { options: d.options, app });
+});

@@ -1,0 +1,219 @@
+/**
+ * Batches (Celery's `celery.contrib.batches`): a task class whose messages the worker buffers
+ * and hands to the task as one list of `SimpleRequest`s, when `flushEvery` messages arrived or
+ * `flushInterval` seconds passed since the first buffered one, whichever comes first.
+ *
+ * Buffered messages hold no execution slot; they are kept alive with `working()` while they
+ * wait and while the batch runs, and acked only after the batch function returned, so a worker
+ * that dies mid-batch gets the whole batch redelivered. The worker raises its prefetch for the
+ * batch task's queue to at least `flushEvery` (Celery makes users tune that by hand).
+ * @module
+ */
+import type { JsMsg } from "@nats-io/jetstream";
+import { Task } from "../app/task.ts";
+import { type DeliveryInfo, Request } from "../app/request.ts";
+import { runInTask } from "../app/context.ts";
+import { backoffDelay } from "../app/backoff.ts";
+import { DEFAULTS } from "../app/options.ts";
+import { getLogger } from "../log/logger.ts";
+import { signals } from "../signals/signals.ts";
+import { states } from "../result/states.ts";
+import { serializeError } from "../errors/errors.ts";
+import { Retry } from "../errors/semipredicates.ts";
+import type { decodeBody, TaskEnvelope } from "../protocol/message.ts";
+import type { ExecContext } from "./execute.ts";
+
+const log = getLogger("taskd.worker");
+
+/** One buffered call, as the batch function sees it (Celery's SimpleRequest). */
+export class SimpleRequest {
+  /** One buffered call. */
+  constructor(
+    /** The task id (use it with `app.backend.markAsDone(id, value)`). */
+    readonly id: string,
+    /** The task's name. */
+    readonly name: string,
+    /** Positional arguments of the call. */
+    readonly args: unknown[],
+    /** Keyword arguments of the call. */
+    readonly kwargs: Record<string, unknown>,
+    /** Where the message came from (queue, subject, redelivered, deliveryCount). */
+    readonly deliveryInfo: DeliveryInfo,
+    /** The worker's node name. */
+    readonly hostname: string,
+    /** How many times this call was retried. */
+    readonly retries = 0,
+  ) {}
+
+  /** The simple form of a full request. */
+  static fromRequest(r: Request): SimpleRequest {
+    return new SimpleRequest(r.id, r.taskName, r.args, r.kwargs, r.deliveryInfo!, r.hostname ?? "", r.retries);
+  }
+}
+
+/**
+ * Base class of batch tasks: `app.task({ base: Batches, flushEvery: 100, flushInterval: 10 }, fn)`.
+ * The function receives `SimpleRequest[]`; its return value is not stored — store a result
+ * per request with `app.backend.markAsDone(request.id, value)` (or `markAsFailure`).
+ * @example
+ * ```ts
+ * export const countClick = app.task({ base: Batches, flushEvery: 100, flushInterval: 10 },
+ *   function countClick(requests: SimpleRequest[]) {
+ *     for (const r of requests) app.backend.markAsDone(r.id, String(r.args[0]).length);
+ *   });
+ * await countClick.delay("http://example.com");
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export class Batches<R = any> extends Task<any[], R> {
+  /** Flush after this many messages. @default 10 */
+  override flushEvery = 10;
+  /** Flush this many seconds after the first buffered message. @default 30 */
+  override flushInterval = 30;
+  /** Calls take the batch task's own arguments, not the function's (`requests`). */
+  override typing = false;
+  /** @internal marks batch tasks (the worker buffers their messages). */
+  readonly batches = true as const;
+}
+
+/** Whether `task` is a batch task. */
+export function isBatches(task: Task): task is Batches {
+  return (task as Batches).batches === true;
+}
+
+interface Pending {
+  m: JsMsg;
+  request: Request;
+}
+
+class BatchBuffer {
+  items: Pending[] = [];
+  timer?: ReturnType<typeof setTimeout>;
+  readonly running = new Set<Promise<void>>();
+  closing = false;
+
+  constructor(readonly task: Batches, readonly ctx: ExecContext) {}
+
+  add(p: Pending): void {
+    if (this.closing) {
+      p.m.nak();
+      return;
+    }
+    this.ctx.keepAlive.add(p.m);
+    this.items.push(p);
+    const every = Math.max(1, Math.floor(this.task.flushEvery));
+    if (this.items.length >= every) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), Math.max(0, this.task.flushInterval) * 1000);
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const items = this.items.splice(0);
+    if (items.length === 0) return;
+    const p = runBatch(this.task, items, this.ctx).finally(() => this.running.delete(p));
+    this.running.add(p);
+  }
+
+  /** Flushes what is buffered, refuses what comes later, and waits for running batches. */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.flush();
+    await Promise.all([...this.running]);
+  }
+}
+
+const buffers = new Map<Batches, BatchBuffer>();
+
+// Warm shutdown: flush the buffers and finish running batches before the worker closes.
+signals.workerShuttingDown.connect(async () => {
+  await Promise.all([...buffers.values()].map((b) => b.close()));
+});
+
+/** The consumer prefetch for `queue`: at least `flushEvery` of every batch task routed there. */
+export function batchPrefetch(registry: Map<string, Task>, queue: string, prefetch: number): number {
+  let need = prefetch;
+  let why = "";
+  for (const task of registry.values()) {
+    if (isBatches(task) && task.app.queueFor(task.name, task) === queue && Math.ceil(task.flushEvery) > need) {
+      need = Math.ceil(task.flushEvery);
+      why = task.name;
+    }
+  }
+  if (need > prefetch) log.info(`prefetch of queue ${queue} raised from ${prefetch} to ${need} so a full batch of ${why} can arrive`);
+  return need;
+}
+
+/** Buffers one message of a batch task (instead of running it). */
+export function bufferBatch(ctx: ExecContext, m: JsMsg, queue: string, task: Batches, env: TaskEnvelope, body: ReturnType<typeof decodeBody>): void {
+  let buffer = buffers.get(task);
+  if (!buffer) buffers.set(task, (buffer = new BatchBuffer(task, ctx)));
+  const request = new (task.Request ?? Request)({
+    id: env.id,
+    taskName: task.name,
+    args: body.args,
+    kwargs: body.kwargs,
+    embed: body.embed,
+    retries: env.retries,
+    eta: env.eta,
+    expires: env.expires,
+    group: env.group,
+    rootId: env.rootId,
+    parentId: env.parentId,
+    origin: env.origin,
+    argsrepr: env.argsrepr,
+    kwargsrepr: env.kwargsrepr,
+    hostname: ctx.hostname,
+    ignoreResult: env.ignoreResult ?? task.effective("ignoreResult"),
+    deliveryInfo: { queue, subject: m.subject, redelivered: m.info.redelivered, deliveryCount: m.info.deliveryCount },
+  });
+  log.debug(`Task ${task.name}[${env.id}] buffered for a batch`);
+  buffer.add({ m, request });
+}
+
+function retryDelay(task: Batches, retries: number): number {
+  const backoff = task.retryBackoff ?? false;
+  if (backoff !== false) {
+    return backoffDelay({ factor: backoff === true ? 1 : Number(backoff), retries, max: task.effective("retryBackoffMax"), jitter: task.effective("retryJitter") });
+  }
+  return task.retryKwargs?.countdown ?? task.effective("defaultRetryDelay");
+}
+
+function wantsRetry(task: Batches, error: unknown): boolean {
+  if (error instanceof Retry) return true;
+  const is = (list?: readonly unknown[]) => Boolean(list?.some((c) => typeof c === "function" && error instanceof (c as new () => unknown)));
+  return is(task.autoretryFor) && !is(task.dontAutoretryFor);
+}
+
+async function runBatch(task: Batches, items: Pending[], ctx: ExecContext): Promise<void> {
+  const app = task.app;
+  const requests = items.map((p) => SimpleRequest.fromRequest(p.request));
+  const batchId = `batch-${crypto.randomUUID()}`;
+  const started = performance.now();
+  log.info(`Batch ${task.name}[${batchId}] flushing ${items.length} request${items.length === 1 ? "" : "s"}`);
+  const batchRequest = new Request({ id: batchId, taskName: task.name, args: [requests], hostname: ctx.hostname });
+  try {
+    await runInTask({ task, request: batchRequest }, () => task.run(requests));
+    log.info(`Batch ${task.name}[${batchId}] of ${items.length} succeeded in ${((performance.now() - started) / 1000).toFixed(4)}s`);
+  } catch (error) {
+    log.error(`Batch ${task.name}[${batchId}] of ${items.length} failed:`, error);
+    const retry = wantsRetry(task, error);
+    const max = task.effective("maxRetries");
+    await Promise.all(items.map(async ({ request }) => {
+      try {
+        if (retry && (max === null || request.retries < (task.retryKwargs?.maxRetries ?? max ?? DEFAULTS.maxRetries))) {
+          const when = error instanceof Retry && error.when ? error.when : new Date(Date.now() + 1000 * retryDelay(task, request.retries));
+          await app.publishRetry(task, request, when);
+          const e = serializeError(error instanceof Retry ? (error.exc ?? error) : error);
+          if (!request.ignoreResult) await app.backend.store({ taskId: request.id, taskName: task.name, status: states.RETRY, result: e, traceback: e.stack, retries: request.retries, worker: ctx.hostname });
+        } else {
+          await app.backend.markAsFailure(request.id, error, { taskName: task.name, retries: request.retries, worker: ctx.hostname });
+        }
+      } catch (e) {
+        log.error(`could not settle ${task.name}[${request.id}] after its batch failed: ${(e as Error).message}`);
+      }
+    }));
+  } finally {
+    for (const { m } of items) if (ctx.keepAlive.delete(m)) m.ack();
+  }
+}
