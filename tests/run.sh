@@ -12,7 +12,7 @@ log_bun=$(mktemp); log_deno=$(mktemp)
 trap 'rm -f "$log_bun" "$log_deno"' EXIT
 
 echo "== bun test =="
-"$BIN/bun" test "${files[@]}" 2>&1 | tee "$log_bun"
+"$BIN/bun" test --timeout 300000 "${files[@]}" 2>&1 | tee "$log_bun"
 bun_rc=${PIPESTATUS[0]}
 echo "== deno test =="
 NO_COLOR=1 "$BIN/deno" test -A "${files[@]}" 2>&1 | tee "$log_deno"
