@@ -108,7 +108,7 @@ describe("failure semantics through dist/taskd", () => {
     delete process.env.TASKD_BROKER_URL;
   });
 
-  test("a task retried twice then succeeding runs exactly three times", async () => {
+  test("a task retried twice then succeeding runs exactly three times", { timeout: 60_000 }, async () => {
     const r = await flaky.delay(2);
     assert.equal(await r.get({ timeout: 20 }), 2);
     const seen = await settled(r.id);
@@ -116,7 +116,7 @@ describe("failure semantics through dist/taskd", () => {
     assert.equal(await r.state, "SUCCESS");
   });
 
-  test("retry() without countdown waits defaultRetryDelay (180 s); the result shows RETRY with the exception", async () => {
+  test("retry() without countdown waits defaultRetryDelay (180 s); the result shows RETRY with the exception", { timeout: 60_000 }, async () => {
     const r = await defaultDelay.delay();
     await eventually(async () => (await r.state) === "RETRY", 15_000);
     const meta = await r.meta();
@@ -137,7 +137,7 @@ describe("failure semantics through dist/taskd", () => {
     await r.revoke();
   });
 
-  test("exponential backoff with jitter off spaces attempts by 1 s then 2 s", async () => {
+  test("exponential backoff with jitter off spaces attempts by 1 s then 2 s", { timeout: 60_000 }, async () => {
     const r = await backoff.delay();
     const err = await failureOf(r.get({ timeout: 30 }));
     assert.equal(err.remoteType, "TypeError");
@@ -149,21 +149,21 @@ describe("failure semantics through dist/taskd", () => {
     assert.ok(g2 >= 2000 && g2 < 3500, `second gap ${g2} ms`);
   });
 
-  test("dontAutoretryFor wins over autoretryFor: the task runs once and fails", async () => {
+  test("dontAutoretryFor wins over autoretryFor: the task runs once and fails", { timeout: 60_000 }, async () => {
     const r = await picky.delay();
     const err = await failureOf(r.get({ timeout: 20 }));
     assert.equal(err.remoteType, "RangeError");
     assert.equal((await settled(r.id)).length, 1);
   });
 
-  test("autoretry options work as class fields (autoretryFor, retryKwargs)", async () => {
+  test("autoretry options work as class fields (autoretryFor, retryKwargs)", { timeout: 60_000 }, async () => {
     const r = await classRetry.delay();
     const err = await failureOf(r.get({ timeout: 20 }));
     assert.equal(err.remoteType, "TypeError");
     assert.deepEqual((await settled(r.id)).map((x) => x.retries), [0, 1]);
   });
 
-  test("past maxRetries: MaxRetriesExceededError without exc, the exc itself with one", async () => {
+  test("past maxRetries: MaxRetriesExceededError without exc, the exc itself with one", { timeout: 60_000 }, async () => {
     const a = await maxNoExc.delay();
     const b = await maxWithExc.delay();
     const ea = await failureOf(a.get({ timeout: 20 }));
@@ -176,14 +176,14 @@ describe("failure semantics through dist/taskd", () => {
     assert.equal((await settled(b.id)).length, 2);
   });
 
-  test("retry({ throw: false }) schedules the retry and lets the task go on", async () => {
+  test("retry({ throw: false }) schedules the retry and lets the task go on", { timeout: 60_000 }, async () => {
     const r = await noThrow.delay();
     assert.equal(await r.get({ timeout: 20 }), "first:true");
     await eventually(async () => (await r.result) === "second", 15_000);
     assert.deepEqual((await settled(r.id)).map((x) => x.retries), [0, 1]);
   });
 
-  test("Reject(requeue: true) runs twice, under acksLate (redelivered) and under early ack", async () => {
+  test("Reject(requeue: true) runs twice, under acksLate (redelivered) and under early ack", { timeout: 60_000 }, async () => {
     const late = await requeueLate.delay();
     const early = await requeueEarly.delay();
     assert.equal(await late.get({ timeout: 20 }), "second");
@@ -194,7 +194,7 @@ describe("failure semantics through dist/taskd", () => {
     assert.equal((await settled(early.id)).length, 2);
   });
 
-  test("Reject without requeue lands in the dead-letter stream with its reason and original headers", async () => {
+  test("Reject without requeue lands in the dead-letter stream with its reason and original headers", { timeout: 60_000 }, async () => {
     const r = await rejectDead.delay("bad input 42");
     const err = await failureOf(r.get({ timeout: 20 }));
     assert.equal(err.remoteType, "Reject");
@@ -204,9 +204,12 @@ describe("failure semantics through dist/taskd", () => {
     assert.equal(dead.headers["taskd-task"], "ft.rejectDead");
     assert.equal(dead.headers["taskd-dead-subject"], "taskd.tasks.default");
     assert.equal((await settled(r.id)).length, 1);
+    // The dead-letter copy is the record: the original left the tasks stream.
+    const jsm = await jetstreamManager(nc);
+    await eventually(async () => (await jsm.streams.info("TASKD_TASKS")).state.messages === 0);
   });
 
-  test("a requeue loop is cut by the delivery bound (10) and dead-lettered, acksLate or not", async () => {
+  test("a requeue loop is cut by the delivery bound (10) and dead-lettered, acksLate or not", { timeout: 60_000 }, async () => {
     const late = await requeueForever.delay();
     const early = await requeueForeverEarly.delay();
     for (const r of [late, early]) {
@@ -218,7 +221,7 @@ describe("failure semantics through dist/taskd", () => {
     }
   });
 
-  test("Ignore: the message is acked, nothing is stored, the result stays PENDING", async () => {
+  test("Ignore: the message is acked, nothing is stored, the result stays PENDING", { timeout: 60_000 }, async () => {
     const r = await ignored.delay();
     await eventually(() => runs(r.id).length === 1);
     assert.equal((await settled(r.id)).length, 1);
@@ -226,7 +229,7 @@ describe("failure semantics through dist/taskd", () => {
     assert.equal(await r.meta(), null);
   });
 
-  test("throws: an expected error is FAILURE, logged at info without a stack; others at error with one", async () => {
+  test("throws: an expected error is FAILURE, logged at info without a stack; others at error with one", { timeout: 60_000 }, async () => {
     const a = await expected.delay();
     const b = await unexpected.delay();
     assert.equal((await failureOf(a.get({ timeout: 20 }))).remoteType, "RangeError");
@@ -242,7 +245,7 @@ describe("failure semantics through dist/taskd", () => {
     assert.ok(!/^\s+at /.test(lines[lines.indexOf(ea[0]) + 1] ?? ""), "an expected failure has no stack");
   });
 
-  test("taskd dead list|show|retry|purge: see and replay dead letters", async () => {
+  test("taskd dead list|show|retry|purge: see and replay dead letters", { timeout: 60_000 }, async () => {
     const r = await rejectOnce.delay("first time");
     await failureOf(r.get({ timeout: 20 }));
     const listed = await eventually(async () => {
