@@ -10,7 +10,7 @@
  * @module
  */
 import { readFileSync } from "node:fs";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { App } from "../mod.ts";
 import { NatsServer } from "../tests/helpers/server.ts";
@@ -57,11 +57,14 @@ try {
 
   // Read every released message's store time and eta.
   const late: number[] = [];
-  const oc = await jetstream(nc).consumers.get("TASKD_TASKS");
-  const it = await oc.consume();
+  console.error(`all ${count} released ${allReleased.toFixed(2)} s after due; RSS MB ${JSON.stringify({ before, waiting, after: afterAll })}`);
+  // A work-queue stream takes only explicit-ack pull consumers: a throwaway one on the idle queue.
+  await jsm.consumers.add("TASKD_TASKS", { durable_name: "bench-reader", ack_policy: AckPolicy.Explicit, filter_subject: "taskd.tasks.w3", max_ack_pending: -1 });
+  const reader = await jetstream(nc).consumers.get("TASKD_TASKS", "bench-reader");
+  const it = await reader.consume({ max_messages: 5000 });
   for await (const m of it) {
     late.push(m.info.timestampNanos / 1e6 - Date.parse(m.headers?.get("taskd-eta") ?? ""));
-    if (m.info.pending === 0) break;
+    if (late.length >= count) break;
   }
   late.sort((a, b) => a - b);
   const f = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
