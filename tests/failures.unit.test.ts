@@ -77,7 +77,7 @@ describe("failure semantics, in process", () => {
     const calls: string[] = [];
     const stored: ResultMeta[] = [];
     const m = { ack: () => calls.push("ack"), nak: () => calls.push("nak") };
-    const base = { m, taskId: "t1", retries: 0, hostname: "w@test", why: "signal 9 (SIGKILL)", store: async (meta: ResultMeta) => stored.push(meta) };
+    const base = { m, taskId: "t1", retries: 0, hostname: "w@test", why: "signal 9 (SIGKILL)", store: (meta: ResultMeta) => Promise.resolve(stored.push(meta)) };
     assert.equal(await settleLost({ ...base, task: requeue, acked: false }), "requeued");
     assert.deepEqual(calls, ["nak"]);
     assert.equal(stored.length, 0);
