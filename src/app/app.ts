@@ -307,9 +307,13 @@ export class App {
     return GroupResult.restore<T>(this, id);
   }
 
-  /** Revokes a task by id: a worker that receives it will not run it (state REVOKED). */
-  async revoke(taskId: string, _options: { terminate?: boolean } = {}): Promise<void> {
-    await revokeTask(this, taskId);
+  /**
+   * Revokes a task by id: a worker that receives it will not run it (state REVOKED). The
+   * revocation is kept in a KV bucket for three hours, so workers started later honour it.
+   * `terminate` is recorded for workers that can stop a running task.
+   */
+  async revoke(taskId: string, options: { terminate?: boolean } = {}): Promise<void> {
+    await revokeTask(this, taskId, options.terminate ?? false);
   }
 
   /** The task registered as `name`; throws `NotRegistered` when there is none. */

@@ -11,6 +11,8 @@ import { withBrokerOptions } from "./broker.ts";
 import { workerCommand, type WorkerFlags } from "./commands/worker.ts";
 import { type CallFlags, callCommand, resultCommand, type ResultFlags } from "./commands/call.ts";
 import { DEFAULTS } from "../app/options.ts";
+import { deadCommand, type DeadFlags } from "./commands/dead.ts";
+import { revokeCommand, type RevokeFlags } from "./commands/revoke.ts";
 
 /** Runs the command line with `argv` (without the runtime and script). */
 export async function main(argv: string[]): Promise<void> {
@@ -41,6 +43,18 @@ export async function main(argv: string[]): Promise<void> {
     .option("--timeout <s>", "With --wait: give up after this many seconds")
     .option("--json", "Print the stored entry as JSON")
     .action((id: string, flags: ResultFlags) => resultCommand(id, flags));
+  withBrokerOptions(cli.command("revoke [...ids]", "Revoke tasks by id: workers will not run them (state REVOKED)"))
+    .option("--terminate", "Also stop the task if it is running")
+    .example("taskd revoke 3f2c0e8a-…")
+    .action((ids: string[], flags: RevokeFlags) => revokeCommand(ids.map(String), flags));
+  withBrokerOptions(cli.command("dead <action> [...args]", "Dead letters: list, show <seq>, retry <seq…>|--all, purge"))
+    .option("--queue <name>", "Only this queue's dead letters (retry: the queue to send to)")
+    .option("--all", "retry: every dead letter (of --queue)")
+    .option("--limit <n>", "list: at most this many")
+    .option("--json", "Print JSON")
+    .example("taskd dead list")
+    .example("taskd dead retry 12 13")
+    .action((action: string, args: string[], flags: DeadFlags) => deadCommand(String(action), args.map(String), flags));
   cli.help();
   cli.version(`${pkg.version} (${runtime.name} ${runtime.version})`);
   cli.parse(["taskd", "taskd", ...argv], { run: false });

@@ -144,7 +144,7 @@ export class Broker {
 
   /**
    * Copies `m` to the dead-letter stream with `reason`, its original headers and body, then
-   * terminates it (or leaves it, when it was already acked).
+   * removes it from its stream (or leaves it, when it was already acked).
    */
   async deadLetter(m: JsMsg, queue: string, reason: string, options: { acked?: boolean } = {}): Promise<void> {
     const h = natsHeaders();
@@ -160,7 +160,9 @@ export class Broker {
     await this.ensureStreams();
     // The original stream sequence makes re-dead-lettering the same message idempotent.
     await this.js.publish(this.names.deadSubject(safeToken(queue)), m.data, { headers: h, msgID: `dead:${m.info.stream}:${m.seq}` });
-    if (!options.acked) m.term(oneLine(reason).slice(0, 200));
+    // Ack, not term: on a work-queue stream (2.9) a terminated message stays stored forever;
+    // the dead-letter copy is now the record, so the original is removed.
+    if (!options.acked) m.ack();
   }
 }
 

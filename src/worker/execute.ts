@@ -43,6 +43,9 @@ export interface ExecContext {
   maxDeliveries: number;
 }
 
+/** Header counting how often an early-acked message was requeued (a Reject can loop it). */
+const REQUEUES = "taskd-requeues";
+
 function headerReader(m: JsMsg): HeaderReader {
   return (name) => m.headers?.get(name) || undefined;
 }
@@ -101,8 +104,9 @@ async function executeInner(ctx: ExecContext, m: JsMsg, queue: string): Promise<
   }
   const task = ctx.registry.get(env.task);
   const app = task?.app ?? ctx.fallbackApp;
-  if (m.info.deliveryCount > ctx.maxDeliveries) {
-    const reason = `Cannot run ${env.task}[${env.id}]: delivered ${m.info.deliveryCount} times without completing (limit ${ctx.maxDeliveries})`;
+  const deliveries = m.info.deliveryCount + (Number(get(REQUEUES)) || 0);
+  if (deliveries > ctx.maxDeliveries) {
+    const reason = `Cannot run ${env.task}[${env.id}]: delivered ${deliveries} times without completing (limit ${ctx.maxDeliveries})`;
     await storeResult(app, failureMeta(env, new Error(reason), ctx.hostname));
     return deadLetter(ctx, m, queue, reason);
   }
@@ -240,7 +244,11 @@ async function settle(
         ctx.keepAlive.delete(m);
         if (f.acksLate) m.nak();
         // Already acked (early ack): send it again under a fresh de-duplication key.
-        else await app.publish({ ...messageOf(request, queue), dedupeKey: `${request.id}:${request.retries}:requeue:${m.seq}` }, { serializer: task.effective("serializer") });
+        else {
+          const requeues = String((Number(request.headers[REQUEUES]) || 0) + m.info.deliveryCount);
+          const msg = messageOf(request, queue);
+          await app.publish({ ...msg, headers: { ...msg.headers, [REQUEUES]: requeues }, dedupeKey: `${request.id}:${request.retries}:requeue:${m.seq}` }, { serializer: task.effective("serializer") });
+        }
         await signals.taskRejected.send(task, { message: m, exc: o.reject });
         return;
       }

@@ -17,8 +17,6 @@ import { getLogger } from "../log/logger.ts";
 const log = getLogger("taskd.scheduler");
 /** Republishes in flight at once. */
 const MAX_IN_FLIGHT = 256;
-/** A message due within this many ms is released now. */
-const EARLY_MS = 20;
 
 /** Moves due delayed messages to their queues. */
 export class Scheduler {
@@ -57,7 +55,8 @@ export class Scheduler {
     const eta = Date.parse(m.headers?.get(H.eta) ?? "");
     const queue = m.headers?.get(H.queue) || m.subject.split(".").pop() || "default";
     const remaining = Number.isNaN(eta) ? 0 : eta - Date.now();
-    if (remaining > EARLY_MS) {
+    // Never early: Celery's promise for eta is "no earlier than", and so is ours.
+    if (remaining > 0) {
       m.nak(remaining);
       return;
     }
@@ -70,6 +69,13 @@ export class Scheduler {
   }
 
   async #release(m: JsMsg, queue: string): Promise<void> {
+    let subject: string;
+    try {
+      subject = this.broker.names.taskSubject(queue);
+    } catch (e) {
+      // No retry can fix a bad queue name: dead-letter it rather than nak it forever.
+      return this.#deadLetter(m, queue, `Cannot release delayed task ${m.headers?.get(H.task) ?? "?"}[${m.headers?.get(H.id) ?? "?"}]: ${(e as Error).message}`);
+    }
     try {
       const h = natsHeaders();
       let msgId: string | undefined;
@@ -78,12 +84,22 @@ export class Scheduler {
         else if (!k.startsWith("Nats-")) for (const v of values) h.append(k, v);
       }
       await this.broker.ensureStreams();
-      await this.broker.js.publish(this.broker.names.taskSubject(queue), m.data, { headers: h, msgID: msgId });
+      await this.broker.js.publish(subject, m.data, { headers: h, msgID: msgId });
       m.ack();
       this.released++;
     } catch (e) {
       log.warn(`could not move a delayed task to queue ${queue}: ${(e as Error).message}; retrying in 1 s`);
       m.nak(1000);
+    }
+  }
+
+  async #deadLetter(m: JsMsg, queue: string, reason: string): Promise<void> {
+    log.warn(`dead-lettered delayed message ${m.seq}: ${reason}`);
+    try {
+      await this.broker.deadLetter(m, queue, reason);
+    } catch (e) {
+      log.error(`could not dead-letter delayed message ${m.seq}: ${(e as Error).message}; retrying in 5 s`);
+      m.nak(5000);
     }
   }
 
