@@ -98,6 +98,7 @@ run() {
   local name="$1" broker="$2"; shift 2
   if [ -n "${BENCH_SYSTEMS:-}" ] && [[ " $BENCH_SYSTEMS " != *" $name "* ]]; then return 0; fi
   say "== $name"
+  echo "$name $(cut -d' ' -f1 /proc/loadavg)" >> "$TMP/out/load.txt"   # how busy the machine was
   "start_$broker" "$name"
   local rc=0
   BENCH_OUT="$TMP/out/$name.json" BENCH_PIDFILE="$PIDFILE" BENCH_BROKER_PID="$BROKER_PID" \

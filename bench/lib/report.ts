@@ -81,6 +81,22 @@ const c = systems.find((s) => s.config)?.config ?? {};
 out.push(`W1 ${fmtN(c.w1)} adds end to end · W1e ${fmtN(c.w1e)} sends, no worker · W2 ${fmtN(c.w2)} round trips · ` +
   `W4 ${fmtN(c.w4)} × ${c.w4SleepMs} ms sleeps at concurrency ${c.w4Concurrency}` +
   (c.w3 ? ` · W3 ${fmtN(c.w3n)} countdown-${c.w3Countdown}s tasks (Celery: fewer, see its row)` : ""));
+// the 1-minute load average as each system started: other work on a shared machine shows here
+const load: Record<string, number> = {};
+if (existsSync(join(runDir, "load.txt"))) {
+  for (const l of readFileSync(join(runDir, "load.txt"), "utf8").trim().split("\n")) {
+    const [sys, v] = l.split(" ");
+    if (sys) load[sys] = Number(v);
+  }
+}
+machine.loadAtStart = load;
+const cores = Number(machine.cores) || 1;
+const loadText = Object.entries(load).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(", ");
+if (loadText) {
+  const busy = Math.max(...Object.values(load)) > cores;
+  out.push(`load average as each system started: ${loadText}` +
+    (busy ? ` — above ${cores} (the core count): other work shared the machine, trust ratios less` : ""));
+}
 out.push("×raw and ×BullMQ: throughput ratios (higher is better) for W1/W1e, time ratios (lower is better) for W2 p50");
 out.push("");
 out.push(line(head));
