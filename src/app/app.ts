@@ -23,6 +23,8 @@ import { states } from "../result/states.ts";
 import { signals } from "../signals/signals.ts";
 import { trace } from "../worker/trace.ts";
 import { validationOf } from "../validate/validate.ts";
+import { noteBody } from "../validate/params.ts";
+import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, ValidatedTaskOptions } from "../validate/types.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyFn = (...args: any[]) => any;
@@ -110,6 +112,24 @@ export class App {
    * ```
    */
   task<F extends AnyFn>(fn: F): Task<Parameters<F>, ReturnType<F>>;
+  // Validate mode: `delay` takes the schemas' input types, the body gets their outputs, `get()` the dumped `returns` output.
+  task<
+    const S extends readonly AnySchema[],
+    K extends AnySchema | undefined = undefined,
+    R extends AnySchema | undefined = undefined,
+    F extends (...args: BodyArgs<S, K>) => BodyReturn<R> = (...args: BodyArgs<S, K>) => BodyReturn<R>,
+  >(options: ValidatedTaskOptions<S, K, R> & { args: S; bind?: false }, fn: F): Task<SchemaInputs<S>, Returned<R, F>>;
+  task<
+    const S extends readonly AnySchema[],
+    K extends AnySchema | undefined = undefined,
+    R extends AnySchema | undefined = undefined,
+    // deno-lint-ignore no-explicit-any
+    F extends (self: any, ...args: BodyArgs<S, K>) => BodyReturn<R> = (self: Task, ...args: BodyArgs<S, K>) => BodyReturn<R>,
+  >(options: ValidatedTaskOptions<S, K, R> & { args: S; bind: true }, fn: F): Task<SchemaInputs<S>, Returned<R, F>>;
+  task<K extends AnySchema | undefined = undefined, R extends AnySchema | undefined = undefined, F extends AnyFn = AnyFn>(
+    options: ValidatedTaskOptions<undefined, K, R> & { bind?: false },
+    fn: F,
+  ): Task<Parameters<F>, Returned<R, F>>;
   task<F extends AnyFn>(options: TaskDecoratorOptions & { bind?: false }, fn: F): Task<Parameters<F>, ReturnType<F>>;
   // deno-lint-ignore no-explicit-any
   task<F extends (self: any, ...args: any[]) => any>(
@@ -128,6 +148,7 @@ export class App {
     const bind = options.bind ?? false;
     task.run = bind ? (...args: unknown[]) => fn(task, ...args) : fn;
     task.arity = arityOf(fn, bind ? 1 : 0);
+    noteBody(task, fn, bind ? 1 : 0);
     return this.#add(task, name);
   }
 
@@ -150,6 +171,7 @@ export class App {
     task.name = name;
     task.app = this;
     if (task.queue) checkName("queue", task.queue);
+    if (validationOf(task)?.ownsArity) task.arity = undefined; // the schemas count the arguments
     this.tasks.set(name, task);
     return task;
   }
