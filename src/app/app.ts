@@ -31,6 +31,8 @@ type AnyFn = (...args: any[]) => any;
 // deno-lint-ignore no-explicit-any
 type TaskClass = new () => Task<any, any>;
 type Rest<F> = F extends (self: never, ...args: infer A) => unknown ? A : never;
+// A literal `validate: true` must go through the validated overloads, which check the body against the schemas.
+type Unvalidated<O> = O extends { validate: true } ? { validate?: false } : unknown;
 
 /** Options of `app.task()`: task options plus the base class. */
 export interface TaskDecoratorOptions extends TaskOptions {
@@ -112,13 +114,23 @@ export class App {
    * ```
    */
   task<F extends AnyFn>(fn: F): Task<Parameters<F>, ReturnType<F>>;
-  // Validate mode: `delay` takes the schemas' input types, the body gets their outputs, `get()` the dumped `returns` output.
-  task<
-    const S extends readonly AnySchema[],
-    K extends AnySchema | undefined = undefined,
-    R extends AnySchema | undefined = undefined,
-    F extends (...args: BodyArgs<S, K>) => BodyReturn<R> = (...args: BodyArgs<S, K>) => BodyReturn<R>,
-  >(options: ValidatedTaskOptions<S, K, R> & { args: S; bind?: false }, fn: F): Task<SchemaInputs<S>, Returned<R, F>>;
+  task<F extends AnyFn, O extends TaskDecoratorOptions & { bind?: false } = TaskDecoratorOptions & { bind?: false }>(options: O & Unvalidated<O>, fn: F): Task<Parameters<F>, ReturnType<F>>;
+  // deno-lint-ignore no-explicit-any
+  task<F extends (self: any, ...args: any[]) => any, O extends TaskDecoratorOptions & { bind: true } = TaskDecoratorOptions & { bind: true }>(
+    options: O & Unvalidated<O>,
+    fn: F,
+  ): Task<Rest<F>, ReturnType<F>>;
+  // Validate mode (`validate: true`): `delay` takes the schemas' input types, the body gets their outputs,
+  // `get()` the dumped `returns` output. Listed last so a type error shows the schemas' complaint.
+  // deno-lint-ignore no-explicit-any
+  task<K extends AnySchema | undefined = undefined, R extends AnySchema | undefined = undefined, F extends (self: any, ...args: any[]) => any = AnyFn>(
+    options: ValidatedTaskOptions<undefined, K, R> & { bind: true },
+    fn: F,
+  ): Task<Rest<F>, Returned<R, F>>;
+  task<K extends AnySchema | undefined = undefined, R extends AnySchema | undefined = undefined, F extends AnyFn = AnyFn>(
+    options: ValidatedTaskOptions<undefined, K, R> & { bind?: false },
+    fn: F,
+  ): Task<Parameters<F>, Returned<R, F>>;
   task<
     const S extends readonly AnySchema[],
     K extends AnySchema | undefined = undefined,
@@ -126,16 +138,12 @@ export class App {
     // deno-lint-ignore no-explicit-any
     F extends (self: any, ...args: BodyArgs<S, K>) => BodyReturn<R> = (self: Task, ...args: BodyArgs<S, K>) => BodyReturn<R>,
   >(options: ValidatedTaskOptions<S, K, R> & { args: S; bind: true }, fn: F): Task<SchemaInputs<S>, Returned<R, F>>;
-  task<K extends AnySchema | undefined = undefined, R extends AnySchema | undefined = undefined, F extends AnyFn = AnyFn>(
-    options: ValidatedTaskOptions<undefined, K, R> & { bind?: false },
-    fn: F,
-  ): Task<Parameters<F>, Returned<R, F>>;
-  task<F extends AnyFn>(options: TaskDecoratorOptions & { bind?: false }, fn: F): Task<Parameters<F>, ReturnType<F>>;
-  // deno-lint-ignore no-explicit-any
-  task<F extends (self: any, ...args: any[]) => any>(
-    options: TaskDecoratorOptions & { bind: true },
-    fn: F,
-  ): Task<Rest<F>, ReturnType<F>>;
+  task<
+    const S extends readonly AnySchema[],
+    K extends AnySchema | undefined = undefined,
+    R extends AnySchema | undefined = undefined,
+    F extends (...args: BodyArgs<S, K>) => BodyReturn<R> = (...args: BodyArgs<S, K>) => BodyReturn<R>,
+  >(options: ValidatedTaskOptions<S, K, R> & { args: S; bind?: false }, fn: F): Task<SchemaInputs<S>, Returned<R, F>>;
   task(a: AnyFn | TaskDecoratorOptions, b?: AnyFn): Task {
     const [options, fn] = typeof a === "function" ? [{} as TaskDecoratorOptions, a] : [a, b];
     if (typeof fn !== "function") throw new TypeError("Cannot register task: app.task() needs a function");

@@ -65,7 +65,14 @@ function splitTopLevel(s: string): string[] {
   const out: string[] = [];
   let depth = 0;
   let cur = "";
+  let quote = "";
   for (const c of s) {
+    if (quote) {
+      cur += c;
+      if (c === quote) quote = "";
+      continue;
+    }
+    if (c === "'" || c === '"' || c === "`") quote = c;
     if ("([{".includes(c)) depth++;
     if (")]}".includes(c)) depth--;
     if (c === "," && depth === 0) {
