@@ -24,15 +24,13 @@ import { signals } from "../signals/signals.ts";
 import { trace } from "../worker/trace.ts";
 import { validationOf } from "../validate/validate.ts";
 import { noteBody } from "../validate/params.ts";
-import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, ValidatedTaskOptions } from "../validate/types.ts";
+import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated, ValidatedTaskOptions } from "../validate/types.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyFn = (...args: any[]) => any;
 // deno-lint-ignore no-explicit-any
 type TaskClass = new () => Task<any, any>;
 type Rest<F> = F extends (self: never, ...args: infer A) => unknown ? A : never;
-// A literal `validate: true` must go through the validated overloads, which check the body against the schemas.
-type Unvalidated<O> = O extends { validate: true } ? { validate?: false } : unknown;
 
 /** Options of `app.task()`: task options plus the base class. */
 export interface TaskDecoratorOptions extends TaskOptions {
@@ -114,23 +112,27 @@ export class App {
    * ```
    */
   task<F extends AnyFn>(fn: F): Task<Parameters<F>, ReturnType<F>>;
+  /** Registers `fn` with task options. */
   task<F extends AnyFn, O extends TaskDecoratorOptions & { bind?: false } = TaskDecoratorOptions & { bind?: false }>(options: O & Unvalidated<O>, fn: F): Task<Parameters<F>, ReturnType<F>>;
+  /** Registers a bound `fn`: the task instance comes first. */
   // deno-lint-ignore no-explicit-any
   task<F extends (self: any, ...args: any[]) => any, O extends TaskDecoratorOptions & { bind: true } = TaskDecoratorOptions & { bind: true }>(
     options: O & Unvalidated<O>,
     fn: F,
   ): Task<Rest<F>, ReturnType<F>>;
-  // Validate mode (`validate: true`): `delay` takes the schemas' input types, the body gets their outputs,
-  // `get()` the dumped `returns` output. Listed last so a type error shows the schemas' complaint.
+  // Validate mode (`validate: true`): listed last so that a type error shows the schemas' complaint.
+  /** Validate mode, bound, without `args` schemas: the body's parameters type the call; `get()` gives the dumped `returns` output. */
   // deno-lint-ignore no-explicit-any
   task<K extends AnySchema | undefined = undefined, R extends AnySchema | undefined = undefined, F extends (self: any, ...args: any[]) => any = AnyFn>(
     options: ValidatedTaskOptions<undefined, K, R> & { bind: true },
     fn: F,
   ): Task<Rest<F>, Returned<R, F>>;
+  /** Validate mode without `args` schemas: the body's parameters type the call; `get()` gives the dumped `returns` output. */
   task<K extends AnySchema | undefined = undefined, R extends AnySchema | undefined = undefined, F extends AnyFn = AnyFn>(
     options: ValidatedTaskOptions<undefined, K, R> & { bind?: false },
     fn: F,
   ): Task<Parameters<F>, Returned<R, F>>;
+  /** Validate mode, bound: `delay` takes the schemas' input types, the body (after the task) their outputs. */
   task<
     const S extends readonly AnySchema[],
     K extends AnySchema | undefined = undefined,
@@ -138,6 +140,15 @@ export class App {
     // deno-lint-ignore no-explicit-any
     F extends (self: any, ...args: BodyArgs<S, K>) => BodyReturn<R> = (self: Task, ...args: BodyArgs<S, K>) => BodyReturn<R>,
   >(options: ValidatedTaskOptions<S, K, R> & { args: S; bind: true }, fn: F): Task<SchemaInputs<S>, Returned<R, F>>;
+  /**
+   * Validate mode: `delay` takes the schemas' input types, the body gets their output types,
+   * `get()` gives the `returns` output dumped to plain data.
+   * @example
+   * ```ts
+   * export const x = app.task({ validate: true, args: [v.object({ value: v.number() })], returns: v.string() },
+   *   function x(arg) { return `example: ${arg.value}`; });
+   * ```
+   */
   task<
     const S extends readonly AnySchema[],
     K extends AnySchema | undefined = undefined,

@@ -59,13 +59,21 @@ export interface TaskValidationErrorOptions extends TaskdErrorOptions {
  * ```
  */
 export class TaskValidationError extends TaskdError {
+  /** The class name, also on the wire (`remoteType`). */
   override name = "TaskValidationError" as const;
+  /** The stable code of a validation failure. */
   override readonly code = "VALIDATION_FAILED";
   /** valibot's issues. They serialize (JSON, the result store) as {@link PlainIssue}s. */
   readonly issues: BaseIssue<unknown>[];
   /** Whether the arguments or the return value failed. */
   readonly target: ValidationTarget;
 
+  /**
+   * Builds the error from valibot's issues.
+   * @param message what failed, naming the argument and field
+   * @param issues valibot's issues, paths starting at the argument's index
+   * @param options task name and id, the cause, and the target
+   */
   constructor(message: string, issues: BaseIssue<unknown>[], options: TaskValidationErrorOptions = {}) {
     super(message, options);
     this.target = options.target ?? "arguments";

@@ -10,10 +10,11 @@ import type { TaskDecoratorOptions } from "../app/app.ts";
 /** Any valibot schema, sync or async. */
 export type AnySchema = BaseSchema<unknown, unknown, BaseIssue<unknown>> | BaseSchemaAsync<unknown, unknown, BaseIssue<unknown>>;
 
-type Optionalize<T extends unknown[]> = T extends [...infer Init, infer Last] ? undefined extends Last ? [...Optionalize<Init>, Last?] : T : T;
+/** `T` with its trailing elements that accept `undefined` made optional. */
+export type TrailingOptional<T extends unknown[]> = T extends [...infer Init, infer Last] ? undefined extends Last ? [...TrailingOptional<Init>, Last?] : T : T;
 
 /** The call's arguments: each schema's input type; trailing ones that accept `undefined` may be left out. */
-export type SchemaInputs<S extends readonly AnySchema[]> = Optionalize<{ -readonly [K in keyof S]: S[K] extends AnySchema ? InferInput<S[K]> : never }>;
+export type SchemaInputs<S extends readonly AnySchema[]> = TrailingOptional<{ -readonly [K in keyof S]: S[K] extends AnySchema ? InferInput<S[K]> : never }>;
 
 /** The body's arguments: each schema's output type (defaults and transforms applied). */
 export type SchemaOutputs<S extends readonly AnySchema[]> = { -readonly [K in keyof S]: S[K] extends AnySchema ? InferOutput<S[K]> : never };
@@ -25,8 +26,9 @@ export type BodyArgs<S extends readonly AnySchema[], K extends AnySchema | undef
 /** What the body may return: the `returns` schema's input (anything without one). */
 export type BodyReturn<R extends AnySchema | undefined> = R extends AnySchema ? InferInput<R> | Promise<InferInput<R>> : unknown;
 
+/** Any function. */
 // deno-lint-ignore no-explicit-any
-type Fn = (...args: any[]) => any;
+export type Fn = (...args: any[]) => any;
 
 /**
  * `value` after the dump that makes a stored result plain data: a Date becomes a string, a
@@ -49,3 +51,6 @@ export type Returned<R extends AnySchema | undefined, F extends Fn> = R extends 
 export type ValidatedTaskOptions<S extends readonly AnySchema[] | undefined, K extends AnySchema | undefined, R extends AnySchema | undefined> =
   & Omit<TaskDecoratorOptions, "validate" | "args" | "kwargs" | "returns">
   & { validate: true; args?: S; kwargs?: K; returns?: R };
+
+/** Plain task options: a literal `validate: true` must use the validated overloads, which check the body against the schemas. */
+export type Unvalidated<O> = O extends { validate: true } ? { validate?: false } : unknown;
