@@ -5,7 +5,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import * as v from "valibot";
-import { App, TaskError, TaskValidationError } from "../mod.ts";
+import { App, Task, TaskError, TaskValidationError } from "../mod.ts";
 import { serializeError } from "../src/errors/errors.ts";
 import { dump, DumpError } from "../src/validate/dump.ts";
 import { strictSchema } from "../src/validate/strict.ts";
@@ -213,6 +213,19 @@ describe("apply() runs validate mode in process", () => {
     );
     assert.deepEqual(await (await t.apply(["2024-01-01T00:00:00Z"])).get(), { due: "2024-01-02T00:00:00.000Z" });
     assert.deepEqual(await (await t.apply(["2024-01-01T00:00:00Z"], { kwargs: { days: 2 } })).get(), { due: "2024-01-03T00:00:00.000Z" });
+  });
+
+  test("a class-based task declares validate mode as fields", async () => {
+    const t = app.register(class Scale extends Task {
+      override validate = true;
+      override args = [v.number(), v.optional(v.number(), 10)];
+      override returns = v.object({ scaled: v.number() });
+      override run(n: number, factor: number) {
+        return { scaled: n * factor, extra: true };
+      }
+    });
+    assert.deepEqual(await (await t.apply([2])).get(), { scaled: 20 });
+    await assert.rejects(t.applyAsync(["2"]), /Cannot call unit\.Scale: argument 0 \(n\): Invalid type: Expected number but received "2"/);
   });
 
   test("refused arguments are not retried even with autoretryFor; a bad return is a normal failure", async () => {
