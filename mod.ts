@@ -47,6 +47,21 @@ export {
   TimeoutError,
 } from "./src/errors/errors.ts";
 export type { SerializedError } from "./src/errors/errors.ts";
+export { TaskValidationError } from "./src/errors/validation.ts";
+export type { PlainIssue, PlainPathItem, TaskValidationErrorOptions, ValidationTarget } from "./src/errors/validation.ts";
+export type {
+  AnySchema,
+  BodyArgs,
+  BodyReturn,
+  Dumped,
+  Fn,
+  Returned,
+  SchemaInputs,
+  SchemaOutputs,
+  TrailingOptional,
+  Unvalidated,
+  ValidatedTaskOptions,
+} from "./src/validate/types.ts";
 export { Signal } from "./src/signals/signal.ts";
 export type { ConnectOptions, SignalHandler } from "./src/signals/signal.ts";
 export { signals } from "./src/signals/signals.ts";

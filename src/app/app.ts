@@ -25,6 +25,8 @@ import { trace } from "../worker/trace.ts";
 import { validationOf } from "../validate/validate.ts";
 import { GroupResult } from "../canvas/group_result.ts";
 import type { Batches, SimpleRequest } from "../worker/batches.ts";
+import { noteBody } from "../validate/params.ts";
+import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated, ValidatedTaskOptions } from "../validate/types.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyFn = (...args: any[]) => any;
@@ -112,13 +114,51 @@ export class App {
    * ```
    */
   task<F extends AnyFn>(fn: F): Task<Parameters<F>, ReturnType<F>>;
+  /** Registers a Batches task: the function receives a list of SimpleRequest. */
   task(options: TaskDecoratorOptions & { base: typeof Batches }, fn: (requests: SimpleRequest[]) => unknown): Batches<unknown>;
-  task<F extends AnyFn>(options: TaskDecoratorOptions & { bind?: false }, fn: F): Task<Parameters<F>, ReturnType<F>>;
+  /** Registers `fn` with task options. */
+  task<F extends AnyFn, O extends TaskDecoratorOptions & { bind?: false } = TaskDecoratorOptions & { bind?: false }>(options: O & Unvalidated<O>, fn: F): Task<Parameters<F>, ReturnType<F>>;
+  /** Registers a bound `fn`: the task instance comes first. */
   // deno-lint-ignore no-explicit-any
-  task<F extends (self: any, ...args: any[]) => any>(
-    options: TaskDecoratorOptions & { bind: true },
+  task<F extends (self: any, ...args: any[]) => any, O extends TaskDecoratorOptions & { bind: true } = TaskDecoratorOptions & { bind: true }>(
+    options: O & Unvalidated<O>,
     fn: F,
   ): Task<Rest<F>, ReturnType<F>>;
+  // Validate mode (`validate: true`): listed last so that a type error shows the schemas' complaint.
+  /** Validate mode, bound, without `args` schemas: the body's parameters type the call; `get()` gives the dumped `returns` output. */
+  // deno-lint-ignore no-explicit-any
+  task<K extends AnySchema | undefined = undefined, R extends AnySchema | undefined = undefined, F extends (self: any, ...args: any[]) => any = AnyFn>(
+    options: ValidatedTaskOptions<undefined, K, R> & { bind: true },
+    fn: F,
+  ): Task<Rest<F>, Returned<R, F>>;
+  /** Validate mode without `args` schemas: the body's parameters type the call; `get()` gives the dumped `returns` output. */
+  task<K extends AnySchema | undefined = undefined, R extends AnySchema | undefined = undefined, F extends AnyFn = AnyFn>(
+    options: ValidatedTaskOptions<undefined, K, R> & { bind?: false },
+    fn: F,
+  ): Task<Parameters<F>, Returned<R, F>>;
+  /** Validate mode, bound: `delay` takes the schemas' input types, the body (after the task) their outputs. */
+  task<
+    const S extends readonly AnySchema[],
+    K extends AnySchema | undefined = undefined,
+    R extends AnySchema | undefined = undefined,
+    // deno-lint-ignore no-explicit-any
+    F extends (self: any, ...args: BodyArgs<S, K>) => BodyReturn<R> = (self: Task, ...args: BodyArgs<S, K>) => BodyReturn<R>,
+  >(options: ValidatedTaskOptions<S, K, R> & { args: S; bind: true }, fn: F): Task<SchemaInputs<S>, Returned<R, F>>;
+  /**
+   * Validate mode: `delay` takes the schemas' input types, the body gets their output types,
+   * `get()` gives the `returns` output dumped to plain data.
+   * @example
+   * ```ts
+   * export const x = app.task({ validate: true, args: [v.object({ value: v.number() })], returns: v.string() },
+   *   function x(arg) { return `example: ${arg.value}`; });
+   * ```
+   */
+  task<
+    const S extends readonly AnySchema[],
+    K extends AnySchema | undefined = undefined,
+    R extends AnySchema | undefined = undefined,
+    F extends (...args: BodyArgs<S, K>) => BodyReturn<R> = (...args: BodyArgs<S, K>) => BodyReturn<R>,
+  >(options: ValidatedTaskOptions<S, K, R> & { args: S; bind?: false }, fn: F): Task<SchemaInputs<S>, Returned<R, F>>;
   task(a: AnyFn | TaskDecoratorOptions, b?: AnyFn): Task {
     const [options, fn] = typeof a === "function" ? [{} as TaskDecoratorOptions, a] : [a, b];
     if (typeof fn !== "function") throw new TypeError("Cannot register task: app.task() needs a function");
@@ -131,6 +171,7 @@ export class App {
     const bind = options.bind ?? false;
     task.run = bind ? (...args: unknown[]) => fn(task, ...args) : fn;
     task.arity = arityOf(fn, bind ? 1 : 0);
+    noteBody(task, fn, bind ? 1 : 0);
     return this.#add(task, name);
   }
 
@@ -153,6 +194,7 @@ export class App {
     task.name = name;
     task.app = this;
     if (task.queue) checkName("queue", task.queue);
+    if (validationOf(task)?.ownsArity) task.arity = undefined; // the schemas count the arguments
     this.tasks.set(name, task);
     return task;
   }

@@ -1,8 +1,26 @@
 /**
- * Validate mode (`validate: true`): valibot schemas for a task's arguments and return value.
+ * Validate mode (`validate: true`): valibot schemas for a task's arguments and return value,
+ * Pydantic's `pydantic=True` for TypeScript.
+ *
+ * - `args: [schemaA, schemaB]` describe the positional arguments (without a `kwargs` schema, a
+ *   call's keyword arguments are the trailing positional object, as for any task); `kwargs`
+ *   describes the keyword arguments object, parsed even when empty so its defaults apply, and
+ *   handed to the body after the positional ones; `returns` describes the return value.
+ * - The client checks a call before sending it (`checkCall`) and sends the arguments as given;
+ *   the worker parses them (`parseArgs`: defaults and transforms applied) and calls the body
+ *   with the output, then parses what the body returns with `returns` and dumps it to plain
+ *   data (`parseReturn`, see `dump.ts`).
+ * - Async schemas (`v.pipeAsync`, `v.checkAsync`…) are parsed with valibot's async parser.
  * @module
  */
+import * as v from "valibot";
 import type { Task } from "../app/task.ts";
+import { currentTask } from "../app/context.ts";
+import { TaskValidationError } from "../errors/validation.ts";
+import { dump, DumpError } from "./dump.ts";
+import { argumentSubject, describe, kwargsSubject, returnSubject, underArgument } from "./issues.ts";
+import { paramNamesOf } from "./params.ts";
+import { isSchema, strictSchema } from "./strict.ts";
 
 /** How a task's calls and results are checked in validate mode. */
 export interface ValidationSpec {
@@ -12,10 +30,153 @@ export interface ValidationSpec {
   parseReturn(value: unknown): Promise<unknown>;
   /** Client side: check a call before it is sent. */
   checkCall(args: unknown[], kwargs: Record<string, unknown>): Promise<void>;
+  /** Whether the schemas, not the body's parameter list, decide how many arguments a call takes. */
+  readonly ownsArity: boolean;
 }
 
-/** The validation of `task`, or `undefined` when it is not in validate mode. */
+type Schema = Parameters<typeof v.safeParse>[0] | Parameters<typeof v.safeParseAsync>[0];
+type Issues = v.BaseIssue<unknown>[];
+
+interface Cached {
+  key: readonly unknown[];
+  spec: ValidationSpec | undefined;
+}
+const cache = new WeakMap<Task, Cached>();
+const refused = new WeakSet<object>();
+
+/**
+ * The validation of `task`, or `undefined` when it is not in validate mode. Built once per
+ * task (again only if its schema fields change); bad schemas throw `TypeError`.
+ */
 export function validationOf(task: Task): ValidationSpec | undefined {
-  if (!task.validate) return undefined;
-  throw new TypeError(`Cannot validate ${task.name}: validate mode is not built yet`);
+  const key = [task.validate, task.args, task.kwargs, task.returns, task.validateStrict] as const;
+  const hit = cache.get(task);
+  if (hit && hit.key.every((k, i) => k === key[i])) return hit.spec;
+  const spec = build(task);
+  cache.set(task, { key, spec });
+  return spec;
+}
+
+/** Whether `error` is the refusal of a call's arguments by `parseArgs` (not retried; dead-lettered). */
+export function isRefusedCall(error: unknown): boolean {
+  return typeof error === "object" && error !== null && refused.has(error);
+}
+
+function build(task: Task): ValidationSpec | undefined {
+  const name = task.name ?? "task";
+  if (!task.validate) {
+    const given = (["args", "kwargs", "returns"] as const).filter((k) => task[k] !== undefined);
+    if (given.length > 0) {
+      throw new TypeError(`Cannot register ${name}: ${given.join(", ")} schemas are given but validate is not true; add validate: true`);
+    }
+    return undefined;
+  }
+  if (task.args !== undefined && !Array.isArray(task.args)) {
+    throw new TypeError(`Cannot register ${name}: 'args' must be an array of valibot schemas, one per positional argument`);
+  }
+  const check = (what: string, s: unknown): Schema => {
+    if (!isSchema(s)) throw new TypeError(`Cannot register ${name}: ${what} is not a valibot schema (got ${typeof s}); use e.g. v.number()`);
+    return s as unknown as Schema;
+  };
+  const strict = task.validateStrict === true ? strictSchema : <S>(s: S) => s;
+  const args = task.args?.map((s, i) => strict(check(`args[${i}]`, s)));
+  const kwargs = task.kwargs === undefined ? undefined : strict(check("kwargs", task.kwargs));
+  // The return value is never strict: an object schema keeps its declared fields and drops the
+  // rest, which is what dumping a model means.
+  const returns = task.returns === undefined ? undefined : check("returns", task.returns);
+  let names: (string | undefined)[] | undefined;
+  const nameOf = () => (names ??= paramNamesOf(task));
+
+  async function parseCall(rawArgs: unknown[], rawKwargs: Record<string, unknown>): Promise<{ out: unknown[]; issues: string; list: Issues }> {
+    const hasKwargs = rawKwargs !== undefined && rawKwargs !== null && Object.keys(rawKwargs).length > 0;
+    const positional = kwargs === undefined && hasKwargs ? [...rawArgs, rawKwargs] : rawArgs;
+    const out: unknown[] = [];
+    const argIssues: Issues = [];
+    if (args) {
+      for (let i = 0; i < args.length; i++) {
+        const r = await parse(args[i], positional[i]);
+        if (r.success) out.push(r.output);
+        else argIssues.push(...underArgument(r.issues, i, positional));
+      }
+      for (let i = args.length; i < positional.length; i++) argIssues.push(...underArgument([extraArgument(positional[i], args.length)], i, positional));
+    } else {
+      out.push(...positional);
+    }
+    let kwIssues: Issues = [];
+    if (kwargs !== undefined) {
+      const r = await parse(kwargs, rawKwargs ?? {});
+      if (r.success) out.push(r.output);
+      else kwIssues = r.issues;
+    }
+    const parts: string[] = [];
+    if (argIssues.length) parts.push(describe(argIssues, argumentSubject(nameOf())));
+    if (kwIssues.length) parts.push(describe(kwIssues, kwargsSubject));
+    return { out, issues: parts.join("; "), list: [...argIssues, ...kwIssues] };
+  }
+
+  return {
+    ownsArity: args !== undefined || kwargs !== undefined,
+    async parseArgs(rawArgs, rawKwargs) {
+      const r = await parseCall(rawArgs, rawKwargs);
+      if (!r.list.length) return r.out;
+      const error = new TaskValidationError(`Cannot run ${name}: ${r.issues}`, r.list, { taskName: name, taskId: currentTask()?.request.id });
+      refused.add(error);
+      throw error;
+    },
+    async checkCall(rawArgs, rawKwargs) {
+      const r = await parseCall(rawArgs, rawKwargs);
+      if (r.list.length) throw new TaskValidationError(`Cannot call ${name}: ${r.issues}`, r.list, { taskName: name });
+    },
+    async parseReturn(value) {
+      if (returns === undefined) return value;
+      const taskId = currentTask()?.request.id;
+      const r = await parse(returns, value);
+      if (!r.success) {
+        throw new TaskValidationError(`Cannot store the result of ${name}: ${describe(r.issues, returnSubject)}; fix the body or its returns schema`, r.issues, {
+          taskName: name,
+          taskId,
+          target: "return",
+        });
+      }
+      try {
+        return dump(r.output);
+      } catch (e) {
+        if (!(e instanceof DumpError)) throw e;
+        const issue = dumpIssue(e, r.output);
+        throw new TaskValidationError(`Cannot store the result of ${name}: ${describe([issue], returnSubject)}`, [issue], { taskName: name, taskId, target: "return" });
+      }
+    },
+  };
+}
+
+type Parsed = { success: true; output: unknown } | { success: false; issues: Issues };
+
+async function parse(schema: Schema, input: unknown): Promise<Parsed> {
+  const r = schema.async ? await v.safeParseAsync(schema, input) : v.safeParse(schema as Parameters<typeof v.safeParse>[0], input);
+  return r.success ? { success: true, output: r.output } : { success: false, issues: r.issues as Issues };
+}
+
+function extraArgument(input: unknown, count: number): v.BaseIssue<unknown> {
+  const expected = `at most ${count} argument${count === 1 ? "" : "s"}`;
+  return {
+    kind: "schema",
+    type: "arguments",
+    input,
+    expected,
+    received: "an extra argument",
+    message: `Unexpected argument: the task takes ${expected}`,
+  };
+}
+
+function dumpIssue(e: DumpError, input: unknown): v.BaseIssue<unknown> {
+  const path = e.path.map((key) => ({ type: typeof key === "number" ? "array" : "object", origin: "value", input, key, value: undefined }));
+  return {
+    kind: "transformation",
+    type: "dump",
+    input,
+    expected: "plain data",
+    received: "a cycle",
+    message: `Cannot dump to plain data: ${e.message}`,
+    ...(path.length ? { path: path as unknown as [v.IssuePathItem, ...v.IssuePathItem[]] } : {}),
+  };
 }

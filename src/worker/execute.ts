@@ -230,6 +230,11 @@ async function settle(
       if (o.expected) log.info(`Task ${task.name}[${request.id}] raised expected: ${e?.name}: ${e?.message}`);
       else log.error(`Task ${task.name}[${request.id}] failed in ${f.seconds}s:`, e);
       if (!f.ignoreResult || task.effective("storeErrorsEvenIfIgnored")) await storeResult(app, failureMeta({ id: request.id, task: task.name, retries: request.retries }, o.error, ctx.hostname));
+      if (o.refused) {
+        // Arguments no run can accept: dead-letter the message with the reason (not retried).
+        ctx.keepAlive.delete(m);
+        return deadLetter(ctx, m, queue, e?.message ?? String(o.error), !f.acksLate);
+      }
     } else if (o.kind === "retry") {
       log.info(`Task ${task.name}[${request.id}] retry: ${o.retry.message}`);
       if (!f.ignoreResult) {

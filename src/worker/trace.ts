@@ -11,7 +11,7 @@ import { backoffDelay } from "../app/backoff.ts";
 import { Ignore, Reject, Retry } from "../errors/semipredicates.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
-import { validationOf } from "../validate/validate.ts";
+import { isRefusedCall, validationOf } from "../validate/validate.ts";
 import { states } from "../result/states.ts";
 
 const log = getLogger("taskd.trace");
@@ -19,7 +19,8 @@ const log = getLogger("taskd.trace");
 /** What a task execution came to. */
 export type Outcome =
   | { kind: "success"; value: unknown }
-  | { kind: "failure"; error: unknown; expected: boolean }
+  // refused: the arguments failed validation before the body ran; never retried, dead-lettered
+  | { kind: "failure"; error: unknown; expected: boolean; refused?: boolean }
   | { kind: "retry"; retry: Retry }
   | { kind: "ignored"; ignore: Ignore }
   | { kind: "rejected"; reject: Reject };
@@ -90,7 +91,7 @@ export function trace(task: Task, request: Request): Promise<Outcome> {
       if (spec) value = await spec.parseReturn(value);
       outcome = { kind: "success", value };
     } catch (e) {
-      outcome = await classify(task, request, e);
+      outcome = isRefusedCall(e) ? { kind: "failure", error: e, expected: true, refused: true } : await classify(task, request, e);
     }
     await after(task, request, outcome);
     return outcome;

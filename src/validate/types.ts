@@ -1,0 +1,56 @@
+/**
+ * Types of validate mode: what `delay` takes (the schemas' input types, trailing optional
+ * arguments optional), what the body receives (their output types) and what `get()` gives
+ * (the `returns` schema's output, dumped to plain data).
+ * @module
+ */
+import type { BaseIssue, BaseSchema, BaseSchemaAsync, InferInput, InferOutput } from "valibot";
+import type { TaskDecoratorOptions } from "../app/app.ts";
+
+/** Any valibot schema, sync or async. */
+export type AnySchema = BaseSchema<unknown, unknown, BaseIssue<unknown>> | BaseSchemaAsync<unknown, unknown, BaseIssue<unknown>>;
+
+/** `T` with its trailing elements that accept `undefined` made optional. */
+export type TrailingOptional<T extends unknown[]> = T extends [...infer Init, infer Last] ? undefined extends Last ? [...TrailingOptional<Init>, Last?] : T : T;
+
+/** The call's arguments: each schema's input type; trailing ones that accept `undefined` may be left out. */
+export type SchemaInputs<S extends readonly AnySchema[]> = TrailingOptional<{ -readonly [K in keyof S]: S[K] extends AnySchema ? InferInput<S[K]> : never }>;
+
+/** The body's arguments: each schema's output type (defaults and transforms applied). */
+export type SchemaOutputs<S extends readonly AnySchema[]> = { -readonly [K in keyof S]: S[K] extends AnySchema ? InferOutput<S[K]> : never };
+
+/** What the body receives: the parsed arguments, then the parsed keyword arguments when there is a `kwargs` schema. */
+export type BodyArgs<S extends readonly AnySchema[], K extends AnySchema | undefined> = K extends AnySchema ? [...SchemaOutputs<S>, InferOutput<K>]
+  : SchemaOutputs<S>;
+
+/** What the body may return: the `returns` schema's input (anything without one). */
+export type BodyReturn<R extends AnySchema | undefined> = R extends AnySchema ? InferInput<R> | Promise<InferInput<R>> : unknown;
+
+/** Any function. */
+// deno-lint-ignore no-explicit-any
+export type Fn = (...args: any[]) => any;
+
+/**
+ * `value` after the dump that makes a stored result plain data: a Date becomes a string, a
+ * bigint a string, a Map an object, a Set an array, methods disappear.
+ */
+export type Dumped<T> = T extends Date ? string
+  : T extends bigint ? string
+  : T extends string | number | boolean | null | undefined ? T
+  : T extends Fn ? never
+  : T extends ReadonlyMap<unknown, infer V> ? Record<string, Dumped<V>>
+  : T extends ReadonlySet<infer V> ? Dumped<V>[]
+  : T extends readonly unknown[] ? { -readonly [I in keyof T]: Dumped<T[I]> }
+  : T extends object ? { [P in keyof T as T[P] extends Fn ? never : P]: Dumped<T[P]> }
+  : T;
+
+/** What `get()` gives: the `returns` output dumped, else what the body returns. */
+export type Returned<R extends AnySchema | undefined, F extends Fn> = R extends AnySchema ? Dumped<InferOutput<R>> : Awaited<ReturnType<F>>;
+
+/** Options of a validated task (`validate: true` with schemas). */
+export type ValidatedTaskOptions<S extends readonly AnySchema[] | undefined, K extends AnySchema | undefined, R extends AnySchema | undefined> =
+  & Omit<TaskDecoratorOptions, "validate" | "args" | "kwargs" | "returns">
+  & { validate: true; args?: S; kwargs?: K; returns?: R };
+
+/** Plain task options: a literal `validate: true` must use the validated overloads, which check the body against the schemas. */
+export type Unvalidated<O> = O extends { validate: true } ? { validate?: false } : unknown;
