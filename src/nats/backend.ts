@@ -48,6 +48,7 @@ export function checkTaskId(id: string): string {
 export class ResultBackend {
   #kv?: Promise<KV>;
   #nc?: NatsConnection;
+  readonly #waiters = new Set<() => void>();
 
   /**
    * @param connect the connection, opened on first use
@@ -127,13 +128,15 @@ export class ResultBackend {
   ): Promise<ResultMeta> {
     const kv = await this.kv();
     const nc = this.#nc!;
+    this.#watchReconnects(nc);
     return new Promise<ResultMeta>((resolve, reject) => {
       let done = false;
-      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timers: ReturnType<typeof setTimeout>[] = [];
       const finish = (err: unknown, meta?: ResultMeta) => {
         if (done) return;
         done = true;
-        if (timer) clearTimeout(timer);
+        for (const t of timers) clearTimeout(t);
+        this.#waiters.delete(check);
         sub.unsubscribe();
         if (err) reject(err);
         else resolve(meta!);
@@ -150,20 +153,48 @@ export class ResultBackend {
           }
         },
       });
+      const check = () => {
+        if (done) return;
+        kv.get(taskId).then((entry) => {
+          if (!entry || entry.operation !== "PUT" || entry.length === 0) return;
+          const meta = decodeMeta(entry.value);
+          if (accept(meta)) finish(undefined, meta);
+        }).catch((e) => {
+          // While the connection is away a read fails; the reconnect re-check covers it.
+          if (!nc.isClosed() && !/disconnect|timeout|no responders/i.test(String((e as Error)?.message))) finish(e);
+        });
+      };
       if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
-        timer = setTimeout(
+        timers.push(setTimeout(
           () => finish(new TimeoutError(`Cannot get the result of ${taskId}: not ready after ${timeoutMs / 1000} s`, { taskId })),
           timeoutMs,
-        );
+        ));
       }
-      kv.get(taskId).then((entry) => {
-        if (!entry || entry.operation !== "PUT" || entry.length === 0) return;
-        const meta = decodeMeta(entry.value);
-        if (accept(meta)) finish(undefined, meta);
-      }).catch((e) => finish(e));
+      this.#waiters.add(check);
+      check();
+      // A result published just before our subscription took effect reaches the stream a moment
+      // after it was routed (JetStream stores asynchronously), so the first read can miss it
+      // while the subscription never sees it: read again shortly after.
+      for (const ms of RECHECK_MS) timers.push(setTimeout(check, ms));
     });
   }
+
+  #watching?: NatsConnection;
+
+  /** Re-reads every pending result after a reconnect: notifications sent meanwhile were lost. */
+  #watchReconnects(nc: NatsConnection): void {
+    if (this.#watching === nc) return;
+    this.#watching = nc;
+    (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === "reconnect") for (const check of this.#waiters) check();
+      }
+    })().catch(() => {});
+  }
 }
+
+/** When `wait()` reads the key again after subscribing (ms). */
+const RECHECK_MS = [250];
 
 function decodeMeta(bytes: Uint8Array): ResultMeta {
   const meta = msgpack.decode(bytes) as ResultMeta;
