@@ -33,13 +33,16 @@ async function stateWhenRun(r: AsyncResult): Promise<string> {
   return await r.state;
 }
 
+/** Bun does not read bunfig's test timeout for node:test files: give each test its own. */
+const T = { timeout: 60_000 };
+
 describe("task classes, handlers, request, states through dist/taskd", () => {
   before(async () => {
     server = await NatsServer.start();
     process.env.TASKD_BROKER_URL = server.url;
     worker = await startWorker(server.url, fixture("class_tasks.ts"), { args: ["-n", HOST, "-c", "8"], env: { TASKD_TEST_RECORD: file } });
     nc = await connect({ servers: server.url });
-  });
+  }, T);
 
   after(async () => {
     await app.close();
@@ -50,20 +53,20 @@ describe("task classes, handlers, request, states through dist/taskd", () => {
     delete process.env.TASKD_BROKER_URL;
   });
 
-  test("a base-class resource is created once per process and reused", async () => {
+  test("a base-class resource is created once per process and reused", T, async () => {
     const seen = [];
     for (let i = 0; i < 3; i++) seen.push(await (await rows.delay()).get({ timeout: 20 }));
     assert.deepEqual(seen, [{ db: 1, queries: 1, connects: 1 }, { db: 1, queries: 2, connects: 1 }, { db: 1, queries: 3, connects: 1 }]);
     assert.equal(readRecords(file).filter((r) => r.kind === "db.connect").length, 1);
   });
 
-  test("a class task keeps its state across three calls (one instance per process)", async () => {
+  test("a class task keeps its state across three calls (one instance per process)", T, async () => {
     const totals = [];
     for (const step of [1, 2, 3]) totals.push(await (await Counter.delay(step)).get({ timeout: 20 }));
     assert.deepEqual(totals, [1, 3, 6]);
   });
 
-  test("success: beforeStart, onSuccess, afterReturn fire in Celery's order with their arguments", async () => {
+  test("success: beforeStart, onSuccess, afterReturn fire in Celery's order with their arguments", T, async () => {
     const r = await ok.delay(2, 3);
     assert.equal(await r.get({ timeout: 20 }), 5);
     const recs = await recordsOf(r.id);
@@ -73,7 +76,7 @@ describe("task classes, handlers, request, states through dist/taskd", () => {
     assert.deepEqual(recs[2], { kind: "afterReturn", pid: worker.proc.pid, task: "cls.ok", retries: 0, status: "SUCCESS", retval: 5, taskId: r.id, args: [2, 3], kwargs: {}, einfoType: null });
   });
 
-  test("retry then failure: onRetry with einfo, then onFailure and afterReturn with the stack", async () => {
+  test("retry then failure: onRetry with einfo, then onFailure and afterReturn with the stack", T, async () => {
     const r = await flaky.delay("t1");
     await assert.rejects(r.get({ timeout: 20 }), (e: unknown) => e instanceof TaskError && e.remoteType === "RangeError");
     const recs = await recordsOf(r.id, "FAILURE");
@@ -98,7 +101,7 @@ describe("task classes, handlers, request, states through dist/taskd", () => {
     assert.deepEqual(afterReturn.retval, { name: "RangeError", message: "second attempt of t1" });
   });
 
-  test("handlers that throw are logged; the stored result and the worker are unchanged", async () => {
+  test("handlers that throw are logged; the stored result and the worker are unchanged", T, async () => {
     const r = await sturdy.delay(4);
     assert.equal(await r.get({ timeout: 20 }), 8);
     await worker.waitFor("cls.sturdy.afterReturn threw");
@@ -108,7 +111,7 @@ describe("task classes, handlers, request, states through dist/taskd", () => {
     assert.equal(await (await ok.delay(1, 1)).get({ timeout: 20 }), 2);
   });
 
-  test("a custom Request's onFailure is called by the worker, after the task's handlers", async () => {
+  test("a custom Request's onFailure is called by the worker, after the task's handlers", T, async () => {
     const r = await broken.delay("bad input");
     await assert.rejects(r.get({ timeout: 20 }), (e: unknown) => e instanceof TaskError && e.remoteType === "SyntaxError");
     const recs = await recordsOf(r.id, "FAILURE");
@@ -121,13 +124,13 @@ describe("task classes, handlers, request, states through dist/taskd", () => {
     assert.ok(recs.length >= 4);
   });
 
-  test("Reject: no success/failure handler, no afterReturn; taskPostrun says REJECTED", async () => {
+  test("Reject: no success/failure handler, no afterReturn; taskPostrun says REJECTED", T, async () => {
     const r = await rejects.delay();
     const recs = await recordsOf(r.id, "REJECTED");
     assert.deepEqual(recs.map((x) => x.kind), ["beforeStart", "postrun"]);
   });
 
-  test("request fields in a worker run", async () => {
+  test("request fields in a worker run", T, async () => {
     const r = await ctx.applyAsync([1, "a"], { kwargs: { k: 1 }, headers: { "x-trace": "t-1" }, argsrepr: "(hidden)", expires: 60 });
     const req = await r.get({ timeout: 20 }) as Record<string, unknown>;
     assert.equal(req.id, r.id);
@@ -154,7 +157,7 @@ describe("task classes, handlers, request, states through dist/taskd", () => {
     assert.equal(req.replacedTaskNesting, 0);
   });
 
-  test("apply() runs in this process with isEager; calling the body directly sets calledDirectly", async () => {
+  test("apply() runs in this process with isEager; calling the body directly sets calledDirectly", T, async () => {
     const eager = await (await ctx.apply([7])).get() as Record<string, unknown>;
     assert.equal(eager.isEager, true);
     assert.equal(eager.calledDirectly, false);
@@ -168,7 +171,7 @@ describe("task classes, handlers, request, states through dist/taskd", () => {
     assert.equal(direct.id, "");
   });
 
-  test("waiting on a subtask inside a task throws SyncSubtaskError unless disableSyncSubtasks: false", async () => {
+  test("waiting on a subtask inside a task throws SyncSubtaskError unless disableSyncSubtasks: false", T, async () => {
     const refused = await (await parent.delay(false)).get({ timeout: 30 }) as Record<string, unknown>;
     assert.equal(refused.ok, false);
     assert.equal(refused.error, "SyncSubtaskError");
@@ -182,7 +185,7 @@ describe("task classes, handlers, request, states through dist/taskd", () => {
     assert.equal(allowed.child.rootId, p.id);
   });
 
-  test("PROGRESS from updateState is readable through state and info while the task runs", async () => {
+  test("PROGRESS from updateState is readable through state and info while the task runs", T, async () => {
     const r = await progress.delay(2);
     await eventually(async () => (await r.state) === "PROGRESS", 20_000);
     assert.deepEqual(await r.info, { current: 1, total: 2 });
@@ -191,7 +194,7 @@ describe("task classes, handlers, request, states through dist/taskd", () => {
     assert.equal(await r.get({ timeout: 20 }), 2);
   });
 
-  test("STARTED carries the worker's pid and hostname under trackStarted", async () => {
+  test("STARTED carries the worker's pid and hostname under trackStarted", T, async () => {
     const r = await started.delay();
     await eventually(async () => (await r.state) === "STARTED", 20_000);
     assert.deepEqual(await r.info, { pid: worker.proc.pid, hostname: HOST });
@@ -200,7 +203,7 @@ describe("task classes, handlers, request, states through dist/taskd", () => {
     assert.equal(await r.get({ timeout: 20 }), "done");
   });
 
-  test("ignoreResult: app default < task option < call option; storeErrorsEvenIfIgnored keeps failures", async () => {
+  test("ignoreResult: app default < task option < call option; storeErrorsEvenIfIgnored keeps failures", T, async () => {
     assert.equal(await stateWhenRun(await ignPlain.delay(1)), "PENDING", "app default ignores");
     assert.equal(await (await ignKept.delay(2)).get({ timeout: 20 }), 2, "task option beats the app");
     assert.equal(await stateWhenRun(await ignKept.applyAsync([3], { ignoreResult: true })), "PENDING", "call option beats the task");

@@ -68,7 +68,7 @@ function failureMeta(env: Pick<TaskEnvelope, "id" | "task" | "retries">, error: 
   return { taskId: env.id, taskName: env.task, status: states.FAILURE, result: e, traceback: e.stack, retries: env.retries, worker: hostname, dateDone: new Date().toISOString() };
 }
 
-async function deadLetter(ctx: ExecContext, m: JsMsg, queue: string, reason: string, acked = false): Promise<void> {
+async function deadLetter(ctx: ExecContext, m: JsMsg, queue: string, reason: string, acked = false, exc: unknown = reason): Promise<void> {
   log.warn(`dead-lettered message ${m.seq} from ${m.subject}: ${reason}`);
   try {
     await ctx.broker.deadLetter(m, queue, reason, { acked });
@@ -76,7 +76,7 @@ async function deadLetter(ctx: ExecContext, m: JsMsg, queue: string, reason: str
     log.error(`could not dead-letter message ${m.seq}: ${(e as Error).message}; it will be delivered again`);
     if (!acked) m.nak(5000);
   }
-  await signals.taskRejected.send(undefined, { message: m, exc: reason });
+  await signals.taskRejected.send(undefined, { message: m, exc });
 }
 
 /** Handles one delivered message of `queue`. Never throws. */
@@ -232,7 +232,7 @@ async function settle(
         return;
       }
       ctx.keepAlive.delete(m);
-      return deadLetter(ctx, m, queue, o.reject.reason, !f.acksLate);
+      return deadLetter(ctx, m, queue, o.reject.reason, !f.acksLate, o.reject);
     }
   } finally {
     if (ctx.keepAlive.delete(m)) m.ack();
