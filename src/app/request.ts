@@ -107,7 +107,10 @@ export class Request {
   /** The task this request runs (set by the worker and by apply()). */
   task?: Task;
 
-  /** @param fields the request's fields (the worker and apply() fill them) */
+  /**
+   * A request with these fields (the worker and apply() fill them).
+   * @param fields the request's fields
+   */
   constructor(fields?: RequestFields) {
     if (fields) Object.assign(this, fields);
   }
@@ -157,7 +160,10 @@ export class ExceptionInfo {
   readonly type: string;
   /** The stack trace, as text. */
   readonly traceback: string;
-  /** @param exception the error (any thrown value) */
+  /**
+   * What is known about `exception`.
+   * @param exception the error (any thrown value)
+   */
   constructor(readonly exception: unknown) {
     this.type = exception instanceof Error ? exception.name : typeof exception;
     this.traceback = exception instanceof Error ? (exception.stack ?? String(exception)) : String(exception);

@@ -41,9 +41,13 @@ export interface AfterTaskPublishArgs {
 
 /** taskPrerun. */
 export interface TaskPrerunArgs {
+  /** The task's id. */
   taskId: string;
+  /** The task object. */
   task: Task;
+  /** Positional arguments. */
   args: unknown[];
+  /** Keyword arguments. */
   kwargs: Record<string, unknown>;
   /** taskd: the request (`task.request` inside the run). */
   request: Request;
@@ -59,41 +63,55 @@ export interface TaskPostrunArgs extends TaskPrerunArgs {
 
 /** taskRetry. */
 export interface TaskRetryArgs {
+  /** The request of the run. */
   request: Request;
   /** The Retry thrown; `reason.exc` is the error that caused it. */
   reason: Retry;
+  /** The error, its type and stack. */
   einfo: ExceptionInfo;
   /** taskd: the task and its id. */
   task: Task;
+  /** The task's id. */
   taskId: string;
 }
 
 /** taskSuccess. */
 export interface TaskSuccessArgs {
+  /** The return value. */
   result: unknown;
   /** taskd: the task, its id and request. */
   task: Task;
+  /** The task's id. */
   taskId: string;
+  /** The request of the run. */
   request: Request;
 }
 
 /** taskFailure. */
 export interface TaskFailureArgs {
+  /** The task's id. */
   taskId: string;
+  /** The error thrown. */
   exception: unknown;
+  /** Positional arguments. */
   args: unknown[];
+  /** Keyword arguments. */
   kwargs: Record<string, unknown>;
   /** The stack, as text (Celery passes a traceback object). */
   traceback: string;
+  /** The error, its type and stack. */
   einfo: ExceptionInfo;
   /** taskd: the task and its request. */
   task: Task;
+  /** The request of the run. */
   request: Request;
 }
 
 /** taskInternalError: taskd itself failed around a task. */
 export interface TaskInternalErrorArgs {
+  /** The task's id. */
   taskId?: string;
+  /** The error thrown. */
   exception: unknown;
   /** The raw message, when the error concerns one. */
   message?: unknown;
@@ -119,10 +137,13 @@ export interface TaskRevokedArgs {
 
 /** taskUnknown. */
 export interface TaskUnknownArgs {
+  /** The task name in the message. */
   name: string;
+  /** The task id in the message. */
   id: string;
   /** The raw JetStream message. */
   message: unknown;
+  /** The error. */
   exc: Error;
 }
 
@@ -136,6 +157,7 @@ export interface TaskRejectedArgs {
 
 /** importModules. */
 export interface ImportModulesArgs {
+  /** The app. */
   app: App;
   /** taskd: the absolute path of the module loaded. */
   module: string;
@@ -143,14 +165,19 @@ export interface ImportModulesArgs {
 
 /** celerydInit (sender: the node name). */
 export interface CelerydInitArgs {
+  /** The Worker. */
   instance: Worker;
+  /** The first app's config. */
   conf: AppConfig;
+  /** The worker's options. */
   options: WorkerOptions;
 }
 
 /** celerydAfterSetup (sender: the node name). */
 export interface CelerydAfterSetupArgs {
+  /** The Worker. */
   instance: Worker;
+  /** The first app's config. */
   conf: AppConfig;
 }
 
@@ -182,6 +209,7 @@ export interface WorkerProcessInitArgs {
 
 /** workerProcessShutdown (sender: the node name). */
 export interface WorkerProcessShutdownArgs extends WorkerProcessInitArgs {
+  /** The exit status. */
   exitcode: number;
 }
 
@@ -199,10 +227,13 @@ export interface BeatArgs {
 
 /** setupLogging: return `true` from a handler to configure logging yourself. */
 export interface SetupLoggingArgs {
+  /** The level in force, lowercase. */
   loglevel: string;
+  /** The log file, when lines go to one. */
   logfile?: string;
   /** The line layout (see LOG_FORMAT). */
   format: string;
+  /** Whether lines are coloured. */
   colorize: boolean;
 }
 
@@ -214,6 +245,7 @@ export interface AfterSetupLoggerArgs extends SetupLoggingArgs {
 
 /** userPreloadOptions (sender: the command's name, e.g. "worker"). */
 export interface UserPreloadOptionsArgs {
+  /** The app. */
   app: App;
   /** Every parsed option, camelCased, including ones taskd does not know. */
   options: Record<string, unknown>;

@@ -62,7 +62,10 @@ function senderMatches(filter: unknown, sender: unknown): boolean {
 export class Signal<A = Record<string, unknown>> {
   readonly #receivers: Receiver<A>[] = [];
 
-  /** @param name Celery's name in camelCase, e.g. `taskPrerun`. */
+  /**
+   * A signal nobody listens to yet.
+   * @param name Celery's name in camelCase, e.g. `taskPrerun`.
+   */
   constructor(readonly name: string) {}
 
   /** Connects `handler`; returns a function that disconnects it. */
