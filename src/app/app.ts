@@ -328,7 +328,7 @@ export class App {
     const kwargs = options.kwargs ?? {};
     for (let retries = options.retries ?? 0;; retries++) {
       const Req = task.Request ?? Request;
-      const request = new Req({ id, taskName: task.name, args, kwargs, isEager: true, retries, rootId: id, correlationId: id, ignoreResult: options.ignoreResult ?? false });
+      const request = new Req({ id, taskName: task.name, args, kwargs, isEager: true, retries, rootId: id, correlationId: id, ignoreResult: options.ignoreResult ?? task.effective("ignoreResult") });
       const outcome = await trace(task, request);
       if (outcome.kind === "retry") continue;
       const meta = { taskId: id, taskName: task.name, retries, dateDone: new Date().toISOString() };

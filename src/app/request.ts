@@ -1,9 +1,15 @@
 /**
  * `Request`: the context of one task execution (`self.request`), with Celery's fields in
- * camelCase. A task may name a subclass as its `Request` to hook `onTimeout` and `onFailure`.
+ * camelCase. A task may name a subclass as its `Request` to hook `onTimeout` and `onFailure`;
+ * the worker calls them through {@link requestTimedOut} and {@link requestFailed}, which log
+ * an override that throws instead of letting it reach the worker.
  * @module
  */
 import type { Embed } from "../protocol/message.ts";
+import type { Task } from "./task.ts";
+import { getLogger } from "../log/logger.ts";
+
+const log = getLogger("taskd.request");
 
 /** Where a message came from on the broker. */
 export interface DeliveryInfo {
@@ -19,6 +25,20 @@ export interface DeliveryInfo {
 
 /** The fields a request is built from. */
 export type RequestFields = Partial<Omit<Request, "onTimeout" | "onFailure">> & { id: string; taskName: string };
+
+/**
+ * A Request subclass a task names as its `Request`.
+ * @example
+ * ```ts
+ * class MyRequest extends Request {
+ *   override onTimeout(soft: boolean, timeout: number) {
+ *     if (!soft) logger.warn(`${this.taskName} hit its hard time limit of ${timeout}s`);
+ *   }
+ * }
+ * export const slow = app.task({ Request: MyRequest }, async function slow() {});
+ * ```
+ */
+export type RequestClass = new (fields: RequestFields) => Request;
 
 /** The request context of a task execution. */
 export class Request {
@@ -84,16 +104,54 @@ export class Request {
   userHeaders?: Record<string, string>;
   /** The embed part of the message (callbacks, chain, chord). */
   embed: Embed = {};
+  /** The task this request runs (set by the worker and by apply()). */
+  task?: Task;
 
+  /**
+   * A request with these fields (the worker and apply() fill them).
+   * @param fields the request's fields
+   */
   constructor(fields?: RequestFields) {
     if (fields) Object.assign(this, fields);
   }
 
-  /** Called by the worker when a time limit passes (`soft` true for the soft one). Override to act on it. */
+  /**
+   * Called by the worker when a time limit of this request passes: `soft` is true for the soft
+   * limit, `timeout` is the limit in seconds. Runs in the worker's main thread, whatever the
+   * pool; override to act on it (the default does nothing).
+   */
   onTimeout(_soft: boolean, _timeout: number): void | Promise<void> {}
 
-  /** Called by the worker when the task failed. Override to act on it. */
+  /**
+   * Called by the worker when the task failed: after the task's own handlers and taskPostrun
+   * for a failure the body raised, and also for failures the task's handlers never see (hard
+   * time limit, a lost execution unit). Not called by `apply()`. The default does nothing.
+   */
   onFailure(_exc: unknown, _einfo: ExceptionInfo): void | Promise<void> {}
+}
+
+/**
+ * Calls `request.onTimeout(soft, timeout)`; an override that throws is logged, never thrown.
+ * The time-limit code calls this when a soft or hard limit passes.
+ */
+export async function requestTimedOut(request: Request, soft: boolean, timeout: number): Promise<void> {
+  try {
+    await request.onTimeout(soft, timeout);
+  } catch (e) {
+    log.error(`${request.taskName}[${request.id}] Request.onTimeout threw; the worker carries on:`, e);
+  }
+}
+
+/**
+ * Calls `request.onFailure(exc, einfo)` (einfo built from `exc` when not given); an override
+ * that throws is logged, never thrown. The worker calls this for every failure of a request.
+ */
+export async function requestFailed(request: Request, exc: unknown, einfo: ExceptionInfo = new ExceptionInfo(exc)): Promise<void> {
+  try {
+    await request.onFailure(exc, einfo);
+  } catch (e) {
+    log.error(`${request.taskName}[${request.id}] Request.onFailure threw; the task's outcome is unchanged:`, e);
+  }
 }
 
 /** What is known about an error a task threw (Celery's ExceptionInfo). */
@@ -102,10 +160,15 @@ export class ExceptionInfo {
   readonly type: string;
   /** The stack trace, as text. */
   readonly traceback: string;
+  /**
+   * What is known about `exception`.
+   * @param exception the error (any thrown value)
+   */
   constructor(readonly exception: unknown) {
     this.type = exception instanceof Error ? exception.name : typeof exception;
     this.traceback = exception instanceof Error ? (exception.stack ?? String(exception)) : String(exception);
   }
+  /** The stack trace. */
   toString(): string {
     return this.traceback;
   }

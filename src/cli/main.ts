@@ -8,26 +8,29 @@ import { cac } from "cac";
 import pkg from "../../package.json" with { type: "json" };
 import { runtime } from "../runtime/mod.ts";
 import { withBrokerOptions } from "./broker.ts";
-import { workerCommand, type WorkerFlags } from "./commands/worker.ts";
+import { workerCommand } from "./commands/worker.ts";
 import { type CallFlags, callCommand, resultCommand, type ResultFlags } from "./commands/call.ts";
 import { DEFAULTS } from "../app/options.ts";
 import { deadCommand, type DeadFlags } from "./commands/dead.ts";
 import { revokeCommand, type RevokeFlags } from "./commands/revoke.ts";
+import { unknownOptions } from "./preload.ts";
 
 /** Runs the command line with `argv` (without the runtime and script). */
 export async function main(argv: string[]): Promise<void> {
   const cli = cac("taskd");
-  withBrokerOptions(cli.command("worker <module>", "Run a worker serving the tasks the module registers"))
+  const worker = withBrokerOptions(cli.command("worker <module>", "Run a worker serving the tasks the module registers"))
     .option("-Q, --queues <list>", "Queues to consume, comma-separated (default: the default queue and every queue a task names)")
     .option("-c, --concurrency <n>", `Tasks run at once (default: ${DEFAULTS.concurrency})`)
     .option("--pool <kind>", "Execution pool: async", { default: "async" })
     .option("--prefetch <n>", `Messages fetched ahead (default: concurrency × ${DEFAULTS.prefetchMultiplier})`)
     .option("-n, --hostname <name>", "Node name, e.g. w1@host")
     .option("-l, --loglevel <level>", "debug, info, warn or error", { default: "info" })
+    .option("-f, --logfile <path>", "Append log lines to this file instead of stderr")
     .option("--time-limit <s>", "Default hard time limit, seconds")
     .option("--soft-time-limit <s>", "Default soft time limit, seconds")
     .example("taskd worker ./tasks.ts -c 20 -Q default -n w1@host")
-    .action((module: string, flags: WorkerFlags) => workerCommand(module, flags));
+    .allowUnknownOptions() // user preload options: see src/cli/preload.ts
+    .action((module: string, flags: Record<string, unknown>) => workerCommand(module, flags, unknownOptions(worker, flags)));
   withBrokerOptions(cli.command("call <name> [...args]", "Send a task by name; args are JSON when they parse, strings otherwise"))
     .option("--kwargs <json>", "Keyword arguments as a JSON object")
     .option("--countdown <s>", "Run no earlier than this many seconds from now")

@@ -1,8 +1,12 @@
 /**
- * Loggers for people: one line per event on stderr, with the task's name and id when the line
- * is written inside a task; colour only on a TTY; `--loglevel` filters.
+ * Loggers for people: one line per event on stderr (or a log file), with the task's name and
+ * id when the line is written inside a task; colour only on a TTY; `--loglevel` filters.
+ * Handlers added with `addLogHandler` (or `logger.addHandler` in an `afterSetupLogger`
+ * handler) receive each record that passes the level, as structured data.
  * @module
  */
+import process from "node:process";
+import { closeSync, openSync, writeSync } from "node:fs";
 import { currentTask } from "../app/context.ts";
 
 /** Log levels, lowest first. */
@@ -10,29 +14,106 @@ export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
 /** A log level name. */
 export type LogLevel = typeof LOG_LEVELS[number];
 
+/**
+ * The layout of a log line, as passed to the logging signals' `format`: `{where}` is the
+ * logger's name, or `taskName[taskId]` for a task logger inside a task.
+ */
+export const LOG_FORMAT = "[{time}: {LEVEL}] {where}: {message}";
+
+/** One log event, as handlers receive it. */
+export interface LogRecord {
+  /** When it was written. */
+  time: Date;
+  /** Its level. */
+  level: LogLevel;
+  /** The logger's name (`taskd.worker`, or the name given to getTaskLogger). */
+  logger: string;
+  /** The text, arguments joined with spaces. */
+  message: string;
+  /** Inside a task (task loggers only): the task's name. */
+  taskName?: string;
+  /** Inside a task (task loggers only): the task's id. */
+  taskId?: string;
+}
+
+/** Receives every record that passes the level threshold. */
+export type LogHandler = (record: LogRecord) => void;
+
 /** A logger. */
 export interface Logger {
+  /** Debug detail. */
   debug(...msg: unknown[]): void;
+  /** Normal events. */
   info(...msg: unknown[]): void;
+  /** Something went wrong and was handled. */
   warn(...msg: unknown[]): void;
+  /** Something failed. */
   error(...msg: unknown[]): void;
 }
 
 let threshold = 1;
 let sink: (line: string) => void = (line) => process.stderr.write(line + "\n");
-const color = Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
+let colorOn = Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
+let logFd: number | undefined;
+const handlers: LogHandler[] = [];
 const COLORS: Record<LogLevel, string> = { debug: "\x1b[2m", info: "", warn: "\x1b[33m", error: "\x1b[31m" };
+
+function levelIndex(level: string, what: string): number {
+  const i = LOG_LEVELS.indexOf(String(level).toLowerCase() as LogLevel);
+  if (i < 0) throw new RangeError(`Cannot ${what} '${level}': use one of ${LOG_LEVELS.join(", ")}`);
+  return i;
+}
 
 /** Sets the lowest level written. Throws `RangeError` on an unknown level. */
 export function setLogLevel(level: string): void {
-  const i = LOG_LEVELS.indexOf(level.toLowerCase() as LogLevel);
-  if (i < 0) throw new RangeError(`Cannot set log level '${level}': use one of ${LOG_LEVELS.join(", ")}`);
-  threshold = i;
+  threshold = levelIndex(level, "set log level");
 }
 
-/** Sends log lines somewhere else (tests, a file). */
+/** The lowest level written now. */
+export function getLogLevel(): LogLevel {
+  return LOG_LEVELS[threshold];
+}
+
+/** Sends log lines somewhere else (tests, a file); lines carry no colour codes unless colour is on. */
 export function setLogSink(fn: (line: string) => void): void {
   sink = fn;
+}
+
+/** Turns colour on or off (by default: on when stderr is a TTY and NO_COLOR is unset). */
+export function setLogColor(on: boolean): void {
+  colorOn = on;
+}
+
+/** Whether lines are coloured. */
+export function logColor(): boolean {
+  return colorOn;
+}
+
+/**
+ * Appends log lines to `path` instead of stderr (synchronous writes, so nothing is lost when
+ * the process exits). `undefined` goes back to stderr.
+ */
+export function setLogFile(path: string | undefined): void {
+  if (logFd !== undefined) closeSync(logFd);
+  logFd = undefined;
+  if (path === undefined) {
+    sink = (line) => process.stderr.write(line + "\n");
+    return;
+  }
+  const fd = openSync(path, "a");
+  logFd = fd;
+  colorOn = false;
+  sink = (line) => writeSync(fd, line + "\n");
+}
+
+/** Adds a handler for every record that passes the level; returns a function that removes it. */
+export function addLogHandler(fn: LogHandler): () => void {
+  if (typeof fn !== "function") throw new TypeError("Cannot add a log handler: it must be a function");
+  handlers.push(fn);
+  return () => {
+    const i = handlers.indexOf(fn);
+    if (i >= 0) handlers.splice(i, 1);
+  };
 }
 
 function text(parts: unknown[]): string {
@@ -50,9 +131,21 @@ function safeJson(v: unknown): string {
 function write(level: LogLevel, name: string, task: boolean, parts: unknown[]): void {
   if (LOG_LEVELS.indexOf(level) < threshold) return;
   const ctx = task ? currentTask() : undefined;
+  const record: LogRecord = { time: new Date(), level, logger: name, message: text(parts) };
+  if (ctx) {
+    record.taskName = ctx.task.name;
+    record.taskId = ctx.request.id;
+  }
   const where = ctx ? `${ctx.task.name}[${ctx.request.id}]` : name;
-  const line = `[${new Date().toISOString()}: ${level.toUpperCase()}] ${where}: ${text(parts)}`;
-  sink(color && COLORS[level] ? `${COLORS[level]}${line}\x1b[0m` : line);
+  const line = `[${record.time.toISOString()}: ${level.toUpperCase()}] ${where}: ${record.message}`;
+  sink(colorOn && COLORS[level] ? `${COLORS[level]}${line}\x1b[0m` : line);
+  for (const h of handlers) {
+    try {
+      h(record);
+    } catch {
+      // A broken log handler must not break the code that logs; it cannot log its own error.
+    }
+  }
 }
 
 /** A logger for taskd's own parts (`taskd.worker`, …). */

@@ -4,6 +4,9 @@
  * handler that throws is logged and never stops the others or the worker.
  * @module
  */
+import { getLogger } from "../log/logger.ts";
+
+const log = getLogger("taskd.signals");
 
 /** A signal handler: one object of named arguments, plus `signal` and `sender`. */
 export type SignalHandler<A> = (args: A & { signal: Signal<A>; sender: unknown }) => unknown;
@@ -25,9 +28,9 @@ interface Receiver<A> {
   once: boolean;
 }
 
-/** Where handler errors are reported; the worker points it at its logger. */
+/** Where handler errors are reported: taskd's log (level error), unless replaced. */
 export let reportHandlerError = (signal: string, error: unknown): void => {
-  console.error(`[taskd] signal ${signal}: a handler threw: ${(error as Error)?.stack ?? error}`);
+  log.error(`a ${signal} handler threw; taskd carries on:`, error instanceof Error ? error : String(error));
 };
 
 /** Replaces how handler errors are reported. */
@@ -38,9 +41,15 @@ export function setHandlerErrorReporter(fn: (signal: string, error: unknown) => 
 function senderMatches(filter: unknown, sender: unknown): boolean {
   if (filter === undefined) return true;
   if (filter === sender) return true;
-  // A task filter given by name matches the task object, and the other way round.
-  const name = (x: unknown) => (typeof x === "string" ? x : (x as { name?: unknown } | null)?.name);
-  return name(filter) !== undefined && name(filter) === name(sender);
+  // A filter given by name matches the object that has it: a task name matches the task, a
+  // node name matches the worker (whose `hostname` it is), and the other way round.
+  const keys = (x: unknown): unknown[] => {
+    if (typeof x === "string") return [x];
+    const o = x as { name?: unknown; hostname?: unknown } | null;
+    return o && typeof o === "object" ? [o.name, o.hostname].filter((k) => typeof k === "string") : [];
+  };
+  const f = keys(filter);
+  return keys(sender).some((k) => f.includes(k));
 }
 
 /**
@@ -53,7 +62,10 @@ function senderMatches(filter: unknown, sender: unknown): boolean {
 export class Signal<A = Record<string, unknown>> {
   readonly #receivers: Receiver<A>[] = [];
 
-  /** @param name Celery's name in camelCase, e.g. `taskPrerun`. */
+  /**
+   * A signal nobody listens to yet.
+   * @param name Celery's name in camelCase, e.g. `taskPrerun`.
+   */
   constructor(readonly name: string) {}
 
   /** Connects `handler`; returns a function that disconnects it. */
@@ -78,7 +90,8 @@ export class Signal<A = Record<string, unknown>> {
 
   /**
    * Calls every matching handler in the order connected, awaiting async ones; returns
-   * `[handler, result]` pairs. Errors are reported, not thrown.
+   * `[handler, result]` pairs (a handler that threw gives its error). Errors are reported
+   * through taskd's log, never thrown.
    */
   async send(sender: unknown, args: A): Promise<[SignalHandler<A>, unknown][]> {
     if (this.#receivers.length === 0) return [];

@@ -73,7 +73,7 @@ function failureMeta(env: Pick<TaskEnvelope, "id" | "task" | "retries">, error: 
   return { taskId: env.id, taskName: env.task, status: states.FAILURE, result: e, traceback: e.stack, retries: env.retries, worker: hostname, dateDone: new Date().toISOString() };
 }
 
-async function deadLetter(ctx: ExecContext, m: JsMsg, queue: string, reason: string, acked = false): Promise<void> {
+async function deadLetter(ctx: ExecContext, m: JsMsg, queue: string, reason: string, acked = false, exc: unknown = reason): Promise<void> {
   log.warn(`dead-lettered message ${m.seq} from ${m.subject}: ${reason}`);
   try {
     await ctx.broker.deadLetter(m, queue, reason, { acked });
@@ -81,7 +81,7 @@ async function deadLetter(ctx: ExecContext, m: JsMsg, queue: string, reason: str
     log.error(`could not dead-letter message ${m.seq}: ${(e as Error).message}; it will be delivered again`);
     if (!acked) m.nak(5000);
   }
-  await signals.taskRejected.send(undefined, { message: m, exc: reason });
+  await signals.taskRejected.send(undefined, { message: m, exc });
 }
 
 /** Handles one delivered message of `queue`. Never throws. */
@@ -125,7 +125,11 @@ async function executeInner(ctx: ExecContext, m: JsMsg, queue: string): Promise<
     if (!(env.ignoreResult ?? task.effective("ignoreResult"))) {
       await storeResult(app, { taskId: env.id, taskName: env.task, status: states.REVOKED, result: { type: "TaskRevokedError", message: `Task ${env.id} ${why}` }, worker: ctx.hostname, dateDone: new Date().toISOString() });
     }
-    await signals.taskRevoked.send(task, { request: env, terminated: false, signum: null, expired });
+    if (signals.taskRevoked.hasReceivers) {
+      // The body of a message that will not run is never decoded: request.args/kwargs stay empty.
+      const request = new (task.Request ?? Request)({ ...envelopeFields(env), task, hostname: ctx.hostname });
+      await signals.taskRevoked.send(task, { request, terminated: false, signum: null, expired });
+    }
     return;
   }
   let body;
@@ -153,7 +157,6 @@ async function run(
   const app = task.app;
   const acksLate = task.effective("acksLate");
   const ignoreResult = env.ignoreResult ?? task.effective("ignoreResult");
-  if (signals.taskReceived.hasReceivers) await signals.taskReceived.send(undefined, { request: env });
   if (!acksLate) m.ack();
   else ctx.keepAlive.add(m);
   const abort = new AbortController();
@@ -165,27 +168,17 @@ async function run(
     if (!k.startsWith("taskd-") && !k.startsWith("Nats-") && k !== H.contentType && k !== H.contentEncoding) userHeaders[k] = v[0];
   }
   const request = new Req({
-    id: env.id,
+    ...envelopeFields(env),
+    task,
     taskName: task.name,
     args: body.args,
     kwargs: body.kwargs,
     embed: body.embed,
-    retries: env.retries,
-    eta: env.eta,
-    expires: env.expires,
-    group: env.group,
     chord: body.embed.chord ?? undefined,
     chain: (body.embed.chain as unknown[] | null) ?? null,
     callbacks: body.embed.callbacks ?? null,
     errbacks: body.embed.errbacks ?? null,
-    correlationId: env.id,
-    origin: env.origin,
     hostname: ctx.hostname,
-    rootId: env.rootId,
-    parentId: env.parentId,
-    replyTo: env.replyTo,
-    argsrepr: env.argsrepr,
-    kwargsrepr: env.kwargsrepr,
     timelimit: env.timelimit ?? [task.effective("softTimeLimit") ?? null, task.effective("timeLimit") ?? null],
     headers: allHeaders,
     userHeaders,
@@ -193,16 +186,20 @@ async function run(
     deliveryInfo: { queue, subject: m.subject, redelivered: m.info.redelivered, deliveryCount: m.info.deliveryCount },
     signal: abort.signal,
   });
-  const repr = env.argsrepr !== undefined || env.kwargsrepr !== undefined ? ` args=${env.argsrepr ?? ""} kwargs=${env.kwargsrepr ?? ""}` : "";
-  log.debug(`Task ${task.name}[${env.id}] received${repr}`);
+  // Never the raw arguments: only what the caller chose to show (argsrepr/kwargsrepr).
+  log.info(`Task ${task.name}[${env.id}] received${reprOf(env)}`);
+  if (signals.taskReceived.hasReceivers) await signals.taskReceived.send(ctx.hostname, { request });
   const started = performance.now();
   ctx.active.set(env.id, { request, task, started: Date.now(), abort });
   let outcome: Outcome;
   try {
-    if (task.effective("trackStarted") && !ignoreResult) {
-      await storeResult(app, { taskId: env.id, taskName: task.name, status: states.STARTED, result: { pid: process.pid, hostname: ctx.hostname }, worker: ctx.hostname, retries: env.retries });
-    }
-    outcome = await trace(task, request);
+    outcome = await trace(task, request, {
+      started: () =>
+        task.effective("trackStarted") && !ignoreResult
+          ? storeResult(app, { taskId: env.id, taskName: task.name, status: states.STARTED, result: { pid: process.pid, hostname: ctx.hostname }, worker: ctx.hostname, retries: env.retries })
+          : undefined,
+      store: (o) => storeOutcome(ctx, task, request, o, ignoreResult),
+    });
   } finally {
     ctx.active.delete(env.id);
   }
@@ -219,17 +216,14 @@ async function settle(
   o: Outcome,
   f: { acksLate: boolean; ignoreResult: boolean; seconds: string },
 ): Promise<void> {
-  const base = { taskId: request.id, taskName: task.name, retries: request.retries, worker: ctx.hostname };
   const app = task.app;
   try {
     if (o.kind === "success") {
       log.info(`Task ${task.name}[${request.id}] succeeded in ${f.seconds}s`);
-      if (!f.ignoreResult) await storeResult(app, { ...base, status: states.SUCCESS, result: o.value, dateDone: new Date().toISOString() });
     } else if (o.kind === "failure") {
       const e = o.error as Error;
       if (o.expected) log.info(`Task ${task.name}[${request.id}] raised expected: ${e?.name}: ${e?.message}`);
       else log.error(`Task ${task.name}[${request.id}] failed in ${f.seconds}s:`, e);
-      if (!f.ignoreResult || task.effective("storeErrorsEvenIfIgnored")) await storeResult(app, failureMeta({ id: request.id, task: task.name, retries: request.retries }, o.error, ctx.hostname));
       if (o.refused) {
         // Arguments no run can accept: dead-letter the message with the reason (not retried).
         ctx.keepAlive.delete(m);
@@ -237,12 +231,8 @@ async function settle(
       }
     } else if (o.kind === "retry") {
       log.info(`Task ${task.name}[${request.id}] retry: ${o.retry.message}`);
-      if (!f.ignoreResult) {
-        const e = serializeError(o.retry.exc ?? o.retry);
-        await storeResult(app, { ...base, status: states.RETRY, result: e, traceback: e.stack });
-      }
     } else if (o.kind === "ignored") {
-      log.debug(`Task ${task.name}[${request.id}] ignored`);
+      log.info(`Task ${task.name}[${request.id}] ignored`);
     } else if (o.kind === "rejected") {
       log.warn(`Task ${task.name}[${request.id}] rejected (requeue: ${o.reject.requeue}): ${o.reject.reason}`);
       if (o.reject.requeue) {
@@ -257,15 +247,63 @@ async function settle(
         await signals.taskRejected.send(task, { message: m, exc: o.reject });
         return;
       }
-      if (!f.ignoreResult) await storeResult(app, failureMeta({ id: request.id, task: task.name, retries: request.retries }, o.reject, ctx.hostname));
       ctx.keepAlive.delete(m);
-      return deadLetter(ctx, m, queue, o.reject.reason, !f.acksLate);
+      return deadLetter(ctx, m, queue, o.reject.reason, !f.acksLate, o.reject);
     }
   } finally {
     // Callbacks, the next chain step, chord counting: after the result is stored, before the ack.
     await runFollowUps(app, request, o).catch((e) => log.error(`follow-ups of ${task.name}[${request.id}] failed:`, e));
     if (ctx.keepAlive.delete(m)) m.ack();
   }
+}
+
+/**
+ * Stores what a run came to (trace calls it before the handlers, as Celery does). Results are
+ * kept unless ignored (call option > task option > app default); failures and retries also
+ * when the task sets storeErrorsEvenIfIgnored.
+ */
+async function storeOutcome(ctx: ExecContext, task: Task, request: Request, o: Outcome, ignoreResult: boolean): Promise<void> {
+  const storeErrors = !ignoreResult || task.effective("storeErrorsEvenIfIgnored");
+  const base = { taskId: request.id, taskName: task.name, retries: request.retries, worker: ctx.hostname };
+  const meta = { id: request.id, task: task.name, retries: request.retries };
+  if (o.kind === "success") {
+    if (!ignoreResult) await storeResult(task.app, { ...base, status: states.SUCCESS, result: o.value, dateDone: new Date().toISOString() });
+  } else if (o.kind === "failure") {
+    if (storeErrors) await storeResult(task.app, failureMeta(meta, o.error, ctx.hostname));
+  } else if (o.kind === "retry") {
+    if (storeErrors) {
+      const e = serializeError(o.retry.exc ?? o.retry);
+      await storeResult(task.app, { ...base, status: states.RETRY, result: e, traceback: e.stack });
+    }
+  } else if (o.kind === "rejected" && !o.reject.requeue) {
+    if (storeErrors) await storeResult(task.app, failureMeta(meta, o.reject, ctx.hostname));
+  }
+}
+
+/** The request fields a message's headers give (the body's args, kwargs and embed aside). */
+function envelopeFields(env: TaskEnvelope) {
+  return {
+    id: env.id,
+    taskName: env.task,
+    retries: env.retries,
+    eta: env.eta,
+    expires: env.expires,
+    group: env.group,
+    correlationId: env.id,
+    origin: env.origin,
+    rootId: env.rootId,
+    parentId: env.parentId,
+    replyTo: env.replyTo,
+    argsrepr: env.argsrepr,
+    kwargsrepr: env.kwargsrepr,
+    ignoreResult: env.ignoreResult ?? false,
+  };
+}
+
+/** ` args=… kwargs=…` from argsrepr/kwargsrepr when the caller gave them, else nothing. */
+function reprOf(env: Pick<TaskEnvelope, "argsrepr" | "kwargsrepr">): string {
+  if (env.argsrepr === undefined && env.kwargsrepr === undefined) return "";
+  return `${env.argsrepr !== undefined ? ` args=${env.argsrepr}` : ""}${env.kwargsrepr !== undefined ? ` kwargs=${env.kwargsrepr}` : ""}`;
 }
 
 function messageOf(request: Request, queue: string) {

@@ -1,11 +1,17 @@
 /**
  * Running one task execution: the request context, handlers and signals around the body,
  * validation, and turning what the body did into an outcome (success, failure, retry, ignore,
- * reject). Shared by the worker and by `apply()`; it does not ack or store anything itself.
+ * reject). Shared by the worker and by `apply()`; it does not ack or store anything itself:
+ * the worker passes {@link TraceHooks} that store STARTED and the outcome at Celery's points.
+ *
+ * Celery's order (celery/app/trace.py), kept here: taskPrerun → STARTED stored → beforeStart →
+ * body → outcome stored → onSuccess + taskSuccess | onRetry + taskRetry | onFailure +
+ * taskFailure → afterReturn (SUCCESS and FAILURE only) → taskPostrun (always) → then, in the
+ * worker, the custom Request's onFailure.
  * @module
  */
 import { runInTask } from "../app/context.ts";
-import { ExceptionInfo, type Request } from "../app/request.ts";
+import { ExceptionInfo, type Request, requestFailed } from "../app/request.ts";
 import type { Task } from "../app/task.ts";
 import { backoffDelay } from "../app/backoff.ts";
 import { Ignore, Reject, Retry } from "../errors/semipredicates.ts";
@@ -25,9 +31,22 @@ export type Outcome =
   | { kind: "ignored"; ignore: Ignore }
   | { kind: "rejected"; reject: Reject };
 
+/** What the worker does at fixed points of a run (`apply()` passes none). */
+export interface TraceHooks {
+  /** After taskPrerun, before beforeStart: the worker stores STARTED here under trackStarted. */
+  started?(): unknown;
+  /** After the body, before any handler: the worker stores the outcome here, as Celery does. */
+  store?(outcome: Outcome): unknown;
+}
+
 /** The state an outcome is stored as. */
 export function stateOf(o: Outcome): string {
   return o.kind === "success" ? states.SUCCESS : o.kind === "retry" ? states.RETRY : o.kind === "failure" || o.kind === "rejected" ? states.FAILURE : "IGNORED";
+}
+
+/** The state taskPostrun reports: Celery's names, including its internal IGNORED and REJECTED. */
+function postrunState(o: Outcome): string {
+  return o.kind === "rejected" ? "REJECTED" : stateOf(o);
 }
 
 async function safely(what: string, fn: () => unknown): Promise<void> {
@@ -78,48 +97,60 @@ async function classify(task: Task, request: Request, error: unknown): Promise<O
 }
 
 /** Runs `task` for `request`, with its handlers and signals, and returns the outcome. */
-export function trace(task: Task, request: Request): Promise<Outcome> {
+export function trace(task: Task, request: Request, hooks: TraceHooks = {}): Promise<Outcome> {
+  request.task ??= task;
   return runInTask({ task, request }, async () => {
     const { id, args, kwargs } = request;
-    await signals.taskPrerun.send(task, { taskId: id, task, args, kwargs, request });
-    await safely(`${task.name}.beforeStart`, () => task.beforeStart(id, args, kwargs));
-    let outcome: Outcome;
+    let outcome: Outcome | undefined;
+    let einfo: ExceptionInfo | undefined;
     try {
-      const spec = validationOf(task);
-      const input = spec ? await spec.parseArgs(args, kwargs) : callArgs(args, kwargs);
-      let value = await task.run(...input);
-      if (spec) value = await spec.parseReturn(value);
-      outcome = { kind: "success", value };
-    } catch (e) {
-      outcome = isRefusedCall(e) ? { kind: "failure", error: e, expected: true, refused: true } : await classify(task, request, e);
+      await signals.taskPrerun.send(task, { taskId: id, task, args, kwargs, request });
+      if (hooks.started) await hooks.started();
+      await safely(`${task.name}.beforeStart`, () => task.beforeStart(id, args, kwargs));
+      try {
+        const spec = validationOf(task);
+        const input = spec ? await spec.parseArgs(args, kwargs) : callArgs(args, kwargs);
+        let value = await task.run(...input);
+        if (spec) value = await spec.parseReturn(value);
+        outcome = { kind: "success", value };
+      } catch (e) {
+        outcome = isRefusedCall(e) ? { kind: "failure", error: e, expected: true, refused: true } : await classify(task, request, e);
+      }
+      if (hooks.store) await hooks.store(outcome);
+      einfo = await handlers(task, request, outcome);
+    } finally {
+      const retval = outcome === undefined ? undefined : outcome.kind === "success" ? outcome.value : outcome.kind === "failure" ? outcome.error : outcome.kind === "retry" ? outcome.retry : outcome.kind === "ignored" ? outcome.ignore : outcome.reject;
+      await signals.taskPostrun.send(task, { taskId: id, task, args, kwargs, retval, state: outcome ? postrunState(outcome) : states.FAILURE, request });
     }
-    await after(task, request, outcome);
+    if (outcome.kind === "failure" && !request.isEager) await requestFailed(request, outcome.error, einfo);
     return outcome;
   });
 }
 
-async function after(task: Task, request: Request, o: Outcome): Promise<void> {
+/** The task's handlers and the outcome's signal; returns the ExceptionInfo of an error outcome. */
+async function handlers(task: Task, request: Request, o: Outcome): Promise<ExceptionInfo | undefined> {
   const { id, args, kwargs } = request;
-  let retval: unknown = undefined;
-  let einfo: ExceptionInfo | undefined;
   if (o.kind === "success") {
-    retval = o.value;
     await safely(`${task.name}.onSuccess`, () => task.onSuccess(o.value, id, args, kwargs));
-    await signals.taskSuccess.send(task, { result: o.value, task, taskId: id });
-  } else if (o.kind === "retry") {
-    const exc = o.retry.exc ?? o.retry;
-    einfo = new ExceptionInfo(exc);
-    retval = exc;
-    await safely(`${task.name}.onRetry`, () => task.onRetry(exc, id, args, kwargs, einfo!));
-    await signals.taskRetry.send(task, { request, reason: exc, einfo, task, taskId: id });
-  } else if (o.kind === "failure") {
-    einfo = new ExceptionInfo(o.error);
-    retval = o.error;
-    await safely(`${task.name}.onFailure`, () => task.onFailure(o.error, id, args, kwargs, einfo!));
-    await safely(`${task.name} Request.onFailure`, () => request.onFailure(o.error, einfo!));
-    await signals.taskFailure.send(task, { taskId: id, exception: o.error, args, kwargs, traceback: einfo.traceback, einfo, task });
+    await signals.taskSuccess.send(task, { result: o.value, task, taskId: id, request });
+    await safely(`${task.name}.afterReturn`, () => task.afterReturn(states.SUCCESS, o.value, id, args, kwargs, undefined));
+    return undefined;
   }
-  const status = stateOf(o);
-  await safely(`${task.name}.afterReturn`, () => task.afterReturn(status, retval, id, args, kwargs, einfo));
-  await signals.taskPostrun.send(task, { taskId: id, task, args, kwargs, retval, state: status, request });
+  if (o.kind === "retry") {
+    const exc = o.retry.exc ?? o.retry;
+    const einfo = new ExceptionInfo(exc);
+    await safely(`${task.name}.onRetry`, () => task.onRetry(exc, id, args, kwargs, einfo));
+    await signals.taskRetry.send(task, { request, reason: o.retry, einfo, task, taskId: id });
+    return einfo;
+  }
+  if (o.kind === "failure") {
+    const einfo = new ExceptionInfo(o.error);
+    await safely(`${task.name}.onFailure`, () => task.onFailure(o.error, id, args, kwargs, einfo));
+    await signals.taskFailure.send(task, { taskId: id, exception: o.error, args, kwargs, traceback: einfo.traceback, einfo, task, request });
+    // Celery passes einfo=None here; taskd passes the failure's, so afterReturn can log the stack.
+    await safely(`${task.name}.afterReturn`, () => task.afterReturn(states.FAILURE, o.error, id, args, kwargs, einfo));
+    return einfo;
+  }
+  // Ignore and Reject: no handler, as in Celery (they are not outcomes of the task's work).
+  return undefined;
 }

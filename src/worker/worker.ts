@@ -17,6 +17,7 @@ import { ACK_WAIT_MS, type Broker } from "../nats/broker.ts";
 import { RevokedSet } from "../nats/revoked.ts";
 import { checkName } from "../nats/names.ts";
 import { getLogger } from "../log/logger.ts";
+import { setupLogging } from "../log/setup.ts";
 import { signals } from "../signals/signals.ts";
 import { execute, type ExecContext } from "./execute.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -37,6 +38,10 @@ export interface WorkerOptions {
   hostname?: string;
   /** Deliveries after which a message is dead-lettered. @default 10 */
   maxDeliveries?: number;
+  /** The lowest log level written (set up with the logging signals). @default the level in force */
+  loglevel?: string;
+  /** Append log lines to this file instead of stderr. @default undefined (stderr) */
+  logfile?: string;
 }
 
 /** A worker serving the tasks of `apps`. */
@@ -61,7 +66,7 @@ export class Worker {
   /** Tasks this worker finished. */
   processed = 0;
 
-  constructor(readonly apps: readonly App[], options: WorkerOptions = {}) {
+  constructor(readonly apps: readonly App[], readonly options: WorkerOptions = {}) {
     if (apps.length === 0) throw new TypeError("Cannot start a worker: the module created no App; export one with `new App(\"name\")`");
     for (const app of apps) for (const [name, task] of app.tasks) this.registry.set(name, task);
     const first = apps[0];
@@ -82,15 +87,19 @@ export class Worker {
   /** Connects, sets up queues and starts consuming; resolves once ready. */
   async start(): Promise<void> {
     const app = this.apps[0];
-    await signals.celerydInit.send(this.hostname, { sender: this.hostname, instance: this, conf: app.config, options: {} });
+    await signals.celerydInit.send(this.hostname, { instance: this, conf: app.config, options: this.options });
+    await setupLogging({ loglevel: this.options.loglevel, logfile: this.options.logfile });
     this.#nc = await this.#connect(app);
     for (const a of this.apps) a.adoptConnection(this.#nc);
     this.#broker = await app.broker();
     await this.#broker.ensureStreams();
     for (const q of this.queues) await this.#broker.ensureQueueConsumer(q);
-    await signals.celerydAfterSetup.send(this, { instance: this, conf: app.config });
+    await signals.celerydAfterSetup.send(this.hostname, { instance: this, conf: app.config });
     await this.#revoked.start(app);
-    await signals.workerInit.send(this, {});
+    await signals.workerInit.send(this, { worker: this });
+    // The async pool has one execution unit, this thread: it starts here (the threads pool
+    // sends these signals in each of its threads instead).
+    await signals.workerProcessInit.send(this.hostname, { pid: process.pid, pool: "async" });
     this.#running = true;
     this.#scheduler = new Scheduler(this.#broker);
     this.#scheduler.start();
@@ -99,7 +108,7 @@ export class Worker {
     this.#timers.push(setInterval(() => {
       for (const m of this.#keepAlive) m.working();
     }, ACK_WAIT_MS / 3));
-    await signals.workerReady.send(this, {});
+    await signals.workerReady.send(this, { worker: this });
     log.info(
       `${this.hostname} ready: consuming ${this.queues.join(",")} with ${this.registry.size} registered task${this.registry.size === 1 ? "" : "s"} (async pool, concurrency ${this.concurrency}, prefetch ${this.prefetch})`,
     );
@@ -186,18 +195,18 @@ export class Worker {
    * Stops: stop fetching, let running tasks finish (warm), then close. With `cold`, running
    * tasks are aborted and late-acked messages nak'ed so they come back at once.
    */
-  stop(cold = false): Promise<void> {
+  stop(cold = false, sig = "SIGTERM"): Promise<void> {
+    const shuttingDown = signals.workerShuttingDown.send(this.hostname, { sig, how: cold ? "cold" : "warm", exitcode: cold ? 1 : 0 });
     if (cold) {
       for (const { abort } of this.active.values()) abort.abort(new Error("worker shutting down (cold)"));
       for (const m of this.#keepAlive) m.nak();
       this.#keepAlive.clear();
     }
-    this.#stopping ??= this.#stop();
+    this.#stopping ??= shuttingDown.then(() => this.#stop());
     return this.#stopping;
   }
 
   async #stop(): Promise<void> {
-    await signals.workerShuttingDown.send(this.hostname, { sig: "SIGTERM", how: "warm", exitcode: 0 });
     this.#running = false;
     this.#scheduler?.stop();
     for (const c of this.#consumers.values()) c.stop();
@@ -205,7 +214,8 @@ export class Worker {
     await this.slots.idle();
     for (const t of this.#timers) clearInterval(t);
     this.#revoked.stop();
-    await signals.workerShutdown.send(this, {});
+    await signals.workerProcessShutdown.send(this.hostname, { pid: process.pid, exitcode: 0, pool: "async" });
+    await signals.workerShutdown.send(this, { worker: this });
     if (this.#nc && !this.#nc.isClosed()) await this.#nc.drain().catch(() => this.#nc?.close());
   }
 }

@@ -9,6 +9,7 @@ import { ensureDevServer } from "../../nats/devserver.ts";
 import { Worker } from "../../worker/worker.ts";
 import { type BrokerFlags, brokerConfigured } from "../broker.ts";
 import { loadTaskModule } from "../load.ts";
+import { sendPreloadOptions } from "../preload.ts";
 import { CliError } from "../errors.ts";
 
 const log = getLogger("taskd.worker");
@@ -21,6 +22,7 @@ export interface WorkerFlags extends BrokerFlags {
   prefetch?: number;
   hostname?: string;
   loglevel?: string;
+  logfile?: string;
   timeLimit?: number;
   softTimeLimit?: number;
 }
@@ -33,7 +35,7 @@ function positiveInt(name: string, value: unknown): number | undefined {
 }
 
 /** Runs the worker until it is stopped by a signal. */
-export async function workerCommand(module: string, flags: WorkerFlags): Promise<void> {
+export async function workerCommand(module: string, flags: WorkerFlags, unknown: string[] = []): Promise<void> {
   setLogLevel(flags.loglevel ?? "info");
   const concurrency = positiveInt("concurrency", flags.concurrency) ?? DEFAULTS.concurrency;
   const prefetch = positiveInt("prefetch", flags.prefetch);
@@ -42,6 +44,7 @@ export async function workerCommand(module: string, flags: WorkerFlags): Promise
   }
   if (flags.broker) process.env.TASKD_BROKER_URL = flags.broker;
   const apps = await loadTaskModule(module);
+  await sendPreloadOptions("worker", apps[0], flags as Record<string, unknown>, unknown);
   for (const app of apps) {
     if (flags.timeLimit !== undefined) app.config.taskTimeLimit ??= Number(flags.timeLimit);
     if (flags.softTimeLimit !== undefined) app.config.taskSoftTimeLimit ??= Number(flags.softTimeLimit);
@@ -53,6 +56,8 @@ export async function workerCommand(module: string, flags: WorkerFlags): Promise
     concurrency,
     prefetch,
     hostname: flags.hostname,
+    loglevel: flags.loglevel ?? "info",
+    logfile: flags.logfile,
   });
   let signalled = 0;
   const done = new Promise<void>((resolve) => {
@@ -60,10 +65,10 @@ export async function workerCommand(module: string, flags: WorkerFlags): Promise
       signalled++;
       if (signalled === 1) {
         log.info(`${sig} received: warm shutdown (finishing running tasks; send again for cold shutdown)`);
-        worker.stop(false).then(resolve, resolve);
+        worker.stop(false, sig).then(resolve, resolve);
       } else {
         log.warn(`${sig} received again: cold shutdown`);
-        worker.stop(true).finally(() => {
+        worker.stop(true, sig).finally(() => {
           dev?.stop();
           process.exit(1);
         });
