@@ -157,7 +157,7 @@ export class Broker {
 
   /**
    * Copies `m` to the dead-letter stream with `reason`, its original headers and body, then
-   * terminates it (or leaves it, when it was already acked).
+   * acks it (or leaves it, when it was already acked).
    */
   async deadLetter(m: JsMsg, queue: string, reason: string, options: { acked?: boolean } = {}): Promise<void> {
     const h = natsHeaders();
@@ -173,7 +173,9 @@ export class Broker {
     await this.ensureStreams();
     // The original stream sequence makes re-dead-lettering the same message idempotent.
     await this.js.publish(this.names.deadSubject(safeToken(queue)), m.data, { headers: h, msgID: `dead:${m.info.stream}:${m.seq}` });
-    if (!options.acked) m.term(oneLine(reason).slice(0, 200));
+    // Ack, not term: the copy is safe in the dead-letter stream, and nats-server 2.9 keeps a
+    // terminated message in a work-queue stream forever (only an ack removes it).
+    if (!options.acked) m.ack();
   }
 }
 

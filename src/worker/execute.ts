@@ -13,6 +13,7 @@ import { checkArity } from "../app/arity.ts";
 import { NotRegistered, PayloadTooLargeError, serializeError } from "../errors/errors.ts";
 import type { ResultMeta } from "../nats/backend.ts";
 import type { Broker } from "../nats/broker.ts";
+import { isTransient } from "../nats/retry.ts";
 import { decodeBody, decodeEnvelope, H, type HeaderReader, type TaskEnvelope } from "../protocol/message.ts";
 import { states } from "../result/states.ts";
 import { signals } from "../signals/signals.ts";
@@ -61,7 +62,8 @@ async function storeResult(app: App, meta: ResultMeta): Promise<void> {
         meta = failureMeta({ id: meta.taskId, task: meta.taskName ?? "", retries: meta.retries ?? 0 }, e, meta.worker ?? "");
         continue;
       }
-      if (Date.now() > deadline) {
+      // Only an outage is worth waiting out; a refused write (e.g. an id that is no KV key) is final.
+      if (Date.now() > deadline || !isTransient(e)) {
         log.error(`could not store the result of ${meta.taskName}[${meta.taskId}]: ${(e as Error).message}`);
         await signals.taskInternalError.send(meta.taskName, { taskId: meta.taskId, exception: e });
         return;
