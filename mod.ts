@@ -53,6 +53,8 @@ export { signals } from "./src/signals/signals.ts";
 export { getLogger, getTaskLogger, setLogLevel } from "./src/log/logger.ts";
 export type { Logger, LogLevel } from "./src/log/logger.ts";
 export { registerSerializer } from "./src/protocol/codec.ts";
+export { aesGcmSerializer } from "./src/protocol/encryption.ts";
+export type { AesGcmOptions } from "./src/protocol/encryption.ts";
 export type { Serializer } from "./src/protocol/codec.ts";
 export type { ResultMeta } from "./src/nats/backend.ts";
 export { Worker } from "./src/worker/worker.ts";
