@@ -84,7 +84,8 @@ describe("an encrypting body codec (AES-GCM) registered on both sides", () => {
       registerSerializer("aesgcm", aesGcmSerializer({ key: KEY }));
     }
     const jsm = await jetstreamManager(nc);
-    const dead = (await jsm.streams.getMessage("TASKD_DEAD", { last_by_subj: "taskd.dead.default" }))!;
+    // The FAILURE is stored before the copy to the dead-letter stream: wait for the copy.
+    const dead = await eventually(() => jsm.streams.getMessage("TASKD_DEAD", { last_by_subj: "taskd.dead.default" }).catch(() => null));
     assert.match(dead.header.get("taskd-dead-reason"), /Cannot decode body as application\/x-taskd-aesgcm/);
     assert.deepEqual(await (await app.sendTask("enc.login", ["bob", "pw"])).get({ timeout: 20 }), { user: "bob", length: 2 });
     assert.equal(worker!.proc.exitCode, null);
