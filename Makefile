@@ -28,6 +28,10 @@ run: install build
 test: install build
 	bash tests/run.sh
 
+# The fault, fuzz and security tests alone (they are part of `make test` too: tests/*.test.ts).
+test-reliability: install build
+	bash tests/run.sh tests/reliability*.test.ts tests/fuzz*.test.ts tests/security*.test.ts tests/protocol*.test.ts
+
 bench: install build
 	bash bench/run.sh
 

@@ -71,6 +71,8 @@ export type { Logger, LogHandler, LogLevel, LogRecord } from "./src/log/logger.t
 export { setupLogging } from "./src/log/setup.ts";
 export type { ConfigurableLogger, LoggingOptions, LoggingSetup } from "./src/log/setup.ts";
 export { registerSerializer } from "./src/protocol/codec.ts";
+export { aesGcmSerializer } from "./src/protocol/encryption.ts";
+export type { AesGcmOptions } from "./src/protocol/encryption.ts";
 export type { Serializer } from "./src/protocol/codec.ts";
 export type { ResultMeta } from "./src/nats/backend.ts";
 export type { Embed, TaskMessage } from "./src/protocol/message.ts";

@@ -10,7 +10,7 @@ import { type KV, Kvm } from "@nats-io/kv";
 import { jetstream } from "@nats-io/jetstream";
 import { msgpack } from "../protocol/codec.ts";
 import { READY_STATES, type State, states } from "../result/states.ts";
-import { type SerializedError, serializeError, TimeoutError } from "../errors/errors.ts";
+import { PayloadTooLargeError, type SerializedError, serializeError, TimeoutError } from "../errors/errors.ts";
 
 /** What the backend stores for a task. */
 export interface ResultMeta {
@@ -86,10 +86,19 @@ export class ResultBackend {
     }
   }
 
-  /** Stores `meta` under its task id. */
+  /** Stores `meta` under its task id; throws {@link PayloadTooLargeError} when it cannot fit a message. */
   async store(meta: ResultMeta): Promise<void> {
     const kv = await this.kv();
-    await kv.put(meta.taskId, msgpack.encode(meta));
+    const bytes = msgpack.encode(meta);
+    // The KV put carries a subject and headers besides the entry: keep a margin for them.
+    const max = this.#nc?.info?.max_payload ?? 1024 * 1024;
+    if (bytes.length + 512 > max) {
+      throw new PayloadTooLargeError(
+        `Cannot store the result of ${meta.taskName ?? "task"}[${meta.taskId}]: it is ${bytes.length} bytes and the server's max_payload is ${max}; return large data by reference (a URL or object key)`,
+        { taskId: meta.taskId, taskName: meta.taskName },
+      );
+    }
+    await kv.put(meta.taskId, bytes);
   }
 
   /** Marks `taskId` SUCCESS with `value` (used by Batches and custom flows). */

@@ -22,9 +22,16 @@ import {
 import { PayloadTooLargeError } from "../errors/errors.ts";
 import { H, type WireMessage } from "../protocol/message.ts";
 import type { Names } from "./names.ts";
+import { retryTransient } from "./retry.ts";
 
 /** How long a queue consumer waits for an ack before redelivering (workers heartbeat well inside it). */
 export const ACK_WAIT_MS = 30_000;
+/**
+ * How long a worker's pull request lives. The client sends idle heartbeats at half of it and
+ * re-pulls after two are missed, so a pull lost with a dead server (the consumer's leader on a
+ * cluster) is replaced within this time instead of the client's default 30 s.
+ */
+export const PULL_EXPIRES_MS = 5_000;
 /** The window in which `Nats-Msg-Id` de-duplicates publishes. */
 export const DUPLICATE_WINDOW_MS = 120_000;
 
@@ -124,7 +131,10 @@ export class Broker {
     return this.js.consumers.get(this.names.delayedStream, this.names.delayedConsumer);
   }
 
-  /** Publishes an encoded message to `subject`, refusing one over the server's max_payload. */
+  /**
+   * Publishes an encoded message to `subject`, refusing one over the server's max_payload, and
+   * retrying through a broker outage for up to `PUBLISH_RETRY_MS` (same `Nats-Msg-Id`: stored once).
+   */
   async publish(subject: string, wire: WireMessage): Promise<PubAck> {
     const max = this.nc.info?.max_payload ?? 1024 * 1024;
     let headerBytes = 0;
@@ -136,15 +146,18 @@ export class Broker {
         { taskName: wire.headers[H.task], taskId: wire.headers[H.id] },
       );
     }
-    await this.ensureStreams();
     const h = natsHeaders();
     for (const [k, v] of Object.entries(wire.headers)) if (k !== H.msgId) h.set(k, v);
-    return this.js.publish(subject, wire.data, { headers: h, msgID: wire.headers[H.msgId] });
+    // Through an outage (restart, leader election) the same Nats-Msg-Id is sent again: stored once.
+    return retryTransient(async () => {
+      await this.ensureStreams();
+      return this.js.publish(subject, wire.data, { headers: h, msgID: wire.headers[H.msgId] });
+    });
   }
 
   /**
    * Copies `m` to the dead-letter stream with `reason`, its original headers and body, then
-   * removes it from its stream (or leaves it, when it was already acked).
+   * acks it (or leaves it, when it was already acked).
    */
   async deadLetter(m: JsMsg, queue: string, reason: string, options: { acked?: boolean } = {}): Promise<void> {
     const h = natsHeaders();
@@ -160,8 +173,8 @@ export class Broker {
     await this.ensureStreams();
     // The original stream sequence makes re-dead-lettering the same message idempotent.
     await this.js.publish(this.names.deadSubject(safeToken(queue)), m.data, { headers: h, msgID: `dead:${m.info.stream}:${m.seq}` });
-    // Ack, not term: on a work-queue stream (2.9) a terminated message stays stored forever;
-    // the dead-letter copy is now the record, so the original is removed.
+    // Ack, not term: the copy is safe in the dead-letter stream, and nats-server 2.9 keeps a
+    // terminated message in a work-queue stream forever (only an ack removes it).
     if (!options.acked) m.ack();
   }
 }

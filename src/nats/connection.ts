@@ -119,9 +119,10 @@ export async function openConnection(options: OpenOptions): Promise<NatsConnecti
       tls,
     });
   } catch (e) {
-    throw new BrokerError(
-      `Cannot connect to the broker at ${parsed.servers.join(",")}: ${(e as Error).message}; start nats-server with -js or pass --broker / TASKD_BROKER_URL`,
-      { cause: e },
-    );
+    const message = (e as Error).message;
+    const hint = /authori[sz]ation|authentication|permission|tls|certificate|handshake/i.test(`${message} ${(e as Error).name}`)
+      ? "check the credentials (user:pass@ or token@ in the URL, --creds, --nkey) and TLS files (--tls-ca, --tls-cert, --tls-key)"
+      : "start nats-server with -js or pass --broker / TASKD_BROKER_URL";
+    throw new BrokerError(`Cannot connect to the broker at ${parsed.servers.join(",")}: ${message}; ${hint}`, { cause: e });
   }
 }

@@ -41,9 +41,15 @@ function errorOf(meta: ResultMeta): Error | undefined {
     return new TaskRevokedError(e.message ?? `Task ${meta.taskId} was revoked`, { taskId: meta.taskId, taskName: meta.taskName });
   }
   return new TaskError(
-    { type: String(e.type ?? "Error"), message: String(e.message ?? ""), stack: e.stack, data: e.data },
+    { type: text(e.type, "Error"), message: text(e.message, ""), stack: typeof e.stack === "string" ? e.stack : undefined, data: e.data },
     { taskId: meta.taskId, taskName: meta.taskName },
   );
+}
+
+// Stored data, not code: a field that is not a string is replaced, never converted (an object
+// whose `toString` is data would throw on String()).
+function text(v: unknown, fallback: string): string {
+  return typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : fallback;
 }
 
 /** A task's result, by id. */

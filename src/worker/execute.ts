@@ -10,9 +10,10 @@ import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
 import { Request } from "../app/request.ts";
 import { checkArity } from "../app/arity.ts";
-import { NotRegistered, serializeError } from "../errors/errors.ts";
+import { NotRegistered, PayloadTooLargeError, serializeError } from "../errors/errors.ts";
 import type { ResultMeta } from "../nats/backend.ts";
 import type { Broker } from "../nats/broker.ts";
+import { isTransient } from "../nats/retry.ts";
 import { decodeBody, decodeEnvelope, H, type HeaderReader, type TaskEnvelope } from "../protocol/message.ts";
 import { states } from "../result/states.ts";
 import { signals } from "../signals/signals.ts";
@@ -50,7 +51,10 @@ function headerReader(m: JsMsg): HeaderReader {
   return (name) => m.headers?.get(name) || undefined;
 }
 
-/** Stores `meta`, retrying while the broker is away (up to two minutes). */
+/**
+ * Stores `meta`, retrying while the broker is away (up to two minutes). A result too large for
+ * a message is stored as a FAILURE naming its size and the limit instead (retrying cannot help).
+ */
 async function storeResult(app: App, meta: ResultMeta): Promise<void> {
   const deadline = Date.now() + 120_000;
   for (let delay = 100;; delay = Math.min(delay * 2, 5000)) {
@@ -58,7 +62,13 @@ async function storeResult(app: App, meta: ResultMeta): Promise<void> {
       await app.backend.store(meta);
       return;
     } catch (e) {
-      if (Date.now() > deadline) {
+      if (e instanceof PayloadTooLargeError && (meta.result as { type?: string } | undefined)?.type !== e.name) {
+        log.error(e.message);
+        meta = failureMeta({ id: meta.taskId, task: meta.taskName ?? "", retries: meta.retries ?? 0 }, e, meta.worker ?? "");
+        continue;
+      }
+      // Only an outage is worth waiting out; a refused write (e.g. an id that is no KV key) is final.
+      if (Date.now() > deadline || !isTransient(e)) {
         log.error(`could not store the result of ${meta.taskName}[${meta.taskId}]: ${(e as Error).message}`);
         await signals.taskInternalError.send(meta.taskName, { taskId: meta.taskId, exception: e });
         return;

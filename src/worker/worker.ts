@@ -13,7 +13,7 @@ import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
 import { DEFAULTS } from "../app/options.ts";
 import { openConnection } from "../nats/connection.ts";
-import { ACK_WAIT_MS, type Broker } from "../nats/broker.ts";
+import { ACK_WAIT_MS, type Broker, PULL_EXPIRES_MS } from "../nats/broker.ts";
 import { RevokedSet } from "../nats/revoked.ts";
 import { checkName } from "../nats/names.ts";
 import { getLogger } from "../log/logger.ts";
@@ -154,7 +154,7 @@ export class Worker {
     while (this.#running) {
       try {
         const consumer = await this.#broker!.queueConsumer(queue);
-        const messages = await consumer.consume({ max_messages: batchPrefetch(this.registry, queue, this.prefetch) });
+        const messages = await consumer.consume({ max_messages: batchPrefetch(this.registry, queue, this.prefetch), expires: PULL_EXPIRES_MS });
         this.#consumers.set(queue, messages);
         for await (const m of messages) {
           await this.slots.acquire();

@@ -46,6 +46,8 @@ export async function workerCommand(module: string, flags: WorkerFlags, unknown:
   const apps = await loadTaskModule(module);
   await sendPreloadOptions("worker", apps[0], flags as Record<string, unknown>, unknown);
   for (const app of apps) {
+    // --creds, --nkey and --tls-* apply to every app the module made (its own config wins).
+    for (const key of ["creds", "nkey", "tlsCa", "tlsCert", "tlsKey"] as const) if (flags[key] !== undefined) app.config[key] ??= String(flags[key]);
     if (flags.timeLimit !== undefined) app.config.taskTimeLimit ??= Number(flags.timeLimit);
     if (flags.softTimeLimit !== undefined) app.config.taskSoftTimeLimit ??= Number(flags.softTimeLimit);
   }
