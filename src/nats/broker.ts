@@ -149,7 +149,7 @@ export class Broker {
     const h = natsHeaders();
     for (const [k, v] of Object.entries(wire.headers)) if (k !== H.msgId) h.set(k, v);
     // Through an outage (restart, leader election) the same Nats-Msg-Id is sent again: stored once.
-    return retryTransient(async () => {
+    return await retryTransient(async () => {
       await this.ensureStreams();
       return this.js.publish(subject, wire.data, { headers: h, msgID: wire.headers[H.msgId] });
     });
