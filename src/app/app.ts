@@ -23,6 +23,7 @@ import { states } from "../result/states.ts";
 import { signals } from "../signals/signals.ts";
 import { trace } from "../worker/trace.ts";
 import { validationOf } from "../validate/validate.ts";
+import { Control } from "../control/client.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyFn = (...args: any[]) => any;
@@ -289,7 +290,7 @@ export class App {
       const meta = { taskId: id, taskName: task.name, retries, dateDone: new Date().toISOString() };
       if (outcome.kind === "success") return new EagerResult(id, { ...meta, status: states.SUCCESS, result: outcome.value });
       if (outcome.kind === "ignored") return new EagerResult(id, { ...meta, status: states.PENDING, result: null });
-      const error = serializeError(outcome.kind === "failure" ? outcome.error : outcome.reject);
+      const error = serializeError(outcome.kind === "rejected" ? outcome.reject : outcome.error);
       return new EagerResult(id, { ...meta, status: states.FAILURE, result: error, traceback: error.stack });
     }
   }
@@ -299,9 +300,18 @@ export class App {
     return new AsyncResult(id, this);
   }
 
-  /** Revokes a task by id: a worker that receives it will not run it (state REVOKED). */
-  async revoke(taskId: string, _options: { terminate?: boolean } = {}): Promise<void> {
-    await revokeTask(this, taskId);
+  /**
+   * Revokes a task by id: a worker that receives it will not run it (state REVOKED). With
+   * `terminate`, a worker running it stops it (see `app.control.revoke`).
+   */
+  async revoke(taskId: string, options: { terminate?: boolean } = {}): Promise<void> {
+    await revokeTask(this, taskId, options.terminate ?? false);
+  }
+
+  #control?: Control;
+  /** Remote control and inspection of this app's workers (`inspect()`, `revoke()`, `rateLimit()`, `shutdown()`). */
+  get control(): Control {
+    return (this.#control ??= new Control(this));
   }
 
   /** The task registered as `name`; throws `NotRegistered` when there is none. */

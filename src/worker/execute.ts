@@ -17,9 +17,27 @@ import { decodeBody, decodeEnvelope, H, type HeaderReader, type TaskEnvelope } f
 import { states } from "../result/states.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
-import { type Outcome, trace } from "./trace.ts";
+import { type Outcome } from "./trace.ts";
+import type { Execution, Pool } from "./pool/pool.ts";
+import { withTimeLimits } from "./timelimit.ts";
+import type { EventDispatcher } from "../events/dispatcher.ts";
+import { shortRepr } from "../events/event.ts";
 
 const log = getLogger("taskd.worker");
+
+/** A running task, as the worker tracks it (inspect active, revoke --terminate). */
+export interface ActiveTask {
+  /** Its request. */
+  request: Request;
+  /** The task. */
+  task: Task;
+  /** When it started (ms since the epoch). */
+  started: number;
+  /** The controller behind `request.signal`. */
+  abort: AbortController;
+  /** Its execution in the pool, once started. */
+  execution?: Execution;
+}
 
 /** What message handling needs from the worker. */
 export interface ExecContext {
@@ -36,9 +54,21 @@ export interface ExecContext {
   /** Broker of the worker's connection. */
   broker: Broker;
   /** Running requests by task id (for inspect active and revoke --terminate). */
-  active: Map<string, { request: Request; task: Task; started: number; abort: AbortController }>;
+  active: Map<string, ActiveTask>;
   /** Deliveries after which a message is dead-lettered. */
   maxDeliveries: number;
+  /** Where task bodies run. */
+  pool: Pool;
+  /** Task events, when the worker sends them. */
+  events?: EventDispatcher;
+}
+
+function taskEvent(env: Pick<TaskEnvelope, "id" | "task" | "retries" | "argsrepr" | "kwargsrepr">, queue?: string) {
+  return { id: env.id, name: env.task, retries: env.retries, queue, argsrepr: env.argsrepr, kwargsrepr: env.kwargsrepr };
+}
+
+function excText(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
 function headerReader(m: JsMsg): HeaderReader {
@@ -76,6 +106,7 @@ async function deadLetter(ctx: ExecContext, m: JsMsg, queue: string, reason: str
     log.error(`could not dead-letter message ${m.seq}: ${(e as Error).message}; it will be delivered again`);
     if (!acked) m.nak(5000);
   }
+  ctx.events?.send("task-rejected", { id: m.headers?.get(H.id) || undefined, name: m.headers?.get(H.task) || undefined, exception: reason, hostname: ctx.hostname });
   await signals.taskRejected.send(undefined, { message: m, exc: reason });
 }
 
@@ -119,6 +150,7 @@ async function executeInner(ctx: ExecContext, m: JsMsg, queue: string): Promise<
     if (!(env.ignoreResult ?? task.effective("ignoreResult"))) {
       await storeResult(app, { taskId: env.id, taskName: env.task, status: states.REVOKED, result: { type: "TaskRevokedError", message: `Task ${env.id} ${why}` }, worker: ctx.hostname, dateDone: new Date().toISOString() });
     }
+    ctx.events?.send("task-revoked", { ...taskEvent(env, queue), terminated: false, expired });
     await signals.taskRevoked.send(task, { request: env, terminated: false, signum: null, expired });
     return;
   }
@@ -146,6 +178,7 @@ async function run(
   const app = task.app;
   const acksLate = task.effective("acksLate");
   const ignoreResult = env.ignoreResult ?? task.effective("ignoreResult");
+  ctx.events?.send("task-received", { ...taskEvent(env, queue), eta: env.eta, expires: env.expires, rootId: env.rootId, parentId: env.parentId });
   if (signals.taskReceived.hasReceivers) await signals.taskReceived.send(undefined, { request: env });
   if (!acksLate) m.ack();
   else ctx.keepAlive.add(m);
@@ -189,18 +222,31 @@ async function run(
   const repr = env.argsrepr !== undefined || env.kwargsrepr !== undefined ? ` args=${env.argsrepr ?? ""} kwargs=${env.kwargsrepr ?? ""}` : "";
   log.debug(`Task ${task.name}[${env.id}] received${repr}`);
   const started = performance.now();
-  ctx.active.set(env.id, { request, task, started: Date.now(), abort });
+  const entry: ActiveTask = { request, task, started: Date.now(), abort };
+  ctx.active.set(env.id, entry);
   let outcome: Outcome;
   try {
     if (task.effective("trackStarted") && !ignoreResult) {
       await storeResult(app, { taskId: env.id, taskName: task.name, status: states.STARTED, result: { pid: process.pid, hostname: ctx.hostname }, worker: ctx.hostname, retries: env.retries });
     }
-    outcome = await trace(task, request);
+    ctx.events?.send("task-started", taskEvent(env, queue));
+    entry.execution = ctx.pool.run(task, request, abort);
+    outcome = await withTimeLimits(entry.execution, request, request.timelimit);
   } finally {
     ctx.active.delete(env.id);
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(4);
+  sendOutcomeEvent(ctx, env, queue, outcome, Number(seconds));
   await settle(ctx, m, queue, task, request, outcome, { acksLate, ignoreResult, seconds });
+}
+
+function sendOutcomeEvent(ctx: ExecContext, env: TaskEnvelope, queue: string, o: Outcome, runtime: number): void {
+  if (!ctx.events) return;
+  const base = { ...taskEvent(env, queue), runtime };
+  if (o.kind === "success") ctx.events.send("task-succeeded", { ...base, result: shortRepr(o.value) });
+  else if (o.kind === "failure") ctx.events.send("task-failed", { ...base, exception: excText(o.error) });
+  else if (o.kind === "retry") ctx.events.send("task-retried", { ...base, exception: excText(o.retry.exc ?? o.retry) });
+  else if (o.kind === "revoked") ctx.events.send("task-revoked", { ...base, terminated: true, expired: false });
 }
 
 async function settle(
@@ -229,6 +275,10 @@ async function settle(
         const e = serializeError(o.retry.exc ?? o.retry);
         await storeResult(app, { ...base, status: states.RETRY, result: e, traceback: e.stack });
       }
+    } else if (o.kind === "revoked") {
+      log.warn(`Task ${task.name}[${request.id}] terminated: ${o.error.message}`);
+      if (!f.ignoreResult) await storeResult(app, { ...base, status: states.REVOKED, result: { type: "TaskRevokedError", message: o.error.message }, dateDone: new Date().toISOString() });
+      await signals.taskRevoked.send(task, { request, terminated: true, signum: "SIGTERM", expired: false });
     } else if (o.kind === "ignored") {
       log.debug(`Task ${task.name}[${request.id}] ignored`);
     } else if (o.kind === "rejected") {

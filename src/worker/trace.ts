@@ -22,11 +22,13 @@ export type Outcome =
   | { kind: "failure"; error: unknown; expected: boolean }
   | { kind: "retry"; retry: Retry }
   | { kind: "ignored"; ignore: Ignore }
-  | { kind: "rejected"; reject: Reject };
+  | { kind: "rejected"; reject: Reject }
+  /** Terminated from outside while it ran (`revoke --terminate`). */
+  | { kind: "revoked"; error: Error };
 
 /** The state an outcome is stored as. */
 export function stateOf(o: Outcome): string {
-  return o.kind === "success" ? states.SUCCESS : o.kind === "retry" ? states.RETRY : o.kind === "failure" || o.kind === "rejected" ? states.FAILURE : "IGNORED";
+  return o.kind === "success" ? states.SUCCESS : o.kind === "retry" ? states.RETRY : o.kind === "failure" || o.kind === "rejected" ? states.FAILURE : o.kind === "revoked" ? states.REVOKED : "IGNORED";
 }
 
 async function safely(what: string, fn: () => unknown): Promise<void> {

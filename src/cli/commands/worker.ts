@@ -7,6 +7,8 @@ import { DEFAULTS } from "../../app/options.ts";
 import { setLogLevel, getLogger } from "../../log/logger.ts";
 import { ensureDevServer } from "../../nats/devserver.ts";
 import { Worker } from "../../worker/worker.ts";
+import { POOL_KINDS } from "../../worker/pool/pool.ts";
+import { resolve as resolvePath } from "node:path";
 import { type BrokerFlags, brokerConfigured } from "../broker.ts";
 import { loadTaskModule } from "../load.ts";
 import { CliError } from "../errors.ts";
@@ -23,6 +25,9 @@ export interface WorkerFlags extends BrokerFlags {
   loglevel?: string;
   timeLimit?: number;
   softTimeLimit?: number;
+  /** cac's negation of --without-events. */
+  events?: boolean;
+  withoutEvents?: boolean;
 }
 
 function positiveInt(name: string, value: unknown): number | undefined {
@@ -37,8 +42,8 @@ export async function workerCommand(module: string, flags: WorkerFlags): Promise
   setLogLevel(flags.loglevel ?? "info");
   const concurrency = positiveInt("concurrency", flags.concurrency) ?? DEFAULTS.concurrency;
   const prefetch = positiveInt("prefetch", flags.prefetch);
-  if (flags.pool && flags.pool !== "async") {
-    throw new CliError(`Cannot start worker: --pool ${flags.pool} is not available yet; use --pool async`);
+  if (flags.pool && !(POOL_KINDS as readonly string[]).includes(flags.pool)) {
+    throw new CliError(`Cannot start worker: --pool ${flags.pool} is not a pool; use ${POOL_KINDS.join(" or ")}`);
   }
   if (flags.broker) process.env.TASKD_BROKER_URL = flags.broker;
   const apps = await loadTaskModule(module);
@@ -53,6 +58,10 @@ export async function workerCommand(module: string, flags: WorkerFlags): Promise
     concurrency,
     prefetch,
     hostname: flags.hostname,
+    pool: flags.pool ?? "async",
+    module: resolvePath(module),
+    loglevel: flags.loglevel ?? "info",
+    sendEvents: !(flags.withoutEvents || flags.events === false),
   });
   let signalled = 0;
   const done = new Promise<void>((resolve) => {
@@ -71,6 +80,8 @@ export async function workerCommand(module: string, flags: WorkerFlags): Promise
     };
     process.on("SIGINT", () => onSignal("SIGINT"));
     process.on("SIGTERM", () => onSignal("SIGTERM"));
+    // Remote `taskd control shutdown` stops the worker without a signal.
+    worker.stopped.then(() => resolve());
   });
   try {
     await worker.start();
