@@ -101,7 +101,7 @@ for (const pool of ["async", "threads"] as const) {
     });
 
     test("inspect ping names the worker; registered lists the tasks; active shows a running id", T, async () => {
-      const ping = await runCli(server.url, ["inspect", "ping"]);
+      const ping = await runCli(server.url, ["inspect", "ping", "--timeout", "3"]);
       assert.equal(ping.code, 0, ping.stderr);
       assert.match(ping.stdout, new RegExp(`-> ${node}: OK pong`));
       const reg = await runCli(server.url, ["inspect", "registered", "-d", node]);

@@ -120,7 +120,7 @@ export class Control {
   }
 
   /** Sets a task's per-worker rate limit on the workers (`null` or `0` removes it). */
-  rateLimit(taskName: string, rateLimit: string | number | null, options: BroadcastOptions = {}): Promise<ControlReply[]> {
+  async rateLimit(taskName: string, rateLimit: string | number | null, options: BroadcastOptions = {}): Promise<ControlReply[]> {
     if (typeof taskName !== "string" || !taskName) throw new TypeError("Cannot set a rate limit: give the task's name");
     parseRate(rateLimit);
     return this.broadcast("rate_limit", { taskName, rateLimit }, options);
