@@ -46,14 +46,14 @@ describe("remote control and inspection", () => {
   test("inspect registered, stats, scheduled and revoked answer per worker", T, async () => {
     const i = app.control.inspect(BOTH);
     const reg = await i.registered();
-    assert.ok(reg["c1@test"].includes("rt.add") && reg["c2@test"].includes("rt.spin"));
+    assert.ok(reg["c1@test"]?.includes("rt.add") && reg["c2@test"]?.includes("rt.spin"), `registered: ${JSON.stringify(reg)}`);
     assert.equal(await (await add.delay(1, 2)).get({ timeout: 10 }), 3);
     const stats = await i.stats();
     assert.equal((stats["c1@test"].pool as { kind: string }).kind, "async");
     assert.equal((stats["c2@test"].pool as { kind: string }).kind, "threads");
     assert.equal((stats["c2@test"].pool as { threads: number }).threads, 4);
     const processed = Number(stats["c1@test"].processed) + Number(stats["c2@test"].processed);
-    assert.ok(processed >= 1);
+    assert.ok(processed >= 1, `stats: ${JSON.stringify(stats)}`);
     assert.deepEqual(await i.scheduled(), { "c1@test": [], "c2@test": [] });
     const revoked = await i.revoked();
     assert.ok(Array.isArray(revoked["c1@test"]));

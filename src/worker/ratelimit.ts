@@ -111,7 +111,8 @@ export class GlobalRateLimiter {
         if (e && e.operation === "PUT") await kv.update(key, value, e.revision);
         else if (e) await kv.update(key, value, e.revision);
         else await kv.create(key, value);
-        return at - now;
+        // Measured after the round trips, so the start lands on the reserved instant.
+        return Math.max(0, at - Date.now());
       } catch (err) {
         if (attempt > 50) throw err;
         // Lost the race (wrong last sequence / key exists): read again.
