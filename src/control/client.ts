@@ -123,7 +123,7 @@ export class Control {
   async rateLimit(taskName: string, rateLimit: string | number | null, options: BroadcastOptions = {}): Promise<ControlReply[]> {
     if (typeof taskName !== "string" || !taskName) throw new TypeError("Cannot set a rate limit: give the task's name");
     parseRate(rateLimit);
-    return this.broadcast("rate_limit", { taskName, rateLimit }, options);
+    return await this.broadcast("rate_limit", { taskName, rateLimit }, options);
   }
 
   /** Asks the workers to shut down warm (finish running tasks, then exit). */

@@ -17,7 +17,7 @@ import { decodeBody, decodeEnvelope, H, type HeaderReader, type TaskEnvelope } f
 import { states } from "../result/states.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
-import { type Outcome } from "./trace.ts";
+import type { Outcome } from "./trace.ts";
 import type { Execution, Pool } from "./pool/pool.ts";
 import { withTimeLimits } from "./timelimit.ts";
 import type { EventDispatcher } from "../events/dispatcher.ts";

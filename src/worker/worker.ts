@@ -70,7 +70,7 @@ export class Worker implements ControlTarget {
   readonly concurrency: number;
   readonly prefetch: number;
   readonly queues: string[];
-  readonly registry = new Map<string, Task>();
+  readonly registry: Map<string, Task> = new Map();
   readonly slots: Slots;
   readonly active: ExecContext["active"] = new Map();
   readonly #keepAlive = new Set<JsMsg>();
