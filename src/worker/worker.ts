@@ -21,6 +21,7 @@ import { checkName } from "../nats/names.ts";
 import { getLogger } from "../log/logger.ts";
 import { signals } from "../signals/signals.ts";
 import { TaskRevokedError } from "../errors/errors.ts";
+import { Ignore } from "../errors/semipredicates.ts";
 import { H } from "../protocol/message.ts";
 import { runtime } from "../runtime/mod.ts";
 import { ControlServer } from "../control/server.ts";
@@ -426,7 +427,9 @@ export class Worker implements ControlTarget {
       for (const { abort } of this.active.values()) abort.abort(new Error("worker shutting down (cold)"));
       for (const m of this.#keepAlive) m.nak();
       this.#keepAlive.clear();
-      for (const { execution } of this.active.values()) execution?.kill({ kind: "failure", error: new Error("worker shut down (cold) while the task ran"), expected: false });
+      // As Celery's cold shutdown: running tasks are stopped and nothing is stored for them;
+      // late-acked ones were just nak'ed and come back, early-acked ones are lost.
+      for (const { execution } of this.active.values()) execution?.kill({ kind: "ignored", ignore: new Ignore("worker shut down (cold) while the task ran") });
     }
     this.#stopping ??= this.#stop();
     return this.#stopping;
