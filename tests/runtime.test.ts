@@ -7,7 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { TaskError } from "../mod.ts";
-import { add, app, hang, hangForever, limited, nap, patient, spin, spinForever } from "./fixtures/runtime_tasks.ts";
+import { add, app, flaky, handled, hang, hangForever, limited, nap, patient, spin, spinForever } from "./fixtures/runtime_tasks.ts";
 import { NatsServer } from "./helpers/server.ts";
 import { eventually, fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
 
@@ -41,6 +41,16 @@ for (const pool of ["async", "threads"] as const) {
       assert.match(worker.output, new RegExp(`${node} ready: .*\\(${pool} pool, concurrency 2`));
       const inits = worker.output.split("\n").filter((l) => l.includes("workerProcessInit")).length;
       assert.equal(inits, pool === "threads" ? 2 : 1);
+    });
+
+    test("retries, handlers and signals behave as in every pool", T, async () => {
+      const r = await flaky.delay();
+      assert.equal(await r.get({ timeout: 20 }), 1);
+      await worker.waitFor(`taskPostrun ${r.id} state=RETRY`, 5000);
+      await worker.waitFor(`taskPostrun ${r.id} state=SUCCESS`, 5000);
+      const h = await handled.delay(21);
+      assert.equal(await h.get({ timeout: 10 }), 42);
+      await worker.waitFor(`onSuccess ${h.id} 42`, 5000);
     });
 
     test("a task past its hard time limit fails with TimeLimitExceeded, onTimeout runs, and the next task runs", T, async () => {
