@@ -31,6 +31,7 @@ export const DEFAULT_CONTROL_TIMEOUT = 1;
  * ```
  */
 export class Inspect {
+  /** Inspection through `control`, limited by `options`. */
   constructor(readonly control: Control, readonly options: BroadcastOptions = {}) {}
 
   #merge<T>(command: ControlCommand): Promise<ControlReply<T>> {
@@ -68,6 +69,7 @@ export class Inspect {
 
 /** Remote control of an app's workers. */
 export class Control {
+  /** Control of `app`'s workers (use `app.control`). */
   constructor(readonly app: App) {}
 
   /**

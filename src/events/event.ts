@@ -53,6 +53,7 @@ export interface TaskdEvent {
   processed?: number;
   /** Worker heartbeats: seconds between heartbeats. */
   freq?: number;
+  /** Other fields (loadavg, eta, expires, rootId, parentId…). */
   [key: string]: unknown;
 }
 

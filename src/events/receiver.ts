@@ -15,7 +15,10 @@ import type { TaskdEvent } from "./event.ts";
  * ```
  */
 export class EventReceiver implements AsyncIterable<TaskdEvent> {
-  private constructor(readonly sub: Subscription) {}
+  readonly #sub: Subscription;
+  private constructor(sub: Subscription) {
+    this.#sub = sub;
+  }
 
   /** Subscribes to `app`'s events (`filter`: e.g. `task.*`; default every event). Resolves once the server has the subscription. */
   static async open(app: App, filter = ">"): Promise<EventReceiver> {
@@ -25,8 +28,9 @@ export class EventReceiver implements AsyncIterable<TaskdEvent> {
     return new EventReceiver(sub);
   }
 
+  /** Events as they arrive, until `close()`. */
   async *[Symbol.asyncIterator](): AsyncIterator<TaskdEvent> {
-    for await (const m of this.sub) {
+    for await (const m of this.#sub) {
       try {
         yield m.json<TaskdEvent>();
       } catch {
@@ -37,6 +41,6 @@ export class EventReceiver implements AsyncIterable<TaskdEvent> {
 
   /** Stops receiving; the iterator ends. */
   close(): void {
-    this.sub.unsubscribe();
+    this.#sub.unsubscribe();
   }
 }

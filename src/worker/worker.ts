@@ -27,7 +27,7 @@ import { runtime } from "../runtime/mod.ts";
 import { ControlServer } from "../control/server.ts";
 import type { ControlTarget, TaskInfo } from "../control/protocol.ts";
 import { EventDispatcher } from "../events/dispatcher.ts";
-import { execute, type ExecContext } from "./execute.ts";
+import { type ActiveTask, execute, type ExecContext } from "./execute.ts";
 import { createPool, type Pool } from "./pool/pool.ts";
 import { GlobalRateLimiter, parseRate, RateLimiter } from "./ratelimit.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -67,13 +67,20 @@ type Held = TaskInfo;
 
 /** A worker serving the tasks of `apps`. */
 export class Worker implements ControlTarget {
+  /** The node name. */
   readonly hostname: string;
+  /** Tasks run at once. */
   readonly concurrency: number;
+  /** Received messages held at most (running, waiting for a rate limit or a slot). */
   readonly prefetch: number;
+  /** Queues consumed. */
   readonly queues: string[];
+  /** Tasks served, by name. */
   readonly registry: Map<string, Task> = new Map();
+  /** @internal the execution slots. */
   readonly slots: Slots;
-  readonly active: ExecContext["active"] = new Map();
+  /** Running tasks by id. */
+  readonly active: Map<string, ActiveTask> = new Map();
   readonly #keepAlive = new Set<JsMsg>();
   readonly #revoked = new RevokedSet();
   readonly #consumers = new Map<string, ConsumerMessages>();
@@ -105,6 +112,7 @@ export class Worker implements ControlTarget {
   /** The pool kind. */
   readonly poolKind: string;
 
+  /** A worker for `apps` (call `start()`). */
   constructor(readonly apps: readonly App[], options: WorkerOptions = {}) {
     if (apps.length === 0) throw new TypeError("Cannot start a worker: the module created no App; export one with `new App(\"name\")`");
     for (const app of apps) for (const [name, task] of app.tasks) this.registry.set(name, task);
@@ -133,8 +141,10 @@ export class Worker implements ControlTarget {
     }
   }
 
+  /** The options it was created with. */
   readonly options: WorkerOptions;
 
+  /** Deliveries after which a message is dead-lettered. */
   readonly maxDeliveries: number;
 
   /** Connects, sets up queues and starts consuming; resolves once ready. */
