@@ -72,6 +72,20 @@ describe("events", () => {
     assert.match(lines.out, /worker-online\s+ev@test/);
   });
 
+  test("a client with taskSendSentEvent sends task-sent before the worker's events", T, async () => {
+    app.config.taskSendSentEvent = true;
+    try {
+      const r = await add.delay(1, 1);
+      await r.get({ timeout: 10 });
+      await eventually(() => lines.out.includes(`task-succeeded   rt.add[${r.id}]`), 10_000);
+      const mine = lines.out.split("\n").filter((l) => l.includes(r.id)).map((l) => l.split(/\s+/)[1]);
+      assert.equal(mine[0], "task-sent");
+      assert.ok(mine.includes("task-succeeded"));
+    } finally {
+      app.config.taskSendSentEvent = false;
+    }
+  });
+
   test("--json gives one object per line with id, name, worker, timestamps and runtime; args only as argsrepr", T, async () => {
     const r = await add.applyAsync([40, 2], { argsrepr: "(<hidden>)" });
     assert.equal(await r.get({ timeout: 10 }), 42);

@@ -24,6 +24,7 @@ import { signals } from "../signals/signals.ts";
 import { trace } from "../worker/trace.ts";
 import { validationOf } from "../validate/validate.ts";
 import { Control } from "../control/client.ts";
+import { sendTaskSentEvent } from "../events/sent.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyFn = (...args: any[]) => any;
@@ -247,6 +248,8 @@ export class App {
     const wire = encodeTask(msg, encode);
     const broker = await this.broker();
     const delayed = msg.eta !== undefined && Date.parse(msg.eta) > Date.now();
+    // Before the publish, on the same connection: a monitor sees task-sent before task-received.
+    if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
     await broker.publish(delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue), wire);
     if (signals.afterTaskPublish.hasReceivers) {
       await signals.afterTaskPublish.send(msg.task, { headers: msg, body: [msg.args, msg.kwargs, msg.embed], exchange: "", routingKey: msg.queue });

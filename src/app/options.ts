@@ -117,6 +117,8 @@ export interface AppConfig extends BrokerAuthOptions {
   taskTimeLimit?: number;
   /** App-wide soft time limit, seconds. @default undefined */
   taskSoftTimeLimit?: number;
+  /** Clients send a `task-sent` event for each task they publish (Celery's task_send_sent_event). @default false */
+  taskSendSentEvent?: boolean;
   /** Prefetch per execution slot. @default 4 */
   workerPrefetchMultiplier?: number;
   /** The base class of function tasks. @default Task */
