@@ -45,6 +45,7 @@ export {
   TaskRevokedError,
   TimeLimitExceeded,
   TimeoutError,
+  WorkerLostError,
 } from "./src/errors/errors.ts";
 export type { SerializedError } from "./src/errors/errors.ts";
 export { Signal } from "./src/signals/signal.ts";

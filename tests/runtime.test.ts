@@ -7,7 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { TaskError } from "../mod.ts";
-import { add, app, flaky, handled, hang, hangForever, limited, nap, patient, spin, spinForever } from "./fixtures/runtime_tasks.ts";
+import { add, app, flaky, handled, hang, hangForever, limited, lostOnce, nap, patient, spin, spinForever, stray } from "./fixtures/runtime_tasks.ts";
 import { NatsServer } from "./helpers/server.ts";
 import { eventually, fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
 
@@ -76,6 +76,20 @@ for (const pool of ["async", "threads"] as const) {
         const [a, b] = await Promise.all([add.delay(1, 1), add.delay(2, 2)]);
         assert.deepEqual(await Promise.all([a.get({ timeout: 10 }), b.get({ timeout: 10 })]), [2, 4]);
         await eventually(() => worker.output.split("\n").filter((l) => l.includes("workerProcessInit")).length >= 3, 10_000);
+      });
+    }
+
+    test("an error thrown outside any task never takes the worker down", T, async () => {
+      const r = await stray.delay();
+      const expected = pool === "threads" ? "WorkerLostError" : "TimeLimitExceeded";
+      await assert.rejects(r.get({ timeout: 20 }), (e: unknown) => e instanceof TaskError && e.remoteType === expected);
+      assert.equal(await (await add.delay(3, 4)).get({ timeout: 10 }), 7);
+    });
+
+    if (pool === "threads") {
+      test("acksLate + rejectOnWorkerLost: a task whose thread died is delivered again", T, async () => {
+        const r = await lostOnce.delay();
+        assert.equal(await r.get({ timeout: 20 }), "second delivery");
       });
     }
 

@@ -10,7 +10,8 @@ import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
 import { Request } from "../app/request.ts";
 import { checkArity } from "../app/arity.ts";
-import { NotRegistered, serializeError } from "../errors/errors.ts";
+import { NotRegistered, serializeError, WorkerLostError } from "../errors/errors.ts";
+import { Reject } from "../errors/semipredicates.ts";
 import type { ResultMeta } from "../nats/backend.ts";
 import type { Broker } from "../nats/broker.ts";
 import { decodeBody, decodeEnvelope, H, type HeaderReader, type TaskEnvelope } from "../protocol/message.ts";
@@ -231,13 +232,23 @@ async function run(
     }
     ctx.events?.send("task-started", taskEvent(env, queue));
     entry.execution = ctx.pool.run(task, request, abort);
-    outcome = await withTimeLimits(entry.execution, request, request.timelimit);
+    outcome = lostUnit(task, await withTimeLimits(entry.execution, request, request.timelimit), acksLate);
   } finally {
     ctx.active.delete(env.id);
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(4);
   sendOutcomeEvent(ctx, env, queue, outcome, Number(seconds));
   await settle(ctx, m, queue, task, request, outcome, { acksLate, ignoreResult, seconds });
+}
+
+/**
+ * A late-acked task whose execution unit died goes back to the queue when the task asks for it
+ * (`rejectOnWorkerLost`); otherwise it is a failure and is acked, as in Celery.
+ */
+function lostUnit(task: Task, o: Outcome, acksLate: boolean): Outcome {
+  if (o.kind !== "failure" || !(o.error instanceof WorkerLostError)) return o;
+  if (!acksLate || !task.effective("rejectOnWorkerLost")) return o;
+  return { kind: "rejected", reject: new Reject(o.error, { requeue: true }) };
 }
 
 function sendOutcomeEvent(ctx: ExecContext, env: TaskEnvelope, queue: string, o: Outcome, runtime: number): void {

@@ -63,6 +63,9 @@ export async function workerCommand(module: string, flags: WorkerFlags): Promise
     loglevel: flags.loglevel ?? "info",
     sendEvents: !(flags.withoutEvents || flags.events === false),
   });
+  // Task code can throw outside any task's promise chain (a stray timer): say so, keep serving.
+  process.on("uncaughtException", (e) => log.error("uncaught error outside any task (the worker goes on):", e));
+  process.on("unhandledRejection", (e) => log.error("unhandled rejection outside any task (the worker goes on):", e));
   let signalled = 0;
   const done = new Promise<void>((resolve) => {
     const onSignal = (sig: string) => {

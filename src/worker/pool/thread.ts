@@ -74,6 +74,17 @@ async function shutdown(): Promise<void> {
   }
 }
 
+// A stray error outside any task's promise chain: report it and let the worker replace this
+// thread (what Bun does by itself; Deno would otherwise take the whole process down).
+scope.addEventListener("error", (e: ErrorEvent) => {
+  e.preventDefault();
+  post({ type: "crashed", message: e.message || String(e.error) });
+});
+scope.addEventListener("unhandledrejection", (e: PromiseRejectionEvent) => {
+  e.preventDefault();
+  post({ type: "crashed", message: `unhandled rejection: ${(e.reason as Error)?.message ?? e.reason}` });
+});
+
 scope.addEventListener("message", (e: MessageEvent<ToThread>) => {
   const m = e.data;
   if (m.type === "init") init(m);

@@ -8,8 +8,7 @@
  */
 import type { Request } from "../../app/request.ts";
 import type { Task } from "../../app/task.ts";
-import { serializeError } from "../../errors/errors.ts";
-import { TaskdError } from "../../errors/base.ts";
+import { serializeError, WorkerLostError } from "../../errors/errors.ts";
 import { getLogger } from "../../log/logger.ts";
 import { runtime } from "../../runtime/mod.ts";
 import type { Outcome } from "../trace.ts";
@@ -17,12 +16,6 @@ import type { Execution, Pool, PoolOptions } from "./pool.ts";
 import { type FromThread, outcomeFromWire, requestToWire, type ToThread } from "./wire.ts";
 
 const log = getLogger("taskd.pool");
-
-/** The thread running a task died (it threw outside the task, or ran out of memory). */
-export class WorkerLostError extends TaskdError {
-  override name = "WorkerLostError" as const;
-  override readonly code = "WORKER_LOST";
-}
 
 interface Running {
   id: string;
@@ -45,6 +38,7 @@ class Unit {
       if (m.type === "ready") ok();
       else if (m.type === "failed") fail(new Error(m.message));
       else if (m.type === "bye") this.bye?.();
+      else if (m.type === "crashed") onExit(this, m.message);
       else if (m.type === "outcome" && this.current?.id === m.id) {
         const c = this.current;
         this.current = undefined;
@@ -104,9 +98,9 @@ export class ThreadsPool implements Pool {
     if (!this.#units.has(u)) return;
     log.error(`a pool thread died: ${why}; starting a new one`);
     const c = u.current;
-    u.current = undefined;
-    c?.finish({ kind: "failure", error: new WorkerLostError(`The thread running the task died: ${why}`), expected: false });
+    // Out of the pool first, so finishing the task cannot hand the dead unit out again.
     this.#replace(u);
+    c?.finish({ kind: "failure", error: new WorkerLostError(`The thread running the task died: ${why}`), expected: false });
   }
 
   /** Terminates `u` and starts a fresh unit in its place. */
@@ -137,14 +131,15 @@ export class ThreadsPool implements Pool {
 
   #release(u: Unit): void {
     if (!this.#units.has(u)) return;
-    if (u.current) return;
+    if (u.current || this.#idle.includes(u)) return;
     const w = this.#waiters.shift();
     if (w) w(u);
-    else if (u.thread) this.#idle.push(u);
+    else this.#idle.push(u);
   }
 
   #acquire(): Promise<Unit> {
-    const u = this.#idle.shift();
+    let u = this.#idle.shift();
+    while (u && !this.#units.has(u)) u = this.#idle.shift();
     if (u) return Promise.resolve(u);
     return new Promise((r) => this.#waiters.push(r));
   }

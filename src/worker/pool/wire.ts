@@ -30,7 +30,9 @@ export type FromThread =
   | { type: "ready"; tasks: string[] }
   | { type: "failed"; message: string }
   | { type: "outcome"; id: string; outcome: WireOutcome }
-  | { type: "bye" };
+  | { type: "bye" }
+  /** An error escaped every task (a stray timer, an unhandled rejection): the thread is replaced. */
+  | { type: "crashed"; message: string };
 
 /** Turns an outcome into plain data. */
 export function outcomeToWire(o: Outcome): WireOutcome {
