@@ -17,8 +17,9 @@ install: node_modules/.installed
 	  (apt-get update -qq && apt-get install -y -qq nats-server) >/dev/null || \
 	  { echo "could not install nats-server: install it by hand (apt-get install nats-server)"; exit 1; }; }
 
+# The pool threads run src/worker/pool/thread.ts: a second entry point embedded in the binary.
 dist/taskd: node_modules/.installed $(SRC)
-	$(BIN)/bun build --compile src/cli/main.ts --outfile dist/taskd
+	$(BIN)/bun build --compile src/cli/main.ts src/worker/pool/thread.ts --outfile dist/taskd
 
 build: dist/taskd
 

@@ -45,6 +45,7 @@ export {
   TaskRevokedError,
   TimeLimitExceeded,
   TimeoutError,
+  WorkerLostError,
 } from "./src/errors/errors.ts";
 export type { SerializedError } from "./src/errors/errors.ts";
 export { TaskValidationError } from "./src/errors/validation.ts";
@@ -86,3 +87,17 @@ export { Chord, chord } from "./src/canvas/chord.ts";
 export { GroupResult } from "./src/canvas/group_result.ts";
 export { ChainError, ChordError } from "./src/canvas/errors.ts";
 export { Batches, SimpleRequest } from "./src/worker/batches.ts";
+export { HEARTBEAT_SECONDS } from "./src/worker/worker.ts";
+export { POOL_KINDS } from "./src/worker/pool/pool.ts";
+export type { Execution, Pool, PoolKind } from "./src/worker/pool/pool.ts";
+export { parseRate } from "./src/worker/ratelimit.ts";
+export { Control, DEFAULT_CONTROL_TIMEOUT, Inspect } from "./src/control/client.ts";
+export type { BroadcastOptions } from "./src/control/client.ts";
+export { CONTROL_COMMANDS } from "./src/control/protocol.ts";
+export type { ControlCommand, ControlReply, ControlTarget, TaskInfo } from "./src/control/protocol.ts";
+export { EventReceiver } from "./src/events/receiver.ts";
+export { TASK_EVENTS, WORKER_EVENTS } from "./src/events/event.ts";
+export type { EventType, TaskdEvent } from "./src/events/event.ts";
+export { formatEvent } from "./src/events/format.ts";
+export type { ActiveTask } from "./src/worker/execute.ts";
+export type { Outcome } from "./src/worker/trace.ts";

@@ -11,6 +11,7 @@ import { type AsyncResult, TaskError } from "../mod.ts";
 import { app, badBatch, clicks, slowClicks } from "./fixtures/canvas_tasks.ts";
 import { NatsServer } from "./helpers/server.ts";
 import { fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { completeLines } from "./helpers/taskd.ts";
 
 let server: NatsServer;
 let worker: WorkerProcess;
@@ -18,7 +19,7 @@ const log = join(mkdtempSync(join(tmpdir(), "taskd-batches-")), "log.jsonl");
 
 function batches(): { size: number; ids: string[] }[] {
   if (!existsSync(log)) return [];
-  return readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((n) => n.kind === "batch");
+  return completeLines(readFileSync(log, "utf8")).map((l) => JSON.parse(l)).filter((n) => n.kind === "batch");
 }
 
 interface Marked {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { app, crashBatch } from "./fixtures/canvas_tasks.ts";
 import { NatsServer } from "./helpers/server.ts";
 import { eventually, fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { completeLines } from "./helpers/taskd.ts";
 
 let server: NatsServer;
 const workers: WorkerProcess[] = [];
@@ -18,7 +19,7 @@ const log = join(mkdtempSync(join(tmpdir(), "taskd-batches-crash-")), "log.jsonl
 
 function notes(kind: string): Record<string, unknown>[] {
   if (!existsSync(log)) return [];
-  return readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((n) => n.kind === kind);
+  return completeLines(readFileSync(log, "utf8")).map((l) => JSON.parse(l)).filter((n) => n.kind === kind);
 }
 
 describe("Batches survive a worker crash", () => {

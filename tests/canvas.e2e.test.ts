@@ -11,6 +11,7 @@ import { chain, chord, group, GroupResult, signature, TaskError } from "../mod.t
 import { add, app, collect, fail, flakyAdd, mul, onError, sleepy, tagged, tsum, whoami } from "./fixtures/canvas_tasks.ts";
 import { NatsServer } from "./helpers/server.ts";
 import { fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { completeLines } from "./helpers/taskd.ts";
 
 let server: NatsServer;
 const workers: WorkerProcess[] = [];
@@ -18,7 +19,7 @@ const log = join(mkdtempSync(join(tmpdir(), "taskd-canvas-")), "log.jsonl");
 
 function notes(): Record<string, unknown>[] {
   if (!existsSync(log)) return [];
-  return readFileSync(log, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+  return completeLines(readFileSync(log, "utf8")).map((l) => JSON.parse(l));
 }
 
 describe("canvas through dist/taskd", () => {

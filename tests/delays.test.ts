@@ -16,6 +16,7 @@ import { TaskRevokedError } from "../mod.ts";
 import { app, type Run, stamp, stampLate } from "./fixtures/failure_tasks.ts";
 import { NatsServer } from "./helpers/server.ts";
 import { eventually, fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { completeLines } from "./helpers/taskd.ts";
 
 let server: NatsServer;
 let worker: WorkerProcess;
@@ -25,7 +26,7 @@ const env = { TASKD_TEST_RUNS: runsFile };
 
 function runs(id?: string): Run[] {
   if (!existsSync(runsFile)) return [];
-  const all = readFileSync(runsFile, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Run);
+  const all = completeLines(readFileSync(runsFile, "utf8")).map((l) => JSON.parse(l) as Run);
   return id === undefined ? all : all.filter((r) => r.id === id);
 }
 

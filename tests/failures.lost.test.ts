@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { app, longLate, type Run, slowLate } from "./fixtures/failure_tasks.ts";
 import { NatsServer } from "./helpers/server.ts";
 import { eventually, fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { completeLines } from "./helpers/taskd.ts";
 
 let server: NatsServer;
 const workers: WorkerProcess[] = [];
@@ -21,7 +22,7 @@ const env = { TASKD_TEST_RUNS: runsFile };
 
 function runs(id: string, what?: string): Run[] {
   if (!existsSync(runsFile)) return [];
-  return readFileSync(runsFile, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Run)
+  return completeLines(readFileSync(runsFile, "utf8")).map((l) => JSON.parse(l) as Run)
     .filter((r) => r.id === id && (what === undefined || r.what === what));
 }
 

@@ -35,6 +35,7 @@ import {
 } from "./fixtures/failure_tasks.ts";
 import { NatsServer } from "./helpers/server.ts";
 import { eventually, fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { completeLines } from "./helpers/taskd.ts";
 
 let server: NatsServer;
 let worker: WorkerProcess;
@@ -43,7 +44,7 @@ const runsFile = join(mkdtempSync(join(tmpdir(), "taskd-failures-")), "runs.json
 
 function runs(id?: string): Run[] {
   if (!existsSync(runsFile)) return [];
-  const all = readFileSync(runsFile, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l) as Run);
+  const all = completeLines(readFileSync(runsFile, "utf8")).map((l) => JSON.parse(l) as Run);
   return id === undefined ? all : all.filter((r) => r.id === id);
 }
 

@@ -27,6 +27,8 @@ import { GroupResult } from "../canvas/group_result.ts";
 import type { Batches, SimpleRequest } from "../worker/batches.ts";
 import { noteBody } from "../validate/params.ts";
 import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated, ValidatedTaskOptions } from "../validate/types.ts";
+import { Control } from "../control/client.ts";
+import { sendTaskSentEvent } from "../events/sent.ts";
 
 // deno-lint-ignore no-explicit-any
 type AnyFn = (...args: any[]) => any;
@@ -291,6 +293,8 @@ export class App {
     const wire = encodeTask(msg, encode);
     const broker = await this.broker();
     const delayed = msg.eta !== undefined && Date.parse(msg.eta) > Date.now();
+    // Before the publish, on the same connection: a monitor sees task-sent before task-received.
+    if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
     await broker.publish(delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue), wire);
     if (signals.afterTaskPublish.hasReceivers) {
       await signals.afterTaskPublish.send(msg.task, { headers: msg, body: [msg.args, msg.kwargs, msg.embed], exchange: "", routingKey: msg.queue });
@@ -334,7 +338,7 @@ export class App {
       const meta = { taskId: id, taskName: task.name, retries, dateDone: new Date().toISOString() };
       if (outcome.kind === "success") return new EagerResult(id, { ...meta, status: states.SUCCESS, result: outcome.value });
       if (outcome.kind === "ignored") return new EagerResult(id, { ...meta, status: states.PENDING, result: null });
-      const error = serializeError(outcome.kind === "failure" ? outcome.error : outcome.reject);
+      const error = serializeError(outcome.kind === "rejected" ? outcome.reject : outcome.error);
       return new EagerResult(id, { ...meta, status: states.FAILURE, result: error, traceback: error.stack });
     }
   }
@@ -350,12 +354,17 @@ export class App {
   }
 
   /**
-   * Revokes a task by id: a worker that receives it will not run it (state REVOKED). The
-   * revocation is kept in a KV bucket for three hours, so workers started later honour it.
-   * `terminate` is recorded for workers that can stop a running task.
+   * Revokes a task by id: a worker that receives it will not run it (state REVOKED). With
+   * `terminate`, a worker running it stops it (see `app.control.revoke`).
    */
   async revoke(taskId: string, options: { terminate?: boolean } = {}): Promise<void> {
     await revokeTask(this, taskId, options.terminate ?? false);
+  }
+
+  #control?: Control;
+  /** Remote control and inspection of this app's workers (`inspect()`, `revoke()`, `rateLimit()`, `shutdown()`). */
+  get control(): Control {
+    return (this.#control ??= new Control(this));
   }
 
   /** The task registered as `name`; throws `NotRegistered` when there is none. */

@@ -56,6 +56,11 @@ export interface TaskOptions {
   throws?: ErrorClass[];
   /** Per-worker rate limit: `"100/m"`, `"10/s"`, `"5/h"` or tasks per second. @default undefined */
   rateLimit?: string | number;
+  /**
+   * A limit shared by every worker of the app (beyond Celery), kept on the server: `"10/s"`,
+   * `"100/m"`, `"5/h"` or tasks per second. @default undefined
+   */
+  globalRateLimit?: string | number;
   /** Hard time limit in seconds. @default undefined */
   timeLimit?: number;
   /** Soft time limit in seconds: the request's signal aborts. @default undefined */
@@ -112,6 +117,8 @@ export interface AppConfig extends BrokerAuthOptions {
   taskTimeLimit?: number;
   /** App-wide soft time limit, seconds. @default undefined */
   taskSoftTimeLimit?: number;
+  /** Clients send a `task-sent` event for each task they publish (Celery's task_send_sent_event). @default false */
+  taskSendSentEvent?: boolean;
   /** Prefetch per execution slot. @default 4 */
   workerPrefetchMultiplier?: number;
   /** The base class of function tasks. @default Task */

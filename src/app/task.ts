@@ -93,6 +93,7 @@ export class Task<A extends unknown[] = any[], R = any> {
   declare retryJitter?: boolean;
   declare throws?: ErrorClass[];
   declare rateLimit?: string | number;
+  declare globalRateLimit?: string | number;
   declare timeLimit?: number;
   declare softTimeLimit?: number;
   declare ignoreResult?: boolean;

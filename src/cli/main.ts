@@ -14,6 +14,9 @@ import { DEFAULTS } from "../app/options.ts";
 import { deadCommand, type DeadFlags } from "./commands/dead.ts";
 import { revokeCommand, type RevokeFlags } from "./commands/revoke.ts";
 import { unknownOptions } from "./preload.ts";
+import { INSPECT_COMMANDS, inspectCommand } from "./commands/inspect.ts";
+import { controlCommand } from "./commands/control.ts";
+import { eventsCommand } from "./commands/events.ts";
 
 /** Runs the command line with `argv` (without the runtime and script). */
 export async function main(argv: string[]): Promise<void> {
@@ -21,13 +24,14 @@ export async function main(argv: string[]): Promise<void> {
   const worker = withBrokerOptions(cli.command("worker <module>", "Run a worker serving the tasks the module registers"))
     .option("-Q, --queues <list>", "Queues to consume, comma-separated (default: the default queue and every queue a task names)")
     .option("-c, --concurrency <n>", `Tasks run at once (default: ${DEFAULTS.concurrency})`)
-    .option("--pool <kind>", "Execution pool: async", { default: "async" })
+    .option("--pool <kind>", "Execution pool: async (I/O-bound work) or threads (CPU-bound work, hard time limits)", { default: "async" })
     .option("--prefetch <n>", `Messages fetched ahead (default: concurrency × ${DEFAULTS.prefetchMultiplier})`)
     .option("-n, --hostname <name>", "Node name, e.g. w1@host")
     .option("-l, --loglevel <level>", "debug, info, warn or error", { default: "info" })
     .option("-f, --logfile <path>", "Append log lines to this file instead of stderr")
     .option("--time-limit <s>", "Default hard time limit, seconds")
     .option("--soft-time-limit <s>", "Default soft time limit, seconds")
+    .option("--without-events", "Send no task or worker events")
     .example("taskd worker ./tasks.ts -c 20 -Q default -n w1@host")
     .allowUnknownOptions() // user preload options: see src/cli/preload.ts
     .action((module: string, flags: Record<string, unknown>) => workerCommand(module, flags, unknownOptions(worker, flags)));
@@ -58,6 +62,22 @@ export async function main(argv: string[]): Promise<void> {
     .example("taskd dead list")
     .example("taskd dead retry 12 13")
     .action((action: string, args: string[], flags: DeadFlags) => deadCommand(String(action), args.map(String), flags));
+  withBrokerOptions(cli.command("inspect <what>", `Ask running workers: ${INSPECT_COMMANDS.join(", ")}`))
+    .option("-d, --destination <nodes>", "Only these node names, comma-separated")
+    .option("--timeout <s>", "Seconds to wait for replies (default: 1)")
+    .option("--json", "Print the replies as one JSON object")
+    .example("taskd inspect active -d w1@host")
+    .action((what: string, flags: Record<string, unknown>) => inspectCommand(what, flags));
+  withBrokerOptions(cli.command("control <command> [...args]", "Change running workers: shutdown, rate_limit <task> <rate>"))
+    .option("-d, --destination <nodes>", "Only these node names, comma-separated")
+    .option("--timeout <s>", "Seconds to wait for replies (default: 1)")
+    .option("--json", "Print the replies as one JSON object")
+    .example("taskd control rate_limit tasks.add 10/m")
+    .action((command: string, args: string[], flags: Record<string, unknown>) => controlCommand(command, args.map(String), flags));
+  withBrokerOptions(cli.command("events", "Show task and worker events live"))
+    .option("--json", "One JSON object per line")
+    .option("--heartbeats", "Also show worker heartbeats")
+    .action((flags: Record<string, unknown>) => eventsCommand(flags));
   cli.help();
   cli.version(`${pkg.version} (${runtime.name} ${runtime.version})`);
   cli.parse(["taskd", "taskd", ...argv], { run: false });

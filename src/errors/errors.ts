@@ -77,6 +77,12 @@ export class TimeLimitExceeded extends TaskdError {
   override readonly code = "TIME_LIMIT_EXCEEDED";
 }
 
+/** The execution unit running the task (a pool thread) died; the worker replaced it and lives on. */
+export class WorkerLostError extends TaskdError {
+  override name = "WorkerLostError" as const;
+  override readonly code = "WORKER_LOST";
+}
+
 /** The soft time limit (`softTimeLimit`) passed: the request's signal aborted with this. */
 export class SoftTimeLimitExceeded extends TaskdError {
   override name = "SoftTimeLimitExceeded" as const;

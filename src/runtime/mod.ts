@@ -16,6 +16,18 @@ export interface Runtime {
    * see the binary's own packages; elsewhere the package manager resolves the names.
    */
   aliasModules(modules: Record<string, Record<string, unknown>>): void;
+  /**
+   * The URL a `new Worker(…)` loads for the thread entry at `srcPath` (relative to `src/`),
+   * given the URL it has when running from source. A compiled Bun binary embeds the entry
+   * (the Makefile names it) under `$bunfs/root/`, where `import.meta.url` no longer points.
+   */
+  threadUrl(sourceUrl: URL, srcPath: string): string;
+}
+
+function threadUrlFor(sourceUrl: URL, srcPath: string): string {
+  // Inside `bun build --compile`, every module's import.meta.url is the binary's own.
+  if (sourceUrl.href.includes("/$bunfs/") || sourceUrl.href.includes("%24bunfs")) return `file:///$bunfs/root/${srcPath}`;
+  return sourceUrl.href;
 }
 
 // deno-lint-ignore no-explicit-any
@@ -26,6 +38,7 @@ function detect(): Runtime {
     return {
       name: "bun",
       version: g.Bun.version,
+      threadUrl: threadUrlFor,
       aliasModules(modules) {
         g.Bun.plugin({
           name: "taskd-aliases",
@@ -40,9 +53,9 @@ function detect(): Runtime {
     };
   }
   if (g.Deno) {
-    return { name: "deno", version: g.Deno.version.deno, aliasModules() {} };
+    return { name: "deno", version: g.Deno.version.deno, aliasModules() {}, threadUrl: threadUrlFor };
   }
-  return { name: "node", version: g.process?.versions?.node ?? "?", aliasModules() {} };
+  return { name: "node", version: g.process?.versions?.node ?? "?", aliasModules() {}, threadUrl: threadUrlFor };
 }
 
 /** The runtime taskd is running on. */

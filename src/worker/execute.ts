@@ -5,24 +5,41 @@
  * @module
  */
 import type { JsMsg } from "@nats-io/jetstream";
-import process from "node:process";
 import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
 import { Request } from "../app/request.ts";
 import { checkArity } from "../app/arity.ts";
-import { NotRegistered, PayloadTooLargeError, serializeError } from "../errors/errors.ts";
-import type { ResultMeta } from "../nats/backend.ts";
+import { NotRegistered, WorkerLostError } from "../errors/errors.ts";
+import { Reject } from "../errors/semipredicates.ts";
 import type { Broker } from "../nats/broker.ts";
-import { isTransient } from "../nats/retry.ts";
 import { decodeBody, decodeEnvelope, H, type HeaderReader, type TaskEnvelope } from "../protocol/message.ts";
 import { states } from "../result/states.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
-import { type Outcome, trace } from "./trace.ts";
+import type { Outcome, TraceHooks } from "./trace.ts";
 import { bufferBatch, isBatches } from "./batches.ts";
 import { runFollowUps } from "../canvas/followups.ts";
+import type { Execution, Pool } from "./pool/pool.ts";
+import { withTimeLimits } from "./timelimit.ts";
+import type { EventDispatcher } from "../events/dispatcher.ts";
+import { shortRepr } from "../events/event.ts";
+import { failureMeta, storeOutcome, storeResult, storeStarted } from "./results.ts";
 
 const log = getLogger("taskd.worker");
+
+/** A running task, as the worker tracks it (inspect active, revoke --terminate). */
+export interface ActiveTask {
+  /** Its request. */
+  request: Request;
+  /** The task. */
+  task: Task;
+  /** When it started (ms since the epoch). */
+  started: number;
+  /** The controller behind `request.signal`. */
+  abort: AbortController;
+  /** Its execution in the pool, once started. */
+  execution?: Execution;
+}
 
 /** What message handling needs from the worker. */
 export interface ExecContext {
@@ -39,9 +56,21 @@ export interface ExecContext {
   /** Broker of the worker's connection. */
   broker: Broker;
   /** Running requests by task id (for inspect active and revoke --terminate). */
-  active: Map<string, { request: Request; task: Task; started: number; abort: AbortController }>;
+  active: Map<string, ActiveTask>;
   /** Deliveries after which a message is dead-lettered. */
   maxDeliveries: number;
+  /** Where task bodies run. */
+  pool: Pool;
+  /** Task events, when the worker sends them. */
+  events?: EventDispatcher;
+}
+
+function taskEvent(env: Pick<TaskEnvelope, "id" | "task" | "retries" | "argsrepr" | "kwargsrepr">, queue?: string) {
+  return { id: env.id, name: env.task, retries: env.retries, queue, argsrepr: env.argsrepr, kwargsrepr: env.kwargsrepr };
+}
+
+function excText(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
 /** Header counting how often an early-acked message was requeued (a Reject can loop it). */
@@ -49,38 +78,6 @@ const REQUEUES = "taskd-requeues";
 
 function headerReader(m: JsMsg): HeaderReader {
   return (name) => m.headers?.get(name) || undefined;
-}
-
-/**
- * Stores `meta`, retrying while the broker is away (up to two minutes). A result too large for
- * a message is stored as a FAILURE naming its size and the limit instead (retrying cannot help).
- */
-async function storeResult(app: App, meta: ResultMeta): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  for (let delay = 100;; delay = Math.min(delay * 2, 5000)) {
-    try {
-      await app.backend.store(meta);
-      return;
-    } catch (e) {
-      if (e instanceof PayloadTooLargeError && (meta.result as { type?: string } | undefined)?.type !== e.name) {
-        log.error(e.message);
-        meta = failureMeta({ id: meta.taskId, task: meta.taskName ?? "", retries: meta.retries ?? 0 }, e, meta.worker ?? "");
-        continue;
-      }
-      // Only an outage is worth waiting out; a refused write (e.g. an id that is no KV key) is final.
-      if (Date.now() > deadline || !isTransient(e)) {
-        log.error(`could not store the result of ${meta.taskName}[${meta.taskId}]: ${(e as Error).message}`);
-        await signals.taskInternalError.send(meta.taskName, { taskId: meta.taskId, exception: e });
-        return;
-      }
-      await new Promise((r) => setTimeout(r, delay));
-    }
-  }
-}
-
-function failureMeta(env: Pick<TaskEnvelope, "id" | "task" | "retries">, error: unknown, hostname: string): ResultMeta {
-  const e = serializeError(error);
-  return { taskId: env.id, taskName: env.task, status: states.FAILURE, result: e, traceback: e.stack, retries: env.retries, worker: hostname, dateDone: new Date().toISOString() };
 }
 
 async function deadLetter(ctx: ExecContext, m: JsMsg, queue: string, reason: string, acked = false, exc: unknown = reason): Promise<void> {
@@ -91,6 +88,7 @@ async function deadLetter(ctx: ExecContext, m: JsMsg, queue: string, reason: str
     log.error(`could not dead-letter message ${m.seq}: ${(e as Error).message}; it will be delivered again`);
     if (!acked) m.nak(5000);
   }
+  ctx.events?.send("task-rejected", { id: m.headers?.get(H.id) || undefined, name: m.headers?.get(H.task) || undefined, exception: reason, hostname: ctx.hostname });
   await signals.taskRejected.send(undefined, { message: m, exc });
 }
 
@@ -135,6 +133,7 @@ async function executeInner(ctx: ExecContext, m: JsMsg, queue: string): Promise<
     if (!(env.ignoreResult ?? task.effective("ignoreResult"))) {
       await storeResult(app, { taskId: env.id, taskName: env.task, status: states.REVOKED, result: { type: "TaskRevokedError", message: `Task ${env.id} ${why}` }, worker: ctx.hostname, dateDone: new Date().toISOString() });
     }
+    ctx.events?.send("task-revoked", { ...taskEvent(env, queue), terminated: false, expired });
     if (signals.taskRevoked.hasReceivers) {
       // The body of a message that will not run is never decoded: request.args/kwargs stay empty.
       const request = new (task.Request ?? Request)({ ...envelopeFields(env), task, hostname: ctx.hostname });
@@ -164,9 +163,9 @@ async function run(
   env: TaskEnvelope,
   body: ReturnType<typeof decodeBody>,
 ): Promise<void> {
-  const app = task.app;
   const acksLate = task.effective("acksLate");
   const ignoreResult = env.ignoreResult ?? task.effective("ignoreResult");
+  ctx.events?.send("task-received", { ...taskEvent(env, queue), eta: env.eta, expires: env.expires, rootId: env.rootId, parentId: env.parentId });
   if (!acksLate) m.ack();
   else ctx.keepAlive.add(m);
   const abort = new AbortController();
@@ -200,21 +199,42 @@ async function run(
   log.info(`Task ${task.name}[${env.id}] received${reprOf(env)}`);
   if (signals.taskReceived.hasReceivers) await signals.taskReceived.send(ctx.hostname, { request });
   const started = performance.now();
-  ctx.active.set(env.id, { request, task, started: Date.now(), abort });
+  const entry: ActiveTask = { request, task, started: Date.now(), abort };
+  ctx.active.set(env.id, entry);
   let outcome: Outcome;
   try {
-    outcome = await trace(task, request, {
-      started: () =>
-        task.effective("trackStarted") && !ignoreResult
-          ? storeResult(app, { taskId: env.id, taskName: task.name, status: states.STARTED, result: { pid: process.pid, hostname: ctx.hostname }, worker: ctx.hostname, retries: env.retries })
-          : undefined,
-      store: (o) => storeOutcome(ctx, task, request, o, ignoreResult),
-    });
+    ctx.events?.send("task-started", taskEvent(env, queue));
+    // The result is stored inside the run, before the handlers, as Celery does (see trace.ts);
+    // an execution given up from outside (time limit, terminate, a lost unit) is stored here.
+    const hooks: TraceHooks = { started: () => storeStarted(task, request, ctx.hostname), store: (o) => storeOutcome(task, request, o, ctx.hostname) };
+    entry.execution = ctx.pool.run(task, request, abort, hooks);
+    outcome = lostUnit(task, await withTimeLimits(entry.execution, request, request.timelimit), acksLate);
+    if (!entry.execution.stored) await storeOutcome(task, request, outcome, ctx.hostname);
   } finally {
     ctx.active.delete(env.id);
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(4);
+  sendOutcomeEvent(ctx, env, queue, outcome, Number(seconds));
   await settle(ctx, m, queue, task, request, outcome, { acksLate, ignoreResult, seconds });
+}
+
+/**
+ * A late-acked task whose execution unit died goes back to the queue when the task asks for it
+ * (`rejectOnWorkerLost`); otherwise it is a failure and is acked, as in Celery.
+ */
+function lostUnit(task: Task, o: Outcome, acksLate: boolean): Outcome {
+  if (o.kind !== "failure" || !(o.error instanceof WorkerLostError)) return o;
+  if (!acksLate || !task.effective("rejectOnWorkerLost")) return o;
+  return { kind: "rejected", reject: new Reject(o.error, { requeue: true }) };
+}
+
+function sendOutcomeEvent(ctx: ExecContext, env: TaskEnvelope, queue: string, o: Outcome, runtime: number): void {
+  if (!ctx.events) return;
+  const base = { ...taskEvent(env, queue), runtime };
+  if (o.kind === "success") ctx.events.send("task-succeeded", { ...base, result: shortRepr(o.value) });
+  else if (o.kind === "failure") ctx.events.send("task-failed", { ...base, exception: excText(o.error) });
+  else if (o.kind === "retry") ctx.events.send("task-retried", { ...base, exception: excText(o.retry.exc ?? o.retry) });
+  else if (o.kind === "revoked") ctx.events.send("task-revoked", { ...base, terminated: true, expired: false });
 }
 
 async function settle(
@@ -241,6 +261,9 @@ async function settle(
       }
     } else if (o.kind === "retry") {
       log.info(`Task ${task.name}[${request.id}] retry: ${o.retry.message}`);
+    } else if (o.kind === "revoked") {
+      log.warn(`Task ${task.name}[${request.id}] terminated: ${o.error.message}`);
+      await signals.taskRevoked.send(task, { request, terminated: true, signum: "SIGTERM", expired: false });
     } else if (o.kind === "ignored") {
       log.info(`Task ${task.name}[${request.id}] ignored`);
     } else if (o.kind === "rejected") {
@@ -264,29 +287,6 @@ async function settle(
     // Callbacks, the next chain step, chord counting: after the result is stored, before the ack.
     await runFollowUps(app, request, o).catch((e) => log.error(`follow-ups of ${task.name}[${request.id}] failed:`, e));
     if (ctx.keepAlive.delete(m)) m.ack();
-  }
-}
-
-/**
- * Stores what a run came to (trace calls it before the handlers, as Celery does). Results are
- * kept unless ignored (call option > task option > app default); failures and retries also
- * when the task sets storeErrorsEvenIfIgnored.
- */
-async function storeOutcome(ctx: ExecContext, task: Task, request: Request, o: Outcome, ignoreResult: boolean): Promise<void> {
-  const storeErrors = !ignoreResult || task.effective("storeErrorsEvenIfIgnored");
-  const base = { taskId: request.id, taskName: task.name, retries: request.retries, worker: ctx.hostname };
-  const meta = { id: request.id, task: task.name, retries: request.retries };
-  if (o.kind === "success") {
-    if (!ignoreResult) await storeResult(task.app, { ...base, status: states.SUCCESS, result: o.value, dateDone: new Date().toISOString() });
-  } else if (o.kind === "failure") {
-    if (storeErrors) await storeResult(task.app, failureMeta(meta, o.error, ctx.hostname));
-  } else if (o.kind === "retry") {
-    if (storeErrors) {
-      const e = serializeError(o.retry.exc ?? o.retry);
-      await storeResult(task.app, { ...base, status: states.RETRY, result: e, traceback: e.stack });
-    }
-  } else if (o.kind === "rejected" && !o.reject.requeue) {
-    if (storeErrors) await storeResult(task.app, failureMeta(meta, o.reject, ctx.hostname));
   }
 }
 

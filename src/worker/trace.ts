@@ -29,7 +29,9 @@ export type Outcome =
   | { kind: "failure"; error: unknown; expected: boolean; refused?: boolean }
   | { kind: "retry"; retry: Retry }
   | { kind: "ignored"; ignore: Ignore }
-  | { kind: "rejected"; reject: Reject };
+  | { kind: "rejected"; reject: Reject }
+  /** Terminated from outside while it ran (`revoke --terminate`). */
+  | { kind: "revoked"; error: Error };
 
 /** What the worker does at fixed points of a run (`apply()` passes none). */
 export interface TraceHooks {
@@ -41,7 +43,7 @@ export interface TraceHooks {
 
 /** The state an outcome is stored as. */
 export function stateOf(o: Outcome): string {
-  return o.kind === "success" ? states.SUCCESS : o.kind === "retry" ? states.RETRY : o.kind === "failure" || o.kind === "rejected" ? states.FAILURE : "IGNORED";
+  return o.kind === "success" ? states.SUCCESS : o.kind === "retry" ? states.RETRY : o.kind === "failure" || o.kind === "rejected" ? states.FAILURE : o.kind === "revoked" ? states.REVOKED : "IGNORED";
 }
 
 /** The state taskPostrun reports: Celery's names, including its internal IGNORED and REJECTED. */
@@ -119,7 +121,7 @@ export function trace(task: Task, request: Request, hooks: TraceHooks = {}): Pro
       if (hooks.store) await hooks.store(outcome);
       einfo = await handlers(task, request, outcome);
     } finally {
-      const retval = outcome === undefined ? undefined : outcome.kind === "success" ? outcome.value : outcome.kind === "failure" ? outcome.error : outcome.kind === "retry" ? outcome.retry : outcome.kind === "ignored" ? outcome.ignore : outcome.reject;
+      const retval = outcome === undefined ? undefined : outcome.kind === "success" ? outcome.value : outcome.kind === "failure" ? outcome.error : outcome.kind === "retry" ? outcome.retry : outcome.kind === "ignored" ? outcome.ignore : outcome.kind === "rejected" ? outcome.reject : outcome.error;
       await signals.taskPostrun.send(task, { taskId: id, task, args, kwargs, retval, state: outcome ? postrunState(outcome) : states.FAILURE, request });
     }
     if (outcome.kind === "failure" && !request.isEager) await requestFailed(request, outcome.error, einfo);

@@ -132,3 +132,11 @@ export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+/**
+ * The complete, non-empty lines of `text`. A worker may be appending while a test reads: a
+ * last line without its newline is still being written, so it is left for the next read.
+ */
+export function completeLines(text: string): string[] {
+  return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter(Boolean);
+}

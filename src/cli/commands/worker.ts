@@ -7,6 +7,8 @@ import { DEFAULTS } from "../../app/options.ts";
 import { setLogLevel, getLogger } from "../../log/logger.ts";
 import { ensureDevServer } from "../../nats/devserver.ts";
 import { Worker } from "../../worker/worker.ts";
+import { POOL_KINDS } from "../../worker/pool/pool.ts";
+import { resolve as resolvePath } from "node:path";
 import { type BrokerFlags, brokerConfigured } from "../broker.ts";
 import { loadTaskModule } from "../load.ts";
 import { sendPreloadOptions } from "../preload.ts";
@@ -25,6 +27,9 @@ export interface WorkerFlags extends BrokerFlags {
   logfile?: string;
   timeLimit?: number;
   softTimeLimit?: number;
+  /** cac's negation of --without-events. */
+  events?: boolean;
+  withoutEvents?: boolean;
 }
 
 function positiveInt(name: string, value: unknown): number | undefined {
@@ -39,8 +44,8 @@ export async function workerCommand(module: string, flags: WorkerFlags, unknown:
   setLogLevel(flags.loglevel ?? "info");
   const concurrency = positiveInt("concurrency", flags.concurrency) ?? DEFAULTS.concurrency;
   const prefetch = positiveInt("prefetch", flags.prefetch);
-  if (flags.pool && flags.pool !== "async") {
-    throw new CliError(`Cannot start worker: --pool ${flags.pool} is not available yet; use --pool async`);
+  if (flags.pool && !(POOL_KINDS as readonly string[]).includes(flags.pool)) {
+    throw new CliError(`Cannot start worker: --pool ${flags.pool} is not a pool; use ${POOL_KINDS.join(" or ")}`);
   }
   if (flags.broker) process.env.TASKD_BROKER_URL = flags.broker;
   const apps = await loadTaskModule(module);
@@ -58,9 +63,15 @@ export async function workerCommand(module: string, flags: WorkerFlags, unknown:
     concurrency,
     prefetch,
     hostname: flags.hostname,
+    pool: flags.pool ?? "async",
+    module: resolvePath(module),
     loglevel: flags.loglevel ?? "info",
     logfile: flags.logfile,
+    sendEvents: !(flags.withoutEvents || flags.events === false),
   });
+  // Task code can throw outside any task's promise chain (a stray timer): say so, keep serving.
+  process.on("uncaughtException", (e) => log.error("uncaught error outside any task (the worker goes on):", e));
+  process.on("unhandledRejection", (e) => log.error("unhandled rejection outside any task (the worker goes on):", e));
   let signalled = 0;
   const done = new Promise<void>((resolve) => {
     const onSignal = (sig: string) => {
@@ -78,6 +89,8 @@ export async function workerCommand(module: string, flags: WorkerFlags, unknown:
     };
     process.on("SIGINT", () => onSignal("SIGINT"));
     process.on("SIGTERM", () => onSignal("SIGTERM"));
+    // Remote `taskd control shutdown` stops the worker without a signal.
+    worker.stopped.then(() => resolve());
   });
   try {
     await worker.start();

@@ -1,0 +1,78 @@
+/**
+ * `taskd inspect ping|registered|active|reserved|scheduled|stats|revoked [-d node]`: ask the
+ * running workers, print one block per worker that answered (Celery's layout), or `--json`.
+ * @module
+ */
+import process from "node:process";
+import type { ControlCommand, TaskInfo } from "../../control/protocol.ts";
+import { type BrokerFlags, cliApp } from "../broker.ts";
+import { CliError } from "../errors.ts";
+
+/** What `taskd inspect` can ask. */
+export const INSPECT_COMMANDS = ["ping", "registered", "active", "reserved", "scheduled", "stats", "revoked"] as const;
+
+/** Options of `taskd inspect` and `taskd control`. */
+export interface ControlFlags extends BrokerFlags {
+  destination?: string;
+  timeout?: number;
+  json?: boolean;
+}
+
+/** The broadcast options the flags describe. */
+export function broadcastOptions(flags: ControlFlags): { destination?: string[]; timeout?: number } {
+  const timeout = flags.timeout === undefined ? undefined : Number(flags.timeout);
+  if (timeout !== undefined && !(timeout > 0)) throw new CliError(`Cannot ask the workers: --timeout must be a number of seconds > 0: current value is ${flags.timeout}`);
+  const destination = flags.destination ? String(flags.destination).split(",").map((s) => s.trim()).filter(Boolean) : undefined;
+  return { destination, timeout };
+}
+
+function task(t: TaskInfo): string {
+  const args = t.argsrepr !== undefined || t.kwargsrepr !== undefined ? ` args=${t.argsrepr ?? ""} kwargs=${t.kwargsrepr ?? ""}` : "";
+  const since = t.timeStart ? ` (running ${(Date.now() / 1000 - t.timeStart).toFixed(1)}s)` : "";
+  return `${t.name}[${t.id}]${args}${since}`;
+}
+
+/** Formats one worker's reply to `command` as indented lines. */
+export function formatReply(command: string, reply: unknown): string[] {
+  if (reply && typeof reply === "object" && "error" in reply) return [`error: ${(reply as { error: string }).error}`];
+  if (command === "ping") return [];
+  if (Array.isArray(reply)) {
+    if (reply.length === 0) return [`- empty -`];
+    return reply.map((x) => `* ${typeof x === "string" ? x : task(x as TaskInfo)}`);
+  }
+  if (reply && typeof reply === "object" && "ok" in reply && Object.keys(reply).length <= 2) return [String((reply as { ok: string }).ok)];
+  return JSON.stringify(reply, null, 2).split("\n");
+}
+
+/** Prints replies; throws when no worker answered. */
+export function printReplies(command: string, replies: Record<string, unknown>[], json: boolean | undefined): void {
+  const merged: Record<string, unknown> = Object.assign({}, ...replies);
+  if (Object.keys(merged).length === 0) throw new CliError(`No nodes replied within time constraint (${command}); check that workers run on this broker and prefix, or raise --timeout`);
+  if (json) {
+    process.stdout.write(JSON.stringify(merged) + "\n");
+    return;
+  }
+  for (const [node, reply] of Object.entries(merged)) {
+    const failed = Boolean(reply && typeof reply === "object" && "error" in reply);
+    const lines = formatReply(command, reply);
+    const head = command === "ping" && !failed ? `-> ${node}: OK pong` : `-> ${node}: ${failed ? "ERROR" : "OK"}`;
+    process.stdout.write([head, ...lines.map((l) => `    ${l}`)].join("\n") + "\n");
+  }
+  const n = Object.keys(merged).length;
+  if (command === "ping") process.stdout.write(`\n${n} node${n === 1 ? "" : "s"} online.\n`);
+}
+
+/** Runs `taskd inspect <what>`. */
+export async function inspectCommand(what: string, flags: ControlFlags): Promise<void> {
+  if (!(INSPECT_COMMANDS as readonly string[]).includes(what)) {
+    throw new CliError(`Cannot inspect '${what}': use one of ${INSPECT_COMMANDS.join(", ")}`);
+  }
+  const options = broadcastOptions(flags);
+  const app = cliApp(flags);
+  try {
+    const replies = await app.control.broadcast(what as ControlCommand, {}, options);
+    printReplies(what, replies, flags.json);
+  } finally {
+    await app.close();
+  }
+}

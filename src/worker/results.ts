@@ -1,0 +1,92 @@
+/**
+ * Storing what a task execution came to in the result backend: STARTED, the outcome (SUCCESS,
+ * FAILURE, RETRY, REVOKED), honouring ignoreResult and storeErrorsEvenIfIgnored. Writes ride out
+ * broker outages (a result is worth waiting for); a result too large for a message is stored
+ * as a FAILURE naming its size and the limit. Used by the worker and by pool threads.
+ * @module
+ */
+import process from "node:process";
+import type { App } from "../app/app.ts";
+import type { Request } from "../app/request.ts";
+import type { Task } from "../app/task.ts";
+import { PayloadTooLargeError, serializeError } from "../errors/errors.ts";
+import type { ResultMeta } from "../nats/backend.ts";
+import { states } from "../result/states.ts";
+import { signals } from "../signals/signals.ts";
+import { getLogger } from "../log/logger.ts";
+import type { Outcome } from "./trace.ts";
+
+const log = getLogger("taskd.worker");
+
+/** How long a result write keeps retrying through an outage. */
+export const STORE_RETRY_MS = 120_000;
+
+/** Errors no retry can fix: a bad key, a refused permission, a closed connection. */
+function isPermanent(e: unknown): boolean {
+  if (e instanceof TypeError) return true;
+  return /invalid key|permission|authori[sz]ation|connection closed|closed connection/i.test(String((e as Error)?.message));
+}
+
+/** Stores `meta`, retrying through outages for up to two minutes. Never throws. */
+export async function storeResult(app: App, meta: ResultMeta): Promise<void> {
+  const deadline = Date.now() + STORE_RETRY_MS;
+  for (let delay = 100;; delay = Math.min(delay * 2, 5000)) {
+    try {
+      await app.backend.store(meta);
+      return;
+    } catch (e) {
+      if (e instanceof PayloadTooLargeError && (meta.result as { type?: string } | undefined)?.type !== e.name) {
+        log.error(e.message);
+        meta = failureMeta({ id: meta.taskId, task: meta.taskName ?? "", retries: meta.retries ?? 0 }, e, meta.worker ?? "");
+        continue;
+      }
+      if (Date.now() > deadline || isPermanent(e)) {
+        log.error(`could not store the result of ${meta.taskName}[${meta.taskId}]: ${(e as Error).message}`);
+        await signals.taskInternalError.send(meta.taskName, { taskId: meta.taskId, exception: e });
+        return;
+      }
+      log.warn(`storing the result of ${meta.taskName}[${meta.taskId}] failed (${(e as Error).message}); retrying in ${delay} ms`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
+/** The FAILURE entry for `error`. */
+export function failureMeta(env: { id: string; task: string; retries: number }, error: unknown, hostname: string): ResultMeta {
+  const e = serializeError(error);
+  return { taskId: env.id, taskName: env.task, status: states.FAILURE, result: e, traceback: e.stack, retries: env.retries, worker: hostname, dateDone: new Date().toISOString() };
+}
+
+/** Stores STARTED `{ pid, hostname }` when the task tracks it and keeps results. */
+export async function storeStarted(task: Task, request: Request, hostname: string): Promise<void> {
+  if (!task.effective("trackStarted") || request.ignoreResult) return;
+  await storeResult(task.app, { taskId: request.id, taskName: task.name, status: states.STARTED, result: { pid: process.pid, hostname }, worker: hostname, retries: request.retries });
+}
+
+/**
+ * Stores what a run came to. Results are kept unless ignored (call option > task option > app
+ * default, resolved into `request.ignoreResult`); failures and retries also when the task sets
+ * storeErrorsEvenIfIgnored. A requeued rejection and an ignored run store nothing.
+ */
+export async function storeOutcome(task: Task, request: Request, o: Outcome, hostname: string): Promise<void> {
+  const ignoreResult = request.ignoreResult;
+  const storeErrors = !ignoreResult || task.effective("storeErrorsEvenIfIgnored");
+  const base = { taskId: request.id, taskName: task.name, retries: request.retries, worker: hostname };
+  const meta = { id: request.id, task: task.name, retries: request.retries };
+  if (o.kind === "success") {
+    if (!ignoreResult) await storeResult(task.app, { ...base, status: states.SUCCESS, result: o.value, dateDone: new Date().toISOString() });
+  } else if (o.kind === "failure") {
+    if (storeErrors) await storeResult(task.app, failureMeta(meta, o.error, hostname));
+  } else if (o.kind === "retry") {
+    if (storeErrors) {
+      const e = serializeError(o.retry.exc ?? o.retry);
+      await storeResult(task.app, { ...base, status: states.RETRY, result: e, traceback: e.stack });
+    }
+  } else if (o.kind === "revoked") {
+    if (!ignoreResult) {
+      await storeResult(task.app, { ...base, status: states.REVOKED, result: { type: "TaskRevokedError", message: o.error.message }, dateDone: new Date().toISOString() });
+    }
+  } else if (o.kind === "rejected" && !o.reject.requeue) {
+    if (storeErrors) await storeResult(task.app, failureMeta(meta, o.reject, hostname));
+  }
+}
