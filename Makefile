@@ -39,6 +39,7 @@ bench: install build
 check: node_modules/.installed
 	$(BIN)/deno check mod.ts src/cli/main.ts
 	$(BIN)/deno lint src mod.ts
+	$(BIN)/deno doc --lint mod.ts
 
 clean:
 	rm -rf dist .taskd

@@ -15,7 +15,7 @@
  * @module
  */
 export { allApps, App } from "./src/app/app.ts";
-export type { TaskDecoratorOptions } from "./src/app/app.ts";
+export type { AnyFn, BoundArgs, TaskClass, TaskDecoratorOptions } from "./src/app/app.ts";
 export { Task } from "./src/app/task.ts";
 export type { EffectiveOptions, RetryOptions, UpdateStateOptions } from "./src/app/task.ts";
 export { ExceptionInfo, Request } from "./src/app/request.ts";
@@ -25,7 +25,7 @@ export { DEFAULTS } from "./src/app/options.ts";
 export type { AppConfig, ErrorClass, TaskOptions } from "./src/app/options.ts";
 export { backoffDelay } from "./src/app/backoff.ts";
 export { AsyncResult } from "./src/result/async_result.ts";
-export type { GetOptions } from "./src/result/async_result.ts";
+export type { GetOptions, ResultOwner } from "./src/result/async_result.ts";
 export { EagerResult } from "./src/result/eager_result.ts";
 export { EXCEPTION_STATES, PROPAGATE_STATES, READY_STATES, states, UNREADY_STATES } from "./src/result/states.ts";
 export type { BuiltinState, State } from "./src/result/states.ts";
@@ -49,13 +49,15 @@ export {
 } from "./src/errors/errors.ts";
 export type { SerializedError } from "./src/errors/errors.ts";
 export { TaskValidationError } from "./src/errors/validation.ts";
-export type { PlainIssue, PlainPathItem, TaskValidationErrorOptions, ValidationTarget } from "./src/errors/validation.ts";
+export type { IssuePathItem, PlainIssue, PlainPathItem, TaskValidationErrorOptions, ValidationIssue, ValidationTarget } from "./src/errors/validation.ts";
 export type {
   AnySchema,
   BodyArgs,
   BodyReturn,
   Dumped,
   Fn,
+  InputOf,
+  OutputOf,
   Returned,
   SchemaInputs,
   SchemaOutputs,
@@ -74,8 +76,10 @@ export type { ConfigurableLogger, LoggingOptions, LoggingSetup } from "./src/log
 export { registerSerializer } from "./src/protocol/codec.ts";
 export { aesGcmSerializer } from "./src/protocol/encryption.ts";
 export type { AesGcmOptions } from "./src/protocol/encryption.ts";
-export type { Serializer } from "./src/protocol/codec.ts";
-export type { ResultMeta } from "./src/nats/backend.ts";
+export type { Compression, Serializer } from "./src/protocol/codec.ts";
+export type { ResultBackend, ResultMeta } from "./src/nats/backend.ts";
+export type { BrokerAuthOptions } from "./src/nats/connection.ts";
+export type { Names } from "./src/nats/names.ts";
 export type { Embed, TaskMessage } from "./src/protocol/message.ts";
 export { Worker } from "./src/worker/worker.ts";
 export type { WorkerOptions } from "./src/worker/worker.ts";
@@ -100,4 +104,4 @@ export { TASK_EVENTS, WORKER_EVENTS } from "./src/events/event.ts";
 export type { EventType, TaskdEvent } from "./src/events/event.ts";
 export { formatEvent } from "./src/events/format.ts";
 export type { ActiveTask } from "./src/worker/execute.ts";
-export type { Outcome } from "./src/worker/trace.ts";
+export type { Outcome, TraceHooks } from "./src/worker/trace.ts";

@@ -30,11 +30,14 @@ import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidat
 import { Control } from "../control/client.ts";
 import { sendTaskSentEvent } from "../events/sent.ts";
 
+/** Any function: what `app.task()` accepts as a body. */
 // deno-lint-ignore no-explicit-any
-type AnyFn = (...args: any[]) => any;
+export type AnyFn = (...args: any[]) => any;
+/** A class `app.task({ base })` can use: a `Task` subclass constructed with no arguments. */
 // deno-lint-ignore no-explicit-any
-type TaskClass = new () => Task<any, any>;
-type Rest<F> = F extends (self: never, ...args: infer A) => unknown ? A : never;
+export type TaskClass = new () => Task<any, any>;
+/** The parameters of a bound body (`bind: true`) after `self`: what its `delay()` takes. */
+export type BoundArgs<F> = F extends (self: never, ...args: infer A) => unknown ? A : never;
 
 /** Options of `app.task()`: task options plus the base class. */
 export interface TaskDecoratorOptions extends TaskOptions {
@@ -88,6 +91,7 @@ export class App {
   #brokerOverride?: string;
 
   /**
+   * Creates an app and remembers it (see `allApps()`); it connects on first use, not here.
    * @param main the name tasks are prefixed with (`<main>.<function name>`)
    * @param config settings: broker, prefix, task defaults
    */
@@ -125,14 +129,14 @@ export class App {
   task<F extends (self: any, ...args: any[]) => any, O extends TaskDecoratorOptions & { bind: true } = TaskDecoratorOptions & { bind: true }>(
     options: O & Unvalidated<O>,
     fn: F,
-  ): Task<Rest<F>, ReturnType<F>>;
+  ): Task<BoundArgs<F>, ReturnType<F>>;
   // Validate mode (`validate: true`): listed last so that a type error shows the schemas' complaint.
   /** Validate mode, bound, without `args` schemas: the body's parameters type the call; `get()` gives the dumped `returns` output. */
   // deno-lint-ignore no-explicit-any
   task<K extends AnySchema | undefined = undefined, R extends AnySchema | undefined = undefined, F extends (self: any, ...args: any[]) => any = AnyFn>(
     options: ValidatedTaskOptions<undefined, K, R> & { bind: true },
     fn: F,
-  ): Task<Rest<F>, Returned<R, F>>;
+  ): Task<BoundArgs<F>, Returned<R, F>>;
   /** Validate mode without `args` schemas: the body's parameters type the call; `get()` gives the dumped `returns` output. */
   task<K extends AnySchema | undefined = undefined, R extends AnySchema | undefined = undefined, F extends AnyFn = AnyFn>(
     options: ValidatedTaskOptions<undefined, K, R> & { bind?: false },
@@ -211,7 +215,10 @@ export class App {
     this.#brokerOverride = url;
   }
 
-  /** The connection, opened on first use. */
+  /**
+   * The connection, opened on first use.
+   * @ignore raw nats.js connection: wiring for the worker, CLI and tests, not part of the API.
+   */
   connection(): Promise<NatsConnection> {
     this.#conn ??= openConnection({
       servers: this.brokerUrl(),
@@ -232,12 +239,18 @@ export class App {
     return this.#conn;
   }
 
-  /** Uses a connection opened elsewhere (the worker opens its own, retrying). */
+  /**
+   * Uses a connection opened elsewhere (the worker opens its own, retrying).
+   * @ignore wiring for the worker, typed by nats.js.
+   */
   adoptConnection(nc: NatsConnection): void {
     this.#conn = Promise.resolve(nc);
   }
 
-  /** The broker (streams, consumers, publishing). */
+  /**
+   * The broker (streams, consumers, publishing).
+   * @ignore wiring for the worker and the CLI, typed by nats.js.
+   */
   broker(): Promise<Broker> {
     this.#broker ??= this.connection().then((nc) => new Broker(nc, this.names, this.config.replicas ?? DEFAULTS.replicas)).catch((e) => {
       this.#broker = undefined;

@@ -81,28 +81,56 @@ export class Task<A extends unknown[] = any[], R = any> {
   declare validateStrict?: boolean;
   /** @internal the body's arity, for the typing check. */
   declare arity?: Arity;
+  // The task options as fields (see TaskOptions). Unset (undefined) means "not set on this
+  // task": effective() falls back to the App's default, then to the @default given here.
+  /** Pass the task instance as the first argument. @default false */
   declare bind?: boolean;
+  /** Check arguments against the function's arity before sending. @default true */
   declare typing?: boolean;
+  /** Retries allowed; `null` retries forever. @default 3 */
   declare maxRetries?: number | null;
+  /** Seconds before a retry when no countdown/eta is given. @default 180 */
   declare defaultRetryDelay?: number;
+  /** Errors that retry the task automatically. @default [] */
   declare autoretryFor?: ErrorClass[];
+  /** Errors that never retry automatically, even when listed in `autoretryFor`. @default [] */
   declare dontAutoretryFor?: ErrorClass[];
+  /** Options passed to the automatic `retry()` (e.g. `{ maxRetries: 5, countdown: 2 }`). @default {} */
   declare retryKwargs?: { maxRetries?: number | null; countdown?: number };
+  /** Exponential backoff for automatic retries: `true` = factor 1 (1, 2, 4, 8… s), a number = that factor. @default false */
   declare retryBackoff?: boolean | number;
+  /** The largest backoff delay, in seconds. @default 600 */
   declare retryBackoffMax?: number;
+  /** Randomize each backoff delay between 0 and its computed value. @default true */
   declare retryJitter?: boolean;
+  /** Expected errors: stored as FAILURE but logged at info level without a stack. @default [] */
   declare throws?: ErrorClass[];
+  /** Per-worker rate limit: `"100/m"`, `"10/s"`, `"5/h"` or tasks per second. @default undefined */
   declare rateLimit?: string | number;
+  /**
+   * A limit shared by every worker of the app (beyond Celery), kept on the server: `"10/s"`,
+   * `"100/m"`, `"5/h"` or tasks per second. @default undefined
+   */
   declare globalRateLimit?: string | number;
+  /** Hard time limit in seconds. @default undefined */
   declare timeLimit?: number;
+  /** Soft time limit in seconds: the request's signal aborts. @default undefined */
   declare softTimeLimit?: number;
+  /** Store no result. @default false (App: taskIgnoreResult) */
   declare ignoreResult?: boolean;
+  /** Store failures even when results are ignored. @default false */
   declare storeErrorsEvenIfIgnored?: boolean;
+  /** Body serializer. @default "msgpack" */
   declare serializer?: string;
+  /** Body compression. @default undefined */
   declare compression?: Compression;
+  /** Ack after the task ran instead of before. @default false */
   declare acksLate?: boolean;
+  /** Store STARTED when the task starts. @default false */
   declare trackStarted?: boolean;
+  /** With acksLate: requeue the message when the execution unit dies. @default false */
   declare rejectOnWorkerLost?: boolean;
+  /** The queue it is sent to. @default "default" */
   declare queue?: string;
 
   /** The body. Function tasks set it; class tasks define it. */
@@ -251,20 +279,35 @@ export class Task<A extends unknown[] = any[], R = any> {
 
 /** Options whose effective value is always defined. */
 export interface EffectiveOptions {
+  /** Retries allowed; `null` retries forever. @default 3 */
   maxRetries: number | null;
+  /** Seconds before a retry when no countdown/eta is given. @default 180 */
   defaultRetryDelay: number;
+  /** The largest automatic-retry backoff delay, in seconds. @default 600 */
   retryBackoffMax: number;
+  /** Randomize each backoff delay between 0 and its computed value. @default true */
   retryJitter: boolean;
+  /** Ack after the task ran instead of before (App: `taskAcksLate`). @default false */
   acksLate: boolean;
+  /** Store no result (App: `taskIgnoreResult`). @default false */
   ignoreResult: boolean;
+  /** Store failures even when results are ignored. @default false */
   storeErrorsEvenIfIgnored: boolean;
+  /** Store STARTED when the task starts (App: `taskTrackStarted`). @default false */
   trackStarted: boolean;
+  /** With acksLate: requeue the message when the execution unit dies (App: `taskRejectOnWorkerLost`). @default false */
   rejectOnWorkerLost: boolean;
+  /** Check arguments against the function's arity before sending. @default true */
   typing: boolean;
+  /** Body serializer (App: `taskSerializer`). @default "msgpack" */
   serializer: string;
+  /** Body compression (App: `taskCompression`); `undefined`: none. @default undefined */
   compression: Compression | undefined;
+  /** Per-worker rate limit (App: `taskDefaultRateLimit`); `undefined`: none. @default undefined */
   rateLimit: string | number | undefined;
+  /** Hard time limit in seconds (App: `taskTimeLimit`); `undefined`: none. @default undefined */
   timeLimit: number | undefined;
+  /** Soft time limit in seconds (App: `taskSoftTimeLimit`); `undefined`: none. @default undefined */
   softTimeLimit: number | undefined;
 }
 

@@ -17,6 +17,7 @@ export interface TaskdErrorOptions {
 
 /** Base class of every error taskd throws on purpose. */
 export class TaskdError extends Error {
+  /** `"TaskdError"` here; each subclass sets its own literal name, kept by bundlers unlike `constructor.name`. */
   override name = "TaskdError";
   /** A stable, machine-readable code, e.g. `NOT_REGISTERED`. */
   readonly code: string = "TASKD_ERROR";
@@ -25,6 +26,11 @@ export class TaskdError extends Error {
   /** The task's id, when known. */
   readonly taskId?: string;
 
+  /**
+   * An error about one task (or none), with a message for people.
+   * @param message what went wrong and what to do, e.g. "Cannot call tasks.add: expected 2 arguments, got 1"
+   * @param options the cause, and the task's name and id when known
+   */
   constructor(message: string, options: TaskdErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.taskName = options.taskName;

@@ -6,8 +6,15 @@ import { TaskdError, type TaskdErrorOptions } from "./base.ts";
 
 /** The task name is not registered on the worker (or app) that was asked to run it. */
 export class NotRegistered extends TaskdError {
+  /** Always `"NotRegistered"`: kept by bundlers and minifiers, unlike `constructor.name`. */
   override name = "NotRegistered" as const;
+  /** Always `"NOT_REGISTERED"`: a stable code to branch on, unlike the message. */
   override readonly code = "NOT_REGISTERED";
+  /**
+   * Builds the message from the name: what is missing and what to check.
+   * @param taskName the name that was asked for
+   * @param options the cause and the task id
+   */
   constructor(taskName: string, options: TaskdErrorOptions = {}) {
     super(
       `Cannot run ${taskName}: no task of that name is registered; check the name and that the worker loads the module defining it`,
@@ -33,7 +40,9 @@ export interface SerializedError {
  * stack. It is rebuilt from data only: no remote class is ever instantiated.
  */
 export class TaskError extends TaskdError {
+  /** Always `"TaskError"`: kept by bundlers and minifiers, unlike `constructor.name`. */
   override name = "TaskError" as const;
+  /** Always `"TASK_FAILED"`: a stable code to branch on, unlike the message. */
   override readonly code = "TASK_FAILED";
   /** The remote error's class name, e.g. `TypeError`. */
   readonly remoteType: string;
@@ -44,6 +53,11 @@ export class TaskError extends TaskdError {
   /** Extra data the worker attached (e.g. validation issues). */
   readonly data?: unknown;
 
+  /**
+   * Rebuilds the failure from what the worker stored; the message is `<type>: <message>`.
+   * @param error the remote error as plain data
+   * @param options the task's name and id
+   */
   constructor(error: SerializedError, options: TaskdErrorOptions = {}) {
     super(`${error.type}: ${error.message}`, options);
     this.remoteType = error.type;
@@ -55,61 +69,81 @@ export class TaskError extends TaskdError {
 
 /** `get({ timeout })` gave up before the result was ready. */
 export class TimeoutError extends TaskdError {
+  /** Always `"TimeoutError"`: kept by bundlers and minifiers, unlike `constructor.name`. */
   override name = "TimeoutError" as const;
+  /** Always `"TIMEOUT"`: a stable code to branch on, unlike the message. */
   override readonly code = "TIMEOUT";
 }
 
 /** The task was revoked or expired before it ran; its state is REVOKED. */
 export class TaskRevokedError extends TaskdError {
+  /** Always `"TaskRevokedError"`: kept by bundlers and minifiers, unlike `constructor.name`. */
   override name = "TaskRevokedError" as const;
+  /** Always `"REVOKED"`: a stable code to branch on, unlike the message. */
   override readonly code = "REVOKED";
 }
 
 /** A retry was asked for past `maxRetries`. */
 export class MaxRetriesExceededError extends TaskdError {
+  /** Always `"MaxRetriesExceededError"`: kept by bundlers and minifiers, unlike `constructor.name`. */
   override name = "MaxRetriesExceededError" as const;
+  /** Always `"MAX_RETRIES_EXCEEDED"`: a stable code to branch on, unlike the message. */
   override readonly code = "MAX_RETRIES_EXCEEDED";
 }
 
 /** The hard time limit (`timeLimit`) passed: the task was stopped. */
 export class TimeLimitExceeded extends TaskdError {
+  /** Always `"TimeLimitExceeded"`: kept by bundlers and minifiers, unlike `constructor.name`. */
   override name = "TimeLimitExceeded" as const;
+  /** Always `"TIME_LIMIT_EXCEEDED"`: a stable code to branch on, unlike the message. */
   override readonly code = "TIME_LIMIT_EXCEEDED";
 }
 
 /** The execution unit running the task (a pool thread) died; the worker replaced it and lives on. */
 export class WorkerLostError extends TaskdError {
+  /** Always `"WorkerLostError"`: kept by bundlers and minifiers, unlike `constructor.name`. */
   override name = "WorkerLostError" as const;
+  /** Always `"WORKER_LOST"`: a stable code to branch on, unlike the message. */
   override readonly code = "WORKER_LOST";
 }
 
 /** The soft time limit (`softTimeLimit`) passed: the request's signal aborted with this. */
 export class SoftTimeLimitExceeded extends TaskdError {
+  /** Always `"SoftTimeLimitExceeded"`: kept by bundlers and minifiers, unlike `constructor.name`. */
   override name = "SoftTimeLimitExceeded" as const;
+  /** Always `"SOFT_TIME_LIMIT_EXCEEDED"`: a stable code to branch on, unlike the message. */
   override readonly code = "SOFT_TIME_LIMIT_EXCEEDED";
 }
 
 /** A message would exceed the server's `max_payload`; nothing was sent. */
 export class PayloadTooLargeError extends TaskdError {
+  /** Always `"PayloadTooLargeError"`: kept by bundlers and minifiers, unlike `constructor.name`. */
   override name = "PayloadTooLargeError" as const;
+  /** Always `"PAYLOAD_TOO_LARGE"`: a stable code to branch on, unlike the message. */
   override readonly code = "PAYLOAD_TOO_LARGE";
 }
 
 /** The broker could not be reached or did not answer in time. */
 export class BrokerError extends TaskdError {
+  /** Always `"BrokerError"`: kept by bundlers and minifiers, unlike `constructor.name`. */
   override name = "BrokerError" as const;
+  /** Always `"BROKER_UNAVAILABLE"`: a stable code to branch on, unlike the message. */
   override readonly code = "BROKER_UNAVAILABLE";
 }
 
 /** A message on the wire is not a taskd message this version can read. */
 export class ProtocolError extends TaskdError {
+  /** Always `"ProtocolError"`: kept by bundlers and minifiers, unlike `constructor.name`. */
   override name = "ProtocolError" as const;
+  /** Always `"PROTOCOL_ERROR"`: a stable code to branch on, unlike the message. */
   override readonly code = "PROTOCOL_ERROR";
 }
 
 /** `get()` was called inside a task on another task's result (see `disableSyncSubtasks`). */
 export class SyncSubtaskError extends TaskdError {
+  /** Always `"SyncSubtaskError"`: kept by bundlers and minifiers, unlike `constructor.name`. */
   override name = "SyncSubtaskError" as const;
+  /** Always `"SYNC_SUBTASK"`: a stable code to branch on, unlike the message. */
   override readonly code = "SYNC_SUBTASK";
 }
 

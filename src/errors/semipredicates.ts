@@ -20,13 +20,19 @@ export interface RetryInfo {
  * the RETRY state. Let it propagate out of the task.
  */
 export class Retry extends TaskdError {
+  /** Always `"Retry"`: kept by bundlers and minifiers, unlike `constructor.name`. */
   override name = "Retry" as const;
+  /** Always `"RETRY"`: a stable code to branch on, unlike the message. */
   override readonly code = "RETRY";
   /** The error that caused the retry. */
   readonly exc?: unknown;
   /** When the next attempt is due. */
   readonly when?: Date;
 
+  /**
+   * Tasks call `self.retry()` rather than this; the message says when and why.
+   * @param info the cause, when the next attempt runs, or a reason
+   */
   constructor(info: RetryInfo = {}) {
     const why = info.exc instanceof Error ? `${info.exc.name}: ${info.exc.message}` : info.message;
     super(`Retry ${info.when ? `at ${info.when.toISOString()}` : "now"}${why ? `: ${why}` : ""}`);
@@ -40,8 +46,14 @@ export class Retry extends TaskdError {
  * result stays PENDING).
  */
 export class Ignore extends TaskdError {
+  /** Always `"Ignore"`: kept by bundlers and minifiers, unlike `constructor.name`. */
   override name = "Ignore" as const;
+  /** Always `"IGNORE"`: a stable code to branch on, unlike the message. */
   override readonly code = "IGNORE";
+  /**
+   * Throw it from a task body; the worker acks the message and stores nothing.
+   * @param message why the task ignores its message (for logs)
+   */
   constructor(message = "Task ignored") {
     super(message);
   }
@@ -58,13 +70,20 @@ export interface RejectOptions {
  * dead-letter stream with `reason`.
  */
 export class Reject extends TaskdError {
+  /** Always `"Reject"`: kept by bundlers and minifiers, unlike `constructor.name`. */
   override name = "Reject" as const;
+  /** Always `"REJECT"`: a stable code to branch on, unlike the message. */
   override readonly code = "REJECT";
   /** Why the task rejected its message. */
   readonly reason: string;
   /** Whether the message is delivered again. */
   readonly requeue: boolean;
 
+  /**
+   * Throw it from a task body; the worker requeues or dead-letters the message.
+   * @param reason why (an Error's `name: message`, or any value as text); an Error is also the `cause`
+   * @param options `requeue`: deliver the message again instead of dead-lettering it
+   */
   constructor(reason: unknown = "rejected", options: RejectOptions = {}) {
     const text = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
     super(`Rejected: ${text}`, { cause: reason instanceof Error ? reason : undefined });

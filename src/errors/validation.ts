@@ -5,8 +5,45 @@
  * body whose return value does not fit `returns`).
  * @module
  */
-import type { BaseIssue } from "valibot";
 import { TaskdError, type TaskdErrorOptions } from "./base.ts";
+
+/**
+ * One step of a valibot issue's path: the container (`type`), the key and the value found
+ * there. The same union as valibot's `IssuePathItem`, spelled out so the docs need no valibot
+ * internals; valibot's path items fit it and it fits them.
+ */
+export type IssuePathItem =
+  | { readonly type: "array"; readonly origin: "value"; readonly input: readonly unknown[]; readonly key: number; readonly value: unknown }
+  | { readonly type: "map"; readonly origin: "key" | "value"; readonly input: Map<unknown, unknown>; readonly key: unknown; readonly value: unknown }
+  | { readonly type: "object"; readonly origin: "key" | "value"; readonly input: Record<string, unknown>; readonly key: string; readonly value: unknown }
+  | { readonly type: "set"; readonly origin: "value"; readonly input: Set<unknown>; readonly key: null; readonly value: unknown }
+  | { readonly type: "unknown"; readonly origin: "key" | "value"; readonly input: unknown; readonly key: unknown; readonly value: unknown };
+
+/**
+ * A valibot issue, as `TaskValidationError.issues` holds it: the fields of valibot's
+ * `BaseIssue`, spelled out. valibot's issues fit it, and it can be passed back to valibot's
+ * helpers (`v.getDotPath(issue)`).
+ */
+export interface ValidationIssue {
+  /** `schema`, `validation` or `transformation`: what kind of valibot piece failed. */
+  readonly kind: "schema" | "validation" | "transformation";
+  /** The schema or action that failed, e.g. `number`, `min_length`. */
+  readonly type: string;
+  /** The value that failed. */
+  readonly input: unknown;
+  /** What was expected, e.g. `number`; `null` when the action says nothing. */
+  readonly expected: string | null;
+  /** What was received, e.g. `"nope"`. */
+  readonly received: string;
+  /** valibot's message, e.g. `Invalid type: Expected number but received "nope"`. */
+  readonly message: string;
+  /** The action's requirement (e.g. the minimum length), when it has one. */
+  readonly requirement?: unknown;
+  /** Where it failed: for arguments, the argument's index first, then the keys inside it. */
+  readonly path?: [IssuePathItem, ...IssuePathItem[]] | undefined;
+  /** Sub-issues (unions, variants). */
+  readonly issues?: [ValidationIssue, ...ValidationIssue[]] | undefined;
+}
 
 /** One step of an issue's path, as it crosses the wire: the key, and where it came from. */
 export interface PlainPathItem {
@@ -64,7 +101,7 @@ export class TaskValidationError extends TaskdError {
   /** The stable code of a validation failure. */
   override readonly code = "VALIDATION_FAILED";
   /** valibot's issues. They serialize (JSON, the result store) as {@link PlainIssue}s. */
-  readonly issues: BaseIssue<unknown>[];
+  readonly issues: ValidationIssue[];
   /** Whether the arguments or the return value failed. */
   readonly target: ValidationTarget;
 
@@ -74,7 +111,7 @@ export class TaskValidationError extends TaskdError {
    * @param issues valibot's issues, paths starting at the argument's index
    * @param options task name and id, the cause, and the target
    */
-  constructor(message: string, issues: BaseIssue<unknown>[], options: TaskValidationErrorOptions = {}) {
+  constructor(message: string, issues: ValidationIssue[], options: TaskValidationErrorOptions = {}) {
     super(message, options);
     this.target = options.target ?? "arguments";
     // Raw issues hold the whole input (path items carry their parents) and functions; the
@@ -86,7 +123,7 @@ export class TaskValidationError extends TaskdError {
 }
 
 /** A valibot issue as plain data: no inputs, no functions, keys only in the path. */
-export function plainIssue(issue: BaseIssue<unknown>): PlainIssue {
+export function plainIssue(issue: ValidationIssue): PlainIssue {
   const out: PlainIssue = {
     kind: issue.kind,
     type: issue.type,

@@ -51,19 +51,27 @@ export class ResultBackend {
   readonly #waiters = new Set<() => void>();
 
   /**
+   * Built by the App (`app.backend`); the bucket is created or opened on first use.
    * @param connect the connection, opened on first use
    * @param bucket the KV bucket's name
    * @param expiresSeconds how long results are kept (the bucket's TTL)
    * @param replicas JetStream replicas of the bucket
    */
   constructor(
+    /** @ignore Opens (or returns) the app's NATS connection: wiring, typed by nats.js. */
     readonly connect: () => Promise<NatsConnection>,
+    /** The KV bucket's name (`<PREFIX>_RESULTS`). */
     readonly bucket: string,
+    /** Seconds a result is kept: the bucket's TTL (`resultExpires`). */
     readonly expiresSeconds: number,
+    /** JetStream replicas of the bucket. */
     readonly replicas = 1,
   ) {}
 
-  /** The bucket, created on first use. */
+  /**
+   * The bucket, created on first use.
+   * @ignore raw nats.js KV handle: wiring for the worker and the CLI, not part of the API.
+   */
   kv(): Promise<KV> {
     // After app.close() the app opens a new connection: open the bucket on that one.
     if (this.#nc?.isClosed()) this.#kv = undefined;

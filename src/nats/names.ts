@@ -16,18 +16,31 @@ export function checkName(kind: string, value: string): string {
 
 /** Every NATS name derived from a prefix. */
 export interface Names {
+  /** The prefix itself, e.g. `taskd`: the first token of every subject. */
   prefix: string;
+  /** The work-queue stream of task messages: `<PREFIX>_TASKS`. */
   tasksStream: string;
+  /** The stream of dead-lettered messages: `<PREFIX>_DEAD`. */
   deadStream: string;
+  /** The stream holding messages with a future eta or countdown: `<PREFIX>_DELAYED`. */
   delayedStream: string;
+  /** The KV bucket of task results: `<prefix>_results`. */
   resultsBucket: string;
+  /** The KV bucket of revoked task ids: `<prefix>_revoked`. */
   revokedBucket: string;
+  /** The subject tasks for `queue` are published on: `<prefix>.tasks.<queue>` (checks the name). */
   taskSubject(queue: string): string;
+  /** The subject a dead message of `queue` is stored under: `<prefix>.dead.<queue>`. */
   deadSubject(queue: string): string;
+  /** The subject a delayed task for `queue` waits on: `<prefix>.delayed.<queue>` (checks the name). */
   delayedSubject(queue: string): string;
+  /** The durable consumer workers share for `queue`: `queue-<queue>`. */
   queueConsumer(queue: string): string;
+  /** The durable consumer that republishes delayed tasks once due: `scheduler`. */
   delayedConsumer: string;
+  /** The subject prefix of remote-control requests: `<prefix>.control` (`.<command>` follows). */
   controlSubject: string;
+  /** The subject prefix of events: `<prefix>.events` (`.task.<kind>` or `.worker.<kind>` follows). */
   eventsSubject: string;
 }
 

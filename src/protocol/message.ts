@@ -50,24 +50,41 @@ export interface Embed {
 
 /** A task message, decoded. */
 export interface TaskMessage {
+  /** The task id (`taskd-id`): a UUID by default; KV-key characters `[-/_=.a-zA-Z0-9]`. */
   id: string;
+  /** The task's registered name (`taskd-task`), e.g. `tasks.add`. */
   task: string;
+  /** How many times it was retried before this attempt (`taskd-retries`): `0` the first time. */
   retries: number;
+  /** The queue it is sent to (`taskd-queue`). */
   queue: string;
+  /** Positional arguments (body). */
   args: unknown[];
+  /** Keyword arguments (body); the task body receives them as one trailing object argument. */
   kwargs: Record<string, unknown>;
+  /** Callbacks and workflow steps (body). */
   embed: Embed;
+  /** ISO 8601 time before which it must not run (`taskd-eta`). */
   eta?: string;
+  /** ISO 8601 time after which it must not run: it then ends REVOKED (`taskd-expires`). */
   expires?: string;
+  /** The id of the first task of its workflow (`taskd-root-id`). */
   rootId?: string;
+  /** The id of the task that sent it (`taskd-parent-id`). */
   parentId?: string;
+  /** The id of the group it belongs to (`taskd-group`). */
   group?: string;
+  /** The sender, as `host/pid` (`taskd-origin`). */
   origin?: string;
+  /** How the arguments appear in logs and events (`taskd-argsrepr`): the only way they do. */
   argsrepr?: string;
+  /** How the keyword arguments appear in logs and events (`taskd-kwargsrepr`). */
   kwargsrepr?: string;
   /** `[soft, hard]` in seconds; `null` for none. */
   timelimit?: [number | null, number | null];
+  /** The caller's choice to store no result (`taskd-ignore-result`); absent: the task's setting. */
   ignoreResult?: boolean;
+  /** Reserved (`taskd-reply-to`): carried on the wire, not acted on yet. */
   replyTo?: string;
   /** Extra user headers, passed through as they are. */
   headers?: Record<string, string>;

@@ -22,7 +22,9 @@ export interface GetOptions {
 
 /** What an AsyncResult needs from its app. */
 export interface ResultOwner {
+  /** Where `get()`, `state` and `forget()` read and delete the result. */
   readonly backend: ResultBackend;
+  /** Revokes `taskId` (`terminate`: also stop it if it is running); without it `AsyncResult.revoke()` throws a TypeError. */
   revoke?(taskId: string, options?: { terminate?: boolean }): Promise<void>;
 }
 
@@ -54,9 +56,11 @@ function text(v: unknown, fallback: string): string {
 
 /** A task's result, by id. */
 export class AsyncResult<T = unknown> {
+  /** A handle on the result of task `id`; nothing is read until asked (`app.asyncResult(id)` builds one). */
   constructor(
     /** The task's id. */
     readonly id: string,
+    /** The app whose result backend holds the result (and that can revoke the task). */
     readonly app: ResultOwner,
     /** The task's name, when known. */
     readonly taskName?: string,

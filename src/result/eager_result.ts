@@ -9,7 +9,13 @@ import { READY_STATES, type State, states } from "./states.ts";
 
 /** The result of a task run in process by `apply()`. */
 export class EagerResult<T = unknown> {
-  constructor(readonly id: string, readonly meta: ResultMeta) {}
+  /** Wraps what `apply()` stored in memory; `apply()` builds it. */
+  constructor(
+    /** The task's id. */
+    readonly id: string,
+    /** The final state, result and details, as a backend would store them. */
+    readonly meta: ResultMeta,
+  ) {}
 
   /** The state it ended in. */
   get state(): Promise<State> {
