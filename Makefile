@@ -26,7 +26,7 @@ build: dist/taskd
 run: install build
 	dist/taskd worker examples/tasks.ts
 
-test: install build
+test: install build check
 	bash tests/run.sh
 
 # The fault, fuzz and security tests alone (they are part of `make test` too: tests/*.test.ts).
