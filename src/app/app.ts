@@ -62,6 +62,7 @@ export interface TaskDecoratorOptions extends TaskOptions {
 }
 
 const apps: App[] = [];
+const anonymousTasks = new WeakSet<Task>();
 
 /** Every App created in this process, oldest first. */
 export function allApps(): readonly App[] {
@@ -89,6 +90,7 @@ export class App {
   #conn?: Promise<NatsConnection>;
   #broker?: Promise<Broker>;
   #brokerOverride?: string;
+  #anonymousCount = 0;
 
   /**
    * Creates an app and remembers it (see `allApps()`); it connects on first use, not here.
@@ -168,8 +170,11 @@ export class App {
   task(a: AnyFn | TaskDecoratorOptions, b?: AnyFn): Task {
     const [options, fn] = typeof a === "function" ? [{} as TaskDecoratorOptions, a] : [a, b];
     if (typeof fn !== "function") throw new TypeError("Cannot register task: app.task() needs a function");
-    const name = options.name ?? (fn.name ? this.genTaskName(fn.name) : undefined);
-    if (!name) throw new TypeError("Cannot register an anonymous function as a task: give it a name or pass { name }");
+    // An arrow passed straight to app.task() has no name: number it in registration order,
+    // the same in every process (and runtime) that loads the module; the worker also registers
+    // it under its export name (see exportAliases).
+    const anonymous = !options.name && !fn.name;
+    const name = options.name ?? this.genTaskName(fn.name || `anonymous_${++this.#anonymousCount}`);
     const Base = options.base ?? this.config.taskCls ?? Task;
     const task = new Base() as Task;
     const { base: _base, ...rest } = options;
@@ -178,7 +183,25 @@ export class App {
     task.run = bind ? (...args: unknown[]) => fn(task, ...args) : fn;
     task.arity = arityOf(fn, bind ? 1 : 0);
     noteBody(task, fn, bind ? 1 : 0);
+    if (anonymous) anonymousTasks.add(task);
     return this.#add(task, name);
+  }
+
+  /**
+   * Registers the anonymous tasks among a module's exports under their export names too
+   * (`export const processRows = app.task({ bind: true }, async (self) => …)` answers to
+   * `tasks.processRows` as well as to its derived name). The worker calls it after loading.
+   */
+  exportAliases(exports: Record<string, unknown>): string[] {
+    const added: string[] = [];
+    for (const [key, value] of Object.entries(exports)) {
+      if (!(value instanceof Task) || value.app !== this || !anonymousTasks.has(value)) continue;
+      const alias = this.genTaskName(key);
+      if (this.tasks.has(alias)) continue;
+      this.tasks.set(alias, value);
+      added.push(alias);
+    }
+    return added;
   }
 
   /**

@@ -24,13 +24,15 @@ export async function loadTaskModule(file: string): Promise<readonly App[]> {
     runtime.aliasModules({ taskd: taskd as unknown as Record<string, unknown>, valibot: v as unknown as Record<string, unknown> });
     aliased = true;
   }
+  let exports: Record<string, unknown>;
   try {
-    await import(pathToFileURL(path).href);
+    exports = await import(pathToFileURL(path).href);
   } catch (e) {
     throw new CliError(`Cannot load ${file}: ${(e as Error)?.stack ?? e}`);
   }
   const apps = allApps();
   if (apps.length === 0) throw new CliError(`Cannot serve ${file}: it created no App; add \`export const app = new App("tasks")\``);
+  for (const app of apps) app.exportAliases(exports);
   await signals.importModules.send(apps[0], { app: apps[0], module: path });
   return apps;
 }
