@@ -14,6 +14,7 @@ import { DEFAULTS } from "../app/options.ts";
 import { deadCommand, type DeadFlags } from "./commands/dead.ts";
 import { revokeCommand, type RevokeFlags } from "./commands/revoke.ts";
 import { unknownOptions } from "./preload.ts";
+import { purgeCommand, type PurgeFlags } from "./commands/purge.ts";
 import { INSPECT_COMMANDS, inspectCommand } from "./commands/inspect.ts";
 import { controlCommand } from "./commands/control.ts";
 import { eventsCommand } from "./commands/events.ts";
@@ -54,6 +55,10 @@ export async function main(argv: string[]): Promise<void> {
     .option("--terminate", "Also stop the task if it is running")
     .example("taskd revoke 3f2c0e8a-…")
     .action((ids: string[], flags: RevokeFlags) => revokeCommand(ids.map(String), flags));
+  withBrokerOptions(cli.command("purge [...queues]", "Delete the waiting messages of queues (all queues when none is named)"))
+    .option("--delayed", "Also delete delayed tasks (countdown, eta, retry delays)")
+    .example("taskd purge default")
+    .action((queues: string[], flags: PurgeFlags) => purgeCommand(queues.map(String), flags));
   withBrokerOptions(cli.command("dead <action> [...args]", "Dead letters: list, show <seq>, retry <seq…>|--all, purge"))
     .option("--queue <name>", "Only this queue's dead letters (retry: the queue to send to)")
     .option("--all", "retry: every dead letter (of --queue)")
