@@ -86,6 +86,11 @@ export class App {
   #conn?: Promise<NatsConnection>;
   #broker?: Promise<Broker>;
   #brokerOverride?: string;
+  /**
+   * Whether tasks sent ask for a reply (`resultReplies`). Workers set it to false for the apps
+   * they serve: their subtasks' results are not awaited there.
+   */
+  sendReplies: boolean;
 
   /**
    * @param main the name tasks are prefixed with (`<main>.<function name>`)
@@ -97,6 +102,7 @@ export class App {
     if (config.taskDefaultQueue) checkName("queue", config.taskDefaultQueue);
     const expires = config.resultExpires ?? DEFAULTS.resultExpires;
     if (!(expires > 0)) throw new RangeError(`Cannot create App: 'resultExpires' must be > 0 seconds: current value is ${expires}`);
+    this.sendReplies = config.resultReplies ?? true;
     this.backend = new ResultBackend(() => this.connection(), this.names.resultsBucket, expires, config.replicas ?? DEFAULTS.replicas);
     apps.push(this);
   }
@@ -290,8 +296,10 @@ export class App {
     if (signals.beforeTaskPublish.hasReceivers) {
       await signals.beforeTaskPublish.send(msg.task, { body: [msg.args, msg.kwargs, msg.embed], exchange: "", routingKey: msg.queue, headers: msg, properties: {} });
     }
-    const wire = encodeTask(msg, encode);
     const broker = await this.broker();
+    // The result of a task sent from here comes back on this App's reply inbox (docs/results.md).
+    if (msg.replyTo === undefined && this.sendReplies) msg.replyTo = this.backend.inbox(broker.nc)?.expect(msg.id);
+    const wire = encodeTask(msg, encode);
     const delayed = msg.eta !== undefined && Date.parse(msg.eta) > Date.now();
     // Before the publish, on the same connection: a monitor sees task-sent before task-received.
     if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
@@ -321,6 +329,7 @@ export class App {
       kwargsrepr: request.kwargsrepr,
       timelimit: request.timelimit[0] !== null || request.timelimit[1] !== null ? request.timelimit : undefined,
       ignoreResult: request.ignoreResult,
+      replyTo: request.replyTo,
       headers: request.userHeaders,
     };
     await this.publish(msg, { serializer: task.effective("serializer"), compression: task.effective("compression") });
