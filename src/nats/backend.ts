@@ -14,6 +14,7 @@ import { msgpack } from "../protocol/codec.ts";
 import { READY_STATES, type State, states } from "../result/states.ts";
 import { PayloadTooLargeError, type SerializedError, serializeError, TimeoutError } from "../errors/errors.ts";
 import { ReplyInbox, sendReply } from "../result/replies.ts";
+import { jsPublisher } from "./jspublish.ts";
 
 /** What the backend stores for a task. */
 export interface ResultMeta {
@@ -118,7 +119,8 @@ export class ResultBackend {
         { taskId: meta.taskId, taskName: meta.taskName },
       );
     }
-    await kv.put(meta.taskId, bytes);
+    // kv.put(key, bytes) through the connection's publisher (cheaper acks; same message).
+    await jsPublisher(this.#nc!).publish(`$KV.${this.bucket}.${checkTaskId(meta.taskId)}`, bytes);
     if (replyTo) {
       sendReply(this.#nc, replyTo, meta, bytes);
       if (READY_STATES.has(meta.status)) this.#routes.delete(meta.taskId);
