@@ -13,7 +13,7 @@ import { jetstream } from "@nats-io/jetstream";
 import { msgpack } from "../protocol/codec.ts";
 import { READY_STATES, type State, states } from "../result/states.ts";
 import { PayloadTooLargeError, type SerializedError, serializeError, TimeoutError } from "../errors/errors.ts";
-import { ReplyInbox, sendReply } from "../result/replies.ts";
+import { isReplySubject, ReplyInbox, sendReply } from "../result/replies.ts";
 import { jsPublisher } from "./jspublish.ts";
 
 /** What the backend stores for a task. */
@@ -120,11 +120,23 @@ export class ResultBackend {
       );
     }
     // kv.put(key, bytes) through the connection's publisher (cheaper acks; same message).
-    await jsPublisher(this.#nc!).publish(`$KV.${this.bucket}.${checkTaskId(meta.taskId)}`, bytes);
-    if (replyTo) {
-      sendReply(this.#nc, replyTo, meta, bytes);
-      if (READY_STATES.has(meta.status)) this.#routes.delete(meta.taskId);
+    const nc = this.#nc!;
+    const publisher = jsPublisher(nc);
+    const subject = `$KV.${this.bucket}.${checkTaskId(meta.taskId)}`;
+    if (!replyTo || !READY_STATES.has(meta.status) || !isReplySubject(replyTo)) {
+      await publisher.publish(subject, bytes);
+      return;
     }
+    if (publisher.canShare) {
+      // The stored ack goes to the client too; the data rides in the same write (docs/results.md).
+      const stored = publisher.publishShared(subject, bytes, replyTo, meta.taskId);
+      sendReply(nc, `${replyTo}.d`, bytes);
+      await stored;
+    } else {
+      await publisher.publish(subject, bytes);
+      sendReply(nc, `${replyTo}.r`, bytes);
+    }
+    this.#routes.delete(meta.taskId);
   }
 
   readonly #routes = new Map<string, string>();

@@ -8,6 +8,11 @@
  * `JetStreamNotEnabled` error when no stream answers (503, no responders), a
  * `JetStreamApiError` when the stream refuses the message, the connection's error when it is
  * closed. Header records become `MsgHdrs` without nats.js's per-header key scans.
+ *
+ * A result put can also share its ack with the client waiting for it ({@link publishShared}):
+ * the ack subject lies under the client's reply inbox (`<inbox>.s.<publisher>.<token>.<key>`),
+ * where both the client (its inbox subscription) and this publisher (one wildcard subscription
+ * `_INBOX.*.s.<publisher>.>`) receive it. docs/results.md tells why.
  * @module
  */
 import { MsgHdrsImpl, type Msg, type MsgHdrs, type NatsConnection, nuid, type Subscription, TimeoutError } from "@nats-io/nats-core";
@@ -21,6 +26,8 @@ interface Pending {
   reject(e: Error): void;
   deadline: number;
   subject: string;
+  /** Its ack comes through the shared subscription. */
+  shared?: boolean;
 }
 
 const HEADER_NAME = /^[!-9;-~]+$/;
@@ -46,8 +53,12 @@ export function toMsgHdrs(record: Record<string, string>, msgId?: string, skip?:
 
 /** Publishes to JetStream on one connection, acks demultiplexed from one subscription. */
 export class JsPublisher {
-  readonly #prefix = `_INBOX.${nuid.next()}.`;
+  readonly #id = nuid.next();
+  readonly #prefix = `_INBOX.${this.#id}.`;
   #sub?: Subscription;
+  #sharedSub?: Subscription;
+  /** The shared-ack subscription was refused: {@link publishShared} falls back to the plain path. */
+  #sharedRefused = false;
   #next = 0;
   readonly #pending = new Map<string, Pending>();
   #sweeper?: ReturnType<typeof setInterval>;
@@ -75,14 +86,50 @@ export class JsPublisher {
     });
   }
 
-  #onAck(err: Error | null, msg: Msg): void {
+  /**
+   * Whether {@link publishShared} can be used: a publish whose ack goes to a subject under
+   * `inbox` (a client's reply inbox, `_INBOX.<token>`), received both there and here.
+   */
+  get canShare(): boolean {
+    return !this.#sharedRefused;
+  }
+
+  /**
+   * Publishes `data` to `subject` with its ack sent to `<inbox>.s.<publisher>.<token>.<key>`:
+   * the client subscribed to `<inbox>.>` learns that `key` is stored at the same moment as this
+   * publisher, which resolves with the ack as {@link publish} does.
+   */
+  publishShared(subject: string, data: Uint8Array, inbox: string, key: string): Promise<PubAck> {
+    return new Promise<PubAck>((resolve, reject) => {
+      const token = (this.#next++).toString(36);
+      try {
+        this.#sharedSub ??= this.nc.subscribe(`_INBOX.*.s.${this.#id}.>`, {
+          callback: (err, msg) => {
+            if (!err) return this.#onAck(null, msg, msg.subject.split(".", 5)[4]);
+            // Not allowed to listen there: fail these for a retry on the plain path.
+            this.#sharedRefused = true;
+            this.#sharedSub = undefined;
+            this.#failAll(new Error(`Cannot receive shared acks (${err.message.replace(/permission/gi, "subscription")}); storing again with its own ack`), true);
+          },
+        });
+        this.#pending.set(token, { resolve, reject, deadline: Date.now() + this.timeoutMs, subject, shared: true });
+        this.nc.publish(subject, data, { reply: `${inbox}.s.${this.#id}.${token}.${key}` });
+      } catch (e) {
+        this.#pending.delete(token);
+        reject(e);
+        return;
+      }
+      this.#sweeper ??= setInterval(() => this.#sweep(), 250);
+    });
+  }
+
+  #onAck(err: Error | null, msg: Msg, token = msg.subject.slice(this.#prefix.length)): void {
     if (err) {
       // The subscription is gone (a permission violation): fail what waits, subscribe anew next time.
       this.#sub = undefined;
       this.#failAll(err);
       return;
     }
-    const token = msg.subject.slice(this.#prefix.length);
     const p = this.#pending.get(token);
     if (!p) return;
     this.#pending.delete(token);
@@ -116,11 +163,16 @@ export class JsPublisher {
     if (this.#pending.size === 0) this.#stopSweeper();
   }
 
-  #failAll(e: Error): void {
-    const all = [...this.#pending.values()];
-    this.#pending.clear();
-    this.#stopSweeper();
-    for (const p of all) p.reject(e);
+  /** Fails every pending publish (only those with shared acks, when `shared`). */
+  #failAll(e: Error, shared = false): void {
+    const failed: Pending[] = [];
+    for (const [token, p] of this.#pending) {
+      if (shared && !p.shared) continue;
+      this.#pending.delete(token);
+      failed.push(p);
+    }
+    if (this.#pending.size === 0) this.#stopSweeper();
+    for (const p of failed) p.reject(e);
   }
 
   #stopSweeper(): void {

@@ -1,13 +1,19 @@
 /**
  * The reply inbox: how a client learns the results of the tasks it sent without watching the
- * KV bucket per task. Each App (on one connection) subscribes once to `_INBOX.<nuid>.results`
- * and sends that subject with every task (`taskd-reply-to`); a worker that stores a ready state
- * (SUCCESS, FAILURE, REVOKED) core-publishes the same stored bytes there right after the KV put
- * succeeded. The inbox keeps the results of ids it sent (bounded, oldest first out) and hands
- * them to `get()`. The KV entry stays the source of truth: an id this inbox did not send (or
- * no longer remembers), a reply lost in a reconnect, or no reply within a grace period (a
- * worker that died between the put and the reply) sends the waiter back to the KV watch.
- * docs/results.md tells the whole story.
+ * KV bucket per task. Each App (on one connection) subscribes once to `<inbox>.>`, where
+ * `<inbox>` is `_INBOX.<nuid>`, and sends `<inbox>` with every task (`taskd-reply-to`). A
+ * worker storing a ready state (SUCCESS, FAILURE, REVOKED) publishes the KV put with its ack
+ * addressed under the inbox (`<inbox>.s.<worker>.<token>.<id>`), so the server's "stored" ack
+ * reaches the client and the worker at once, and in the same write core-publishes the stored
+ * bytes to `<inbox>.d`. The client settles an id once it has both its data and its stored
+ * ack: the KV entry stays the source of truth, and the result arrives as soon as it is stored,
+ * without a hop through the worker. (`<inbox>.r` carries data already stored: a worker that
+ * cannot share its acks sends that after its own ack.)
+ *
+ * The inbox keeps the results of ids it sent (bounded, oldest first out) and hands them to
+ * `get()`. An id this inbox did not send (or no longer remembers), a reply lost in a
+ * reconnect, or no reply within a grace period (a worker that died between its put and its
+ * reply) sends the waiter back to the KV watch. docs/results.md tells the whole story.
  * @module
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
@@ -21,24 +27,26 @@ export const REPLY_CACHE_SIZE = 10_000;
 /** How long a waiter waits for a reply before it also watches the KV entry (ms). */
 export const REPLY_GRACE_MS = 5_000;
 
-// A reply subject a worker accepts: a literal subject under `_INBOX.` (never a wildcard, never
-// an API subject a sender could aim a worker's permissions at).
-const REPLY_SUBJECT = /^_INBOX(\.[A-Za-z0-9_-]+)+$/;
+// A reply inbox a worker accepts: `_INBOX.<one token>` (never a wildcard, never an API subject a
+// sender could aim a worker's permissions at).
+const REPLY_INBOX = /^_INBOX\.[A-Za-z0-9_-]+$/;
 
-/** Whether a worker may publish a result to `subject` (a literal `_INBOX.…` subject). */
-export function isReplySubject(subject: string | undefined): subject is string {
-  return typeof subject === "string" && subject.length <= 255 && REPLY_SUBJECT.test(subject);
+/** Whether a worker may send a result under `inbox` (a `taskd-reply-to` value: `_INBOX.<token>`). */
+export function isReplySubject(inbox: string | undefined): inbox is string {
+  return typeof inbox === "string" && inbox.length <= 128 && REPLY_INBOX.test(inbox);
 }
 
-/** Publishes `bytes` (a stored ready result) to `replyTo` when it is a valid reply subject. Never throws. */
-export function sendReply(nc: NatsConnection | undefined, replyTo: string | undefined, meta: ResultMeta, bytes: Uint8Array): void {
-  if (!nc || !isReplySubject(replyTo) || !READY_STATES.has(meta.status) || nc.isClosed()) return;
+/** Core-publishes `bytes` (a ready result) to `subject`. Never throws: the reply is an optimisation. */
+export function sendReply(nc: NatsConnection, subject: string, bytes: Uint8Array): void {
+  if (nc.isClosed()) return;
   try {
-    nc.publish(replyTo, bytes);
+    nc.publish(subject, bytes);
   } catch {
-    // The reply is an optimisation: the client falls back to the KV entry, which is stored.
+    // The client falls back to the KV entry, which is stored.
   }
 }
+
+const decoder = new TextDecoder();
 
 /** One `get()` waiting on the inbox. */
 export interface ReplyWaiter {
@@ -58,8 +66,12 @@ export class ReplyInbox {
   /** Ids sent asking for a reply here, oldest first: `null` until the reply came, then its result. */
   readonly #known = new Map<string, ResultMeta | null>();
   readonly #waiters = new Map<string, ReplyWaiter[]>();
+  /** Results whose stored ack has not come yet, and stored acks whose data has not. */
+  readonly #unstored = new Map<string, ResultMeta>();
+  readonly #dataless = new Set<string>();
   #sweeper?: ReturnType<typeof setInterval>;
   #dead = false;
+  readonly #prefixLength: number;
 
   /**
    * @param nc the connection (the App's)
@@ -67,8 +79,9 @@ export class ReplyInbox {
    * @param graceMs how long a waiter counts on the reply alone
    */
   constructor(readonly nc: NatsConnection, readonly limit = REPLY_CACHE_SIZE, readonly graceMs = REPLY_GRACE_MS) {
-    this.subject = `_INBOX.${nuid.next()}.results`;
-    this.#sub = nc.subscribe(this.subject, { callback: (err, msg) => (err ? this.#fail() : this.#onReply(msg)) });
+    this.subject = `_INBOX.${nuid.next()}`;
+    this.#prefixLength = this.subject.length + 1;
+    this.#sub = nc.subscribe(`${this.subject}.>`, { callback: (err, msg) => (err ? this.#fail() : this.#onReply(msg)) });
     this.#watch();
   }
 
@@ -130,13 +143,39 @@ export class ReplyInbox {
   }
 
   #onReply(msg: Msg): void {
-    let meta: ResultMeta;
-    try {
-      meta = msgpack.decode(msg.data) as ResultMeta;
-    } catch {
-      return;
+    const kind = msg.subject.slice(this.#prefixLength);
+    if (kind === "d" || kind === "r") {
+      const meta = decodeReply(msg.data);
+      if (!meta || !this.#wanted(meta.taskId)) return;
+      if (kind === "r" || this.#dataless.delete(meta.taskId)) this.#settle(meta);
+      else this.#remember(this.#unstored, meta.taskId, meta);
+    } else if (kind.startsWith("s.")) {
+      // s.<publisher>.<token>.<id>: the id may hold dots.
+      const at = kind.indexOf(".", kind.indexOf(".", 2) + 1);
+      const id = at < 0 ? "" : kind.slice(at + 1);
+      if (!id || !this.#wanted(id) || !isStoredAck(msg.data)) return;
+      const meta = this.#unstored.get(id);
+      if (meta) {
+        this.#unstored.delete(id);
+        this.#settle(meta);
+      } else {
+        this.#dataless.add(id);
+        if (this.#dataless.size > this.limit) this.#dataless.delete(this.#dataless.values().next().value!);
+      }
     }
-    if (!meta || typeof meta !== "object" || typeof meta.taskId !== "string" || !READY_STATES.has(meta.status)) return;
+  }
+
+  #wanted(id: string): boolean {
+    return this.#known.has(id) || this.#waiters.has(id);
+  }
+
+  #remember(map: Map<string, ResultMeta>, id: string, meta: ResultMeta): void {
+    map.set(id, meta);
+    if (map.size > this.limit) map.delete(map.keys().next().value!);
+  }
+
+  /** `meta` is stored and here: keep it for `get()` and wake its waiters. */
+  #settle(meta: ResultMeta): void {
     const id = meta.taskId;
     if (this.#known.has(id)) this.#known.set(id, meta);
     const list = this.#waiters.get(id);
@@ -162,6 +201,8 @@ export class ReplyInbox {
   /** Replies sent while the connection was away are lost: wait on the KV from now on. */
   #lost(): void {
     for (const [id, v] of this.#known) if (v === null) this.#known.delete(id);
+    this.#unstored.clear();
+    this.#dataless.clear();
     for (const list of this.#waiters.values()) {
       for (const w of list) {
         w.since = Infinity;
@@ -173,6 +214,8 @@ export class ReplyInbox {
   #fail(): void {
     this.#dead = true;
     this.#known.clear();
+    this.#unstored.clear();
+    this.#dataless.clear();
     this.#lost();
     this.#stopSweeper();
   }
@@ -192,5 +235,25 @@ export class ReplyInbox {
       // the status iterator ends with the connection
     }
     this.#fail();
+  }
+}
+
+function decodeReply(bytes: Uint8Array): ResultMeta | undefined {
+  try {
+    const meta = msgpack.decode(bytes) as ResultMeta;
+    if (meta && typeof meta === "object" && typeof meta.taskId === "string" && READY_STATES.has(meta.status)) return meta;
+  } catch {
+    // not a result: ignore it
+  }
+  return undefined;
+}
+
+/** Whether a JetStream ack says the message was stored (`{"stream":…,"seq":…}`, not `{"error":…}`). */
+function isStoredAck(bytes: Uint8Array): boolean {
+  try {
+    const ack = JSON.parse(decoder.decode(bytes));
+    return typeof ack?.stream === "string" && !ack.error;
+  } catch {
+    return false;
   }
 }
