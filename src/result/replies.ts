@@ -58,17 +58,34 @@ export interface ReplyWaiter {
   since: number;
 }
 
+/** What the inbox knows of one id it sent. */
+interface Entry {
+  id: string;
+  /** The stored result, once both its data and its stored ack came (or an `.r` reply). */
+  meta: ResultMeta | null;
+  /** Data that came before its stored ack. */
+  data?: ResultMeta;
+  /** A stored ack came before the data. */
+  stored?: boolean;
+  /** `get()` calls waiting. */
+  waiters?: ReplyWaiter[];
+  /** Out of the remembered window (kept only while someone waits). */
+  evicted?: boolean;
+  /** Replies may have been lost (a reconnect): new `get()` calls read the KV. */
+  lost?: boolean;
+}
+
 /** The reply inbox of one App on one connection. */
 export class ReplyInbox {
   /** The subject sent as `taskd-reply-to`. */
   readonly subject: string;
   readonly #sub: Subscription;
-  /** Ids sent asking for a reply here, oldest first: `null` until the reply came, then its result. */
-  readonly #known = new Map<string, ResultMeta | null>();
-  readonly #waiters = new Map<string, ReplyWaiter[]>();
-  /** Results whose stored ack has not come yet, and stored acks whose data has not. */
-  readonly #unstored = new Map<string, ResultMeta>();
-  readonly #dataless = new Set<string>();
+  /** Ids sent asking for a reply here (the last `limit` of them, and any still waited on). */
+  readonly #entries = new Map<string, Entry>();
+  /** The remembered window: a ring of the last `limit` ids sent. */
+  readonly #ring: (string | undefined)[];
+  #next = 0;
+  readonly #waiting = new Set<Entry>();
   #sweeper?: ReturnType<typeof setInterval>;
   #dead = false;
   readonly #prefixLength: number;
@@ -81,6 +98,7 @@ export class ReplyInbox {
   constructor(readonly nc: NatsConnection, readonly limit = REPLY_CACHE_SIZE, readonly graceMs = REPLY_GRACE_MS) {
     this.subject = `_INBOX.${nuid.next()}`;
     this.#prefixLength = this.subject.length + 1;
+    this.#ring = new Array(limit);
     this.#sub = nc.subscribe(`${this.subject}.>`, { callback: (err, msg) => (err ? this.#fail() : this.#onReply(msg)) });
     this.#watch();
   }
@@ -92,9 +110,20 @@ export class ReplyInbox {
 
   /** Notes that `id` is being sent with this inbox as its reply subject; returns the subject. */
   expect(id: string): string {
-    if (!this.#known.has(id)) {
-      this.#known.set(id, null);
-      if (this.#known.size > this.limit) this.#known.delete(this.#known.keys().next().value!);
+    const old = this.#entries.get(id);
+    if (old && !old.evicted) {
+      old.lost = false;
+      return this.subject;
+    }
+    this.#entries.set(id, { id, meta: null, waiters: old?.waiters });
+    const slot = this.#next;
+    this.#next = (slot + 1) % this.limit;
+    const out = this.#ring[slot];
+    this.#ring[slot] = id;
+    if (out !== undefined && out !== id) {
+      const e = this.#entries.get(out);
+      if (e?.waiters?.length) e.evicted = true;
+      else if (e) this.#entries.delete(out);
     }
     return this.subject;
   }
@@ -106,30 +135,33 @@ export class ReplyInbox {
    */
   lookup(id: string): ResultMeta | null | undefined {
     if (!this.live) return undefined;
-    return this.#known.get(id);
+    const e = this.#entries.get(id);
+    return !e || e.lost || (e.evicted && e.meta === null) ? undefined : e.meta;
   }
 
-  /** Forgets `id` (its result was deleted). */
+  /** Forgets the result of `id` (it was deleted). */
   drop(id: string): void {
-    this.#known.delete(id);
+    const e = this.#entries.get(id);
+    if (e) e.lost = true;
   }
 
   /** Waits for `id`'s reply; the waiter falls back to the KV after the grace period or a reconnect. */
   wait(id: string, w: ReplyWaiter): void {
-    const list = this.#waiters.get(id);
-    if (list) list.push(w);
-    else this.#waiters.set(id, [w]);
+    let e = this.#entries.get(id);
+    if (!e) this.#entries.set(id, (e = { id, meta: null, evicted: true }));
+    (e.waiters ??= []).push(w);
+    this.#waiting.add(e);
     this.#sweeper ??= setInterval(() => this.#sweep(), Math.max(50, this.graceMs / 4));
   }
 
   /** Stops waiting (the waiter settled another way or timed out). */
   unwait(id: string, w: ReplyWaiter): void {
-    const list = this.#waiters.get(id);
-    if (!list) return;
+    const e = this.#entries.get(id);
+    const list = e?.waiters;
+    if (!e || !list) return;
     const i = list.indexOf(w);
     if (i >= 0) list.splice(i, 1);
-    if (list.length === 0) this.#waiters.delete(id);
-    if (this.#waiters.size === 0) this.#stopSweeper();
+    if (list.length === 0) this.#idle(e);
   }
 
   /** Unsubscribes; every waiter falls back to the KV. */
@@ -146,50 +178,45 @@ export class ReplyInbox {
     const kind = msg.subject.slice(this.#prefixLength);
     if (kind === "d" || kind === "r") {
       const meta = decodeReply(msg.data);
-      if (!meta || !this.#wanted(meta.taskId)) return;
-      if (kind === "r" || this.#dataless.delete(meta.taskId)) this.#settle(meta);
-      else this.#remember(this.#unstored, meta.taskId, meta);
+      const e = meta && this.#entries.get(meta.taskId);
+      if (!e || e.meta) return;
+      if (kind === "r" || e.stored) this.#settle(e, meta!);
+      else e.data = meta!;
     } else if (kind.startsWith("s.")) {
       // s.<publisher>.<token>.<id>: the id may hold dots.
       const at = kind.indexOf(".", kind.indexOf(".", 2) + 1);
-      const id = at < 0 ? "" : kind.slice(at + 1);
-      if (!id || !this.#wanted(id) || !isStoredAck(msg.data)) return;
-      const meta = this.#unstored.get(id);
-      if (meta) {
-        this.#unstored.delete(id);
-        this.#settle(meta);
-      } else {
-        this.#dataless.add(id);
-        if (this.#dataless.size > this.limit) this.#dataless.delete(this.#dataless.values().next().value!);
-      }
+      const e = at < 0 ? undefined : this.#entries.get(kind.slice(at + 1));
+      if (!e || e.meta || !isStoredAck(msg.data)) return;
+      if (e.data) this.#settle(e, e.data);
+      else e.stored = true;
     }
   }
 
-  #wanted(id: string): boolean {
-    return this.#known.has(id) || this.#waiters.has(id);
+  /** `meta` is stored and here: keep it for `get()` and wake the waiters. */
+  #settle(e: Entry, meta: ResultMeta): void {
+    e.meta = meta;
+    e.data = undefined;
+    const list = e.waiters;
+    if (list) {
+      e.waiters = undefined;
+      this.#idle(e);
+      for (const w of list) w.settle(meta);
+    }
   }
 
-  #remember(map: Map<string, ResultMeta>, id: string, meta: ResultMeta): void {
-    map.set(id, meta);
-    if (map.size > this.limit) map.delete(map.keys().next().value!);
-  }
-
-  /** `meta` is stored and here: keep it for `get()` and wake its waiters. */
-  #settle(meta: ResultMeta): void {
-    const id = meta.taskId;
-    if (this.#known.has(id)) this.#known.set(id, meta);
-    const list = this.#waiters.get(id);
-    if (!list) return;
-    this.#waiters.delete(id);
-    for (const w of list) w.settle(meta);
-    if (this.#waiters.size === 0) this.#stopSweeper();
+  /** Nobody waits on `e` any more. */
+  #idle(e: Entry): void {
+    e.waiters = undefined;
+    this.#waiting.delete(e);
+    if (e.evicted && this.#entries.get(e.id) === e) this.#entries.delete(e.id);
+    if (this.#waiting.size === 0) this.#stopSweeper();
   }
 
   /** Waiters past the grace period also watch the KV (a worker may have died after its put). */
   #sweep(): void {
     const cutoff = performance.now() - this.graceMs;
-    for (const list of this.#waiters.values()) {
-      for (const w of list) {
+    for (const e of this.#waiting) {
+      for (const w of e.waiters ?? []) {
         if (w.since <= cutoff) {
           w.since = Infinity;
           w.fallback();
@@ -200,11 +227,14 @@ export class ReplyInbox {
 
   /** Replies sent while the connection was away are lost: wait on the KV from now on. */
   #lost(): void {
-    for (const [id, v] of this.#known) if (v === null) this.#known.delete(id);
-    this.#unstored.clear();
-    this.#dataless.clear();
-    for (const list of this.#waiters.values()) {
-      for (const w of list) {
+    for (const e of this.#entries.values()) {
+      if (e.meta !== null) continue;
+      e.lost = true;
+      e.data = undefined;
+      e.stored = undefined;
+    }
+    for (const e of [...this.#waiting]) {
+      for (const w of e.waiters ?? []) {
         w.since = Infinity;
         w.fallback();
       }
@@ -213,9 +243,6 @@ export class ReplyInbox {
 
   #fail(): void {
     this.#dead = true;
-    this.#known.clear();
-    this.#unstored.clear();
-    this.#dataless.clear();
     this.#lost();
     this.#stopSweeper();
   }
