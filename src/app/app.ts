@@ -298,9 +298,10 @@ export class App {
     }
     const broker = await this.broker();
     // The result of a task sent from here comes back on this App's reply inbox (docs/results.md).
-    if (msg.replyTo === undefined && this.sendReplies) msg.replyTo = this.backend.inbox(broker.nc)?.expect(msg.id);
+    const eta = msg.eta === undefined ? undefined : Date.parse(msg.eta);
+    const delayed = eta !== undefined && eta > Date.now();
+    if (msg.replyTo === undefined && this.sendReplies) msg.replyTo = this.backend.inbox(broker.nc)?.expect(msg.id, delayed ? eta : undefined);
     const wire = encodeTask(msg, encode);
-    const delayed = msg.eta !== undefined && Date.parse(msg.eta) > Date.now();
     // Before the publish, on the same connection: a monitor sees task-sent before task-received.
     if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
     await broker.publish(delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue), wire);

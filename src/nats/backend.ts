@@ -205,7 +205,7 @@ export class ResultBackend {
       const watchKv = () => {
         if (!done && !stopKv) stopKv = this.#watchKv(kv, nc, taskId, accept, finish);
       };
-      const waiter = known === null ? { settle: (m: ResultMeta) => finish(undefined, m), fallback: watchKv, since: performance.now() } : undefined;
+      const waiter = known === null ? { settle: (m: ResultMeta) => finish(undefined, m), fallback: watchKv, since: Date.now() } : undefined;
       if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
         timer = setTimeout(
           () => finish(new TimeoutError(`Cannot get the result of ${taskId}: not ready after ${timeoutMs / 1000} s`, { taskId })),

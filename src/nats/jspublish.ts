@@ -38,10 +38,10 @@ const decoder = new TextDecoder();
  * names must be printable ASCII without `:`, values are trimmed and must not hold line breaks
  * (as nats.js's `headers().set()` requires).
  */
-export function toMsgHdrs(record: Record<string, string>, msgId?: string, skip?: string): MsgHdrs {
+export function toMsgHdrs(record: Record<string, string>, msgId?: string, skip?: string | ((name: string) => boolean)): MsgHdrs {
   const h = new MsgHdrsImpl();
   for (const k in record) {
-    if (k === skip) continue;
+    if (typeof skip === "string" ? k === skip : skip?.(k)) continue;
     const v = record[k];
     if (!HEADER_NAME.test(k)) throw new TypeError(`Cannot send header '${k}': a header name is printable ASCII without ':'`);
     if (/[\r\n]/.test(v)) throw new TypeError(`Cannot send header '${k}': its value holds a line break`);

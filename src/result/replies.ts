@@ -54,7 +54,7 @@ export interface ReplyWaiter {
   settle(meta: ResultMeta): void;
   /** Called when no reply can be counted on any more: watch the KV entry too. */
   fallback(): void;
-  /** When it started waiting (ms, `performance.now()`). */
+  /** When its grace period starts (ms since the epoch): when it started waiting, or the task's eta if later. */
   since: number;
 }
 
@@ -73,6 +73,8 @@ interface Entry {
   evicted?: boolean;
   /** Replies may have been lost (a reconnect): new `get()` calls read the KV. */
   lost?: boolean;
+  /** The task's eta (ms since the epoch): no reply is due before it. */
+  eta?: number;
 }
 
 /** The reply inbox of one App on one connection. */
@@ -108,14 +110,18 @@ export class ReplyInbox {
     return !this.#dead && !this.nc.isClosed();
   }
 
-  /** Notes that `id` is being sent with this inbox as its reply subject; returns the subject. */
-  expect(id: string): string {
+  /**
+   * Notes that `id` is being sent with this inbox as its reply subject (due at `eta`, ms since
+   * the epoch, when it is delayed); returns the subject.
+   */
+  expect(id: string, eta?: number): string {
     const old = this.#entries.get(id);
     if (old && !old.evicted) {
       old.lost = false;
+      old.eta = eta;
       return this.subject;
     }
-    this.#entries.set(id, { id, meta: null, waiters: old?.waiters });
+    this.#entries.set(id, { id, meta: null, waiters: old?.waiters, eta });
     const slot = this.#next;
     this.#next = (slot + 1) % this.limit;
     const out = this.#ring[slot];
@@ -149,6 +155,8 @@ export class ReplyInbox {
   wait(id: string, w: ReplyWaiter): void {
     let e = this.#entries.get(id);
     if (!e) this.#entries.set(id, (e = { id, meta: null, evicted: true }));
+    // A delayed task's grace period starts at its eta.
+    if (e.eta !== undefined && e.eta > w.since) w.since = e.eta;
     (e.waiters ??= []).push(w);
     this.#waiting.add(e);
     this.#sweeper ??= setInterval(() => this.#sweep(), Math.max(50, this.graceMs / 4));
@@ -214,7 +222,7 @@ export class ReplyInbox {
 
   /** Waiters past the grace period also watch the KV (a worker may have died after its put). */
   #sweep(): void {
-    const cutoff = performance.now() - this.graceMs;
+    const cutoff = Date.now() - this.graceMs;
     for (const e of this.#waiting) {
       for (const w of e.waiters ?? []) {
         if (w.since <= cutoff) {

@@ -11,6 +11,8 @@
 import type { JsMsg } from "@nats-io/jetstream";
 
 const cache = new WeakMap<JsMsg, Record<string, string>>();
+/** Records of messages that hold a header name more than once (the record keeps the first value). */
+const repeated = new WeakSet<Record<string, string>>();
 const decoder = new TextDecoder();
 
 /** The raw header block of `m`, when its core message exposes one (nats.js 3.x `MsgImpl`). */
@@ -33,6 +35,7 @@ function parseBlock(block: Uint8Array): Record<string, string> {
     if (colon <= 0) continue;
     const name = line.slice(0, colon);
     if (record[name] === undefined) record[name] = line.slice(colon + 1).trim();
+    else repeated.add(record);
   }
   return record;
 }
@@ -47,7 +50,12 @@ export function headersOf(m: JsMsg): Record<string, string> {
   } else {
     record = Object.create(null) as Record<string, string>;
     const h = m.headers;
-    if (h) for (const [k, v] of h) if (v.length > 0) record[k] = v[0];
+    if (h) {
+      for (const [k, v] of h) {
+        if (v.length > 0) record[k] = v[0];
+        if (v.length > 1) repeated.add(record);
+      }
+    }
   }
   cache.set(m, record);
   return record;
@@ -56,4 +64,9 @@ export function headersOf(m: JsMsg): Record<string, string> {
 /** One header of `m`; `undefined` when absent or empty (as `m.headers?.get(name) || undefined`). */
 export function headerOf(m: JsMsg, name: string): string | undefined {
   return headersOf(m)[name] || undefined;
+}
+
+/** Whether `m` holds some header name more than once ({@link headersOf} keeps the first value only). */
+export function hasRepeatedHeaders(m: JsMsg): boolean {
+  return repeated.has(headersOf(m));
 }
