@@ -72,14 +72,20 @@ export class ResultBackend {
   kv(): Promise<KV> {
     // After app.close() the app opens a new connection: open the bucket on that one.
     if (this.#nc?.isClosed()) this.#kv = undefined;
-    this.#kv ??= this.#open().catch((e) => {
+    this.#kv ??= this.#open().then((kv) => {
+      this.#kvReady = true;
+      return kv;
+    }, (e) => {
       this.#kv = undefined;
       throw e;
     });
     return this.#kv;
   }
 
+  #kvReady = false;
+
   async #open(): Promise<KV> {
+    this.#kvReady = false;
     this.#nc = await this.connect();
     const kvm = new Kvm(jetstream(this.#nc));
     try {
@@ -109,7 +115,8 @@ export class ResultBackend {
    * there once stored.
    */
   async store(meta: ResultMeta, replyTo: string | undefined = this.#routes.get(meta.taskId)): Promise<void> {
-    const kv = await this.kv();
+    // The bucket is opened once per connection; only the first store waits for it.
+    if (this.#nc === undefined || this.#nc.isClosed() || !this.#kvReady) await this.kv();
     const bytes = msgpack.encode(meta);
     // The KV put carries a subject and headers besides the entry: keep a margin for them.
     const max = this.#nc?.info?.max_payload ?? 1024 * 1024;

@@ -252,7 +252,7 @@ export class Worker implements ControlTarget {
         this.#consumers.set(queue, messages);
         for await (const m of messages) {
           // Bounded prefetch: at most `prefetch` received messages wait or run at once.
-          await this.#reserve.acquire();
+          if (!this.#reserve.tryAcquire()) await this.#reserve.acquire();
           if (!this.#running) {
             this.#reserve.release();
             m.nak();
@@ -293,7 +293,7 @@ export class Worker implements ControlTarget {
       if (perSecond !== undefined && this.#global && !this.#revoked.has(id)) wait = Math.max(wait, await this.#globalReserve(name, perSecond));
       if (wait > 0) await this.#sleep(wait);
       if (this.#running) {
-        await this.slots.acquire();
+        if (!this.slots.tryAcquire()) await this.slots.acquire();
         slot = true;
       }
       this.#held.delete(m);
