@@ -22,8 +22,10 @@ import { msgpack } from "../protocol/codec.ts";
 import type { ResultMeta } from "../nats/backend.ts";
 import { READY_STATES } from "./states.ts";
 
-/** How many sent ids (and their results) an inbox remembers; older ones fall back to the KV. */
+/** How many results that came before their `get()` an inbox keeps; older ones are read from the KV. */
 export const REPLY_CACHE_SIZE = 10_000;
+/** How many sent ids an inbox remembers (a few bytes each); `get()` on an older one reads the KV. */
+export const REPLY_PENDING_SIZE = 100_000;
 /** How long a waiter waits for a reply before it also watches the KV entry (ms). */
 export const REPLY_GRACE_MS = 5_000;
 
@@ -82,11 +84,17 @@ export class ReplyInbox {
   /** The subject sent as `taskd-reply-to`. */
   readonly subject: string;
   readonly #sub: Subscription;
-  /** Ids sent asking for a reply here (the last `limit` of them, and any still waited on). */
-  readonly #entries = new Map<string, Entry>();
-  /** The remembered window: a ring of the last `limit` ids sent. */
+  /**
+   * Ids sent asking for a reply here (the last `pendingLimit` of them, and any still waited on):
+   * `null` while nothing is known of one but that it was sent.
+   */
+  readonly #entries = new Map<string, Entry | null>();
+  /** The remembered window: a ring of the last `pendingLimit` ids sent. */
   readonly #ring: (string | undefined)[];
   #next = 0;
+  /** Ids whose results are kept: a ring of the last `limit`. */
+  readonly #results: (string | undefined)[];
+  #nextResult = 0;
   readonly #waiting = new Set<Entry>();
   #sweeper?: ReturnType<typeof setInterval>;
   #dead = false;
@@ -94,13 +102,15 @@ export class ReplyInbox {
 
   /**
    * @param nc the connection (the App's)
-   * @param limit how many ids and results are remembered
+   * @param limit how many results that came before their `get()` are kept
    * @param graceMs how long a waiter counts on the reply alone
+   * @param pendingLimit how many sent ids are remembered
    */
-  constructor(readonly nc: NatsConnection, readonly limit = REPLY_CACHE_SIZE, readonly graceMs = REPLY_GRACE_MS) {
+  constructor(readonly nc: NatsConnection, readonly limit = REPLY_CACHE_SIZE, readonly graceMs = REPLY_GRACE_MS, readonly pendingLimit = REPLY_PENDING_SIZE) {
     this.subject = `_INBOX.${nuid.next()}`;
     this.#prefixLength = this.subject.length + 1;
-    this.#ring = new Array(limit);
+    this.#ring = new Array(pendingLimit);
+    this.#results = new Array(limit);
     this.#sub = nc.subscribe(`${this.subject}.>`, { callback: (err, msg) => (err ? this.#fail() : this.#onReply(msg)) });
     this.#watch();
   }
@@ -116,20 +126,22 @@ export class ReplyInbox {
    */
   expect(id: string, eta?: number): string {
     const old = this.#entries.get(id);
-    if (old && !old.evicted) {
-      old.lost = false;
-      old.eta = eta;
+    if (old === null || (old && !old.evicted)) {
+      if (old) {
+        old.lost = false;
+        old.eta = eta;
+      } else if (eta !== undefined) this.#entries.set(id, { id, meta: null, eta });
       return this.subject;
     }
-    this.#entries.set(id, { id, meta: null, waiters: old?.waiters, eta });
+    this.#entries.set(id, eta === undefined && !old?.waiters ? null : { id, meta: null, waiters: old?.waiters, eta });
     const slot = this.#next;
-    this.#next = (slot + 1) % this.limit;
+    this.#next = (slot + 1) % this.pendingLimit;
     const out = this.#ring[slot];
     this.#ring[slot] = id;
     if (out !== undefined && out !== id) {
       const e = this.#entries.get(out);
       if (e?.waiters?.length) e.evicted = true;
-      else if (e) this.#entries.delete(out);
+      else if (e !== undefined) this.#entries.delete(out);
     }
     return this.subject;
   }
@@ -142,6 +154,7 @@ export class ReplyInbox {
   lookup(id: string): ResultMeta | null | undefined {
     if (!this.live) return undefined;
     const e = this.#entries.get(id);
+    if (e === null) return null;
     return !e || e.lost || (e.evicted && e.meta === null) ? undefined : e.meta;
   }
 
@@ -149,12 +162,13 @@ export class ReplyInbox {
   drop(id: string): void {
     const e = this.#entries.get(id);
     if (e) e.lost = true;
+    else if (e === null) this.#entries.set(id, { id, meta: null, lost: true });
   }
 
   /** Waits for `id`'s reply; the waiter falls back to the KV after the grace period or a reconnect. */
   wait(id: string, w: ReplyWaiter): void {
     let e = this.#entries.get(id);
-    if (!e) this.#entries.set(id, (e = { id, meta: null, evicted: true }));
+    if (!e) this.#entries.set(id, (e = { id, meta: null, evicted: e === undefined }));
     // A delayed task's grace period starts at its eta.
     if (e.eta !== undefined && e.eta > w.since) w.since = e.eta;
     (e.waiters ??= []).push(w);
@@ -186,24 +200,41 @@ export class ReplyInbox {
     const kind = msg.subject.slice(this.#prefixLength);
     if (kind === "d" || kind === "r") {
       const meta = decodeReply(msg.data);
-      const e = meta && this.#entries.get(meta.taskId);
+      const e = meta && this.#entry(meta.taskId);
       if (!e || e.meta) return;
       if (kind === "r" || e.stored) this.#settle(e, meta!);
       else e.data = meta!;
     } else if (kind.startsWith("s.")) {
       // s.<publisher>.<token>.<id>: the id may hold dots.
       const at = kind.indexOf(".", kind.indexOf(".", 2) + 1);
-      const e = at < 0 ? undefined : this.#entries.get(kind.slice(at + 1));
+      const e = at < 0 ? undefined : this.#entry(kind.slice(at + 1));
       if (!e || e.meta || !isStoredAck(msg.data)) return;
       if (e.data) this.#settle(e, e.data);
       else e.stored = true;
     }
   }
 
-  /** `meta` is stored and here: keep it for `get()` and wake the waiters. */
+  /** The entry of an id sent from here (made when the first thing about it comes). */
+  #entry(id: string): Entry | undefined {
+    const e = this.#entries.get(id);
+    if (e !== null) return e;
+    const made: Entry = { id, meta: null };
+    this.#entries.set(id, made);
+    return made;
+  }
+
+  /** `meta` is stored and here: keep it for `get()` (among the last `limit`) and wake the waiters. */
   #settle(e: Entry, meta: ResultMeta): void {
     e.meta = meta;
     e.data = undefined;
+    const slot = this.#nextResult;
+    this.#nextResult = (slot + 1) % this.limit;
+    const out = this.#results[slot];
+    this.#results[slot] = e.id;
+    if (out !== undefined && out !== e.id) {
+      const old = this.#entries.get(out);
+      if (old?.meta && !old.waiters?.length) this.#entries.delete(out);
+    }
     const list = e.waiters;
     if (list) {
       e.waiters = undefined;
@@ -235,7 +266,11 @@ export class ReplyInbox {
 
   /** Replies sent while the connection was away are lost: wait on the KV from now on. */
   #lost(): void {
-    for (const e of this.#entries.values()) {
+    for (const [id, e] of this.#entries) {
+      if (e === null) {
+        this.#entries.delete(id);
+        continue;
+      }
       if (e.meta !== null) continue;
       e.lost = true;
       e.data = undefined;
