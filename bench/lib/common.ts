@@ -3,7 +3,9 @@
 // the resident memory of a process tree, and writing a driver's result file.
 // Runtime-neutral on purpose: only node: modules, which both Bun and Deno provide.
 import { spawn, type ChildProcess } from "node:child_process";
-import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, closeSync, type FSWatcher, openSync, readdirSync, readFileSync, readSync, rmSync, watch, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 const env = (name: string): string | undefined => process.env[name];
 const quick = env("BENCH_QUICK") === "1";
@@ -101,12 +103,18 @@ export interface RunningWorker {
  */
 export function startWorker(system: string, w: WorkerCommand, readyTimeoutMs = 60_000): Promise<RunningWorker> {
   const t0 = now();
+  // The worker's output goes to a file, not to this driver: reading a worker's per-task log lines
+  // would cost the client's process (and so the measured system) time. BENCH_VERBOSE pipes it here.
+  const verbose = process.env.BENCH_VERBOSE === "1";
+  const logPath = join(tmpdir(), `taskd-bench-${system}-${process.pid}-${Math.round(t0)}.log`);
+  const logFd = verbose ? undefined : openSync(logPath, "w");
   const child = spawn(w.cmd, w.args, {
     cwd: w.cwd,
     env: { ...process.env, ...w.env },
-    stdio: ["ignore", "pipe", "pipe"],
+    stdio: verbose ? ["ignore", "pipe", "pipe"] : ["ignore", logFd!, logFd!],
     detached: true,
   });
+  if (logFd !== undefined) closeSync(logFd);
   const pid = child.pid!;
   const pidfile = env("BENCH_PIDFILE");
   if (pidfile) appendFileSync(pidfile, `${pid}\n`);
@@ -122,6 +130,7 @@ export function startWorker(system: string, w: WorkerCommand, readyTimeoutMs = 6
       try { process.kill(-pid, "SIGKILL"); } catch { /* gone */ }
       await exitedP;
     }
+    if (logFd !== undefined) rmSync(logPath, { force: true });
   };
   return new Promise((resolve, reject) => {
     let ready = false;
@@ -143,8 +152,43 @@ export function startWorker(system: string, w: WorkerCommand, readyTimeoutMs = 6
         }
       }
     };
-    child.stdout!.on("data", onData);
-    child.stderr!.on("data", onData);
+    if (verbose) {
+      child.stdout!.on("data", onData);
+      child.stderr!.on("data", onData);
+    } else {
+      // Read the log file as it grows (a file watch, and a poll as a backup) until "ready".
+      let offset = 0;
+      let partial = "";
+      const readNew = () => {
+        if (ready) return;
+        let fd: number | undefined;
+        try {
+          fd = openSync(logPath, "r");
+          const buf = Buffer.alloc(64 * 1024);
+          for (;;) {
+            const n = readSync(fd, buf, 0, buf.length, offset);
+            if (n <= 0) break;
+            offset += n;
+            const text = partial + buf.subarray(0, n).toString();
+            const cut = text.lastIndexOf("\n");
+            partial = cut < 0 ? text : text.slice(cut + 1);
+            if (cut >= 0) onData(Buffer.from(text.slice(0, cut + 1)));
+          }
+        } catch { /* not there yet */ } finally {
+          if (fd !== undefined) closeSync(fd);
+        }
+        if (ready) stopWatching();
+      };
+      let watcher: FSWatcher | undefined;
+      try { watcher = watch(logPath, readNew); } catch { /* polling only */ }
+      const poll = setInterval(readNew, 20);
+      const stopWatching = () => {
+        clearInterval(poll);
+        watcher?.close();
+      };
+      child.on("exit", () => { readNew(); stopWatching(); });
+      readNew();
+    }
     child.on("exit", (code, sig) => {
       if (ready) return;
       clearTimeout(timer);

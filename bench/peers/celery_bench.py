@@ -9,6 +9,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -102,8 +103,19 @@ class Worker:
                "-c", str(concurrency), "--loglevel", "INFO", "-n", f"bench{concurrency}@%h",
                "--without-gossip", "--without-mingle", "--without-heartbeat"]
         t0 = time.perf_counter()
-        self.proc = subprocess.Popen(cmd, cwd=here, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        # The worker's output goes to a file, not to this driver (reading per-task log lines would
+        # cost the client's process); BENCH_VERBOSE pipes it here. Mirrors lib/common.ts.
+        verbose = os.environ.get("BENCH_VERBOSE") == "1"
+        self.log_path = None
+        if verbose:
+            out = subprocess.PIPE
+        else:
+            fd, self.log_path = tempfile.mkstemp(prefix="taskd-bench-celery-", suffix=".log")
+            out = fd
+        self.proc = subprocess.Popen(cmd, cwd=here, stdout=out, stderr=subprocess.STDOUT,
                                      start_new_session=True, text=True)
+        if not verbose:
+            os.close(fd)
         pidfile = os.environ.get("BENCH_PIDFILE")
         if pidfile:
             with open(pidfile, "a") as f:
@@ -112,8 +124,26 @@ class Worker:
         ready = threading.Event()
         tail = []
 
+        def lines():
+            if verbose:
+                yield from self.proc.stdout
+                return
+            with open(self.log_path, "r", errors="replace") as f:
+                partial = ""
+                while not ready.is_set():
+                    chunk = f.read()
+                    if not chunk:
+                        if self.proc.poll() is not None:
+                            return
+                        time.sleep(0.005)
+                        continue
+                    partial += chunk
+                    *complete, partial = partial.split("\n")
+                    for line in complete:
+                        yield line + "\n"
+
         def pump():
-            for line in self.proc.stdout:
+            for line in lines():
                 tail.append(line.rstrip())
                 del tail[:-30]
                 if os.environ.get("BENCH_VERBOSE") == "1":
@@ -130,6 +160,14 @@ class Worker:
                 raise RuntimeError("Cannot start the Celery worker: no 'ready' line:\n" + "\n".join(tail))
 
     def stop(self):
+        self._stop()
+        if self.log_path:
+            try:
+                os.unlink(self.log_path)
+            except OSError:
+                pass
+
+    def _stop(self):
         if self.proc.poll() is not None:
             return
         try:

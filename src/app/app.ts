@@ -91,6 +91,11 @@ export class App {
   #broker?: Promise<Broker>;
   #brokerOverride?: string;
   #anonymousCount = 0;
+  /**
+   * Whether tasks sent ask for a reply (`resultReplies`). Workers set it to false for the apps
+   * they serve: their subtasks' results are not awaited there.
+   */
+  sendReplies: boolean;
 
   /**
    * Creates an app and remembers it (see `allApps()`); it connects on first use, not here.
@@ -103,6 +108,7 @@ export class App {
     if (config.taskDefaultQueue) checkName("queue", config.taskDefaultQueue);
     const expires = config.resultExpires ?? DEFAULTS.resultExpires;
     if (!(expires > 0)) throw new RangeError(`Cannot create App: 'resultExpires' must be > 0 seconds: current value is ${expires}`);
+    this.sendReplies = config.resultReplies ?? true;
     this.backend = new ResultBackend(() => this.connection(), this.names.resultsBucket, expires, config.replicas ?? DEFAULTS.replicas);
     apps.push(this);
   }
@@ -326,9 +332,12 @@ export class App {
     if (signals.beforeTaskPublish.hasReceivers) {
       await signals.beforeTaskPublish.send(msg.task, { body: [msg.args, msg.kwargs, msg.embed], exchange: "", routingKey: msg.queue, headers: msg, properties: {} });
     }
-    const wire = encodeTask(msg, encode);
     const broker = await this.broker();
-    const delayed = msg.eta !== undefined && Date.parse(msg.eta) > Date.now();
+    // The result of a task sent from here comes back on this App's reply inbox (docs/results.md).
+    const eta = msg.eta === undefined ? undefined : Date.parse(msg.eta);
+    const delayed = eta !== undefined && eta > Date.now();
+    if (msg.replyTo === undefined && this.sendReplies) msg.replyTo = this.backend.inbox(broker.nc)?.expect(msg.id, delayed ? eta : undefined);
+    const wire = encodeTask(msg, encode);
     // Before the publish, on the same connection: a monitor sees task-sent before task-received.
     if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
     await broker.publish(delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue), wire);
@@ -357,6 +366,7 @@ export class App {
       kwargsrepr: request.kwargsrepr,
       timelimit: request.timelimit[0] !== null || request.timelimit[1] !== null ? request.timelimit : undefined,
       ignoreResult: request.ignoreResult,
+      replyTo: request.replyTo,
       headers: request.userHeaders,
     };
     await this.publish(msg, { serializer: task.effective("serializer"), compression: task.effective("compression") });

@@ -93,6 +93,12 @@ export interface AppConfig extends BrokerAuthOptions {
   replicas?: number;
   /** Seconds results are kept. @default 86400 */
   resultExpires?: number;
+  /**
+   * Tasks this App sends ask workers to publish their result to its reply inbox, so `get()`
+   * needs no per-task watch (docs/results.md); `false`: every `get()` watches the KV entry.
+   * Workers turn it off for the apps they serve. @default true
+   */
+  resultReplies?: boolean;
   /** App-wide acksLate. @default false */
   taskAcksLate?: boolean;
   /** App-wide ignoreResult. @default false */

@@ -40,6 +40,9 @@ export type RequestFields = Partial<Omit<Request, "onTimeout" | "onFailure">> & 
  */
 export type RequestClass = new (fields: RequestFields) => Request;
 
+/** The signal of a request that nothing can abort (no AbortController per request by default). */
+const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+
 /** The request context of a task execution. */
 export class Request {
   /** The task's id. */
@@ -95,7 +98,7 @@ export class Request {
   /** Results are not stored for this call. */
   ignoreResult = false;
   /** Aborts when the soft time limit passes, the task is revoked, or the worker shuts down cold. */
-  signal: AbortSignal = new AbortController().signal;
+  signal: AbortSignal = NEVER_ABORTED;
   /** How the args appear in logs and events, when the caller hid them. */
   argsrepr?: string;
   /** How the kwargs appear in logs and events. */

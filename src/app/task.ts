@@ -7,7 +7,7 @@
 import type { App } from "./app.ts";
 import type { ApplyOptions } from "./call.ts";
 import { currentTask } from "./context.ts";
-import { type ErrorClass, type TaskOptions, DEFAULTS } from "./options.ts";
+import { type AppConfig, type ErrorClass, type TaskOptions, DEFAULTS } from "./options.ts";
 import { type ExceptionInfo, Request } from "./request.ts";
 import type { Arity } from "./arity.ts";
 import { getTaskLogger, type Logger } from "../log/logger.ts";
@@ -145,19 +145,9 @@ export class Task<A extends unknown[] = any[], R = any> {
   effective<K extends keyof EffectiveOptions>(key: K): EffectiveOptions[K] {
     const own = (this as unknown as Record<string, unknown>)[key];
     if (own !== undefined) return own as EffectiveOptions[K];
-    const c = this.app?.config ?? {};
-    const app: Partial<EffectiveOptions> = {
-      acksLate: c.taskAcksLate,
-      ignoreResult: c.taskIgnoreResult,
-      trackStarted: c.taskTrackStarted,
-      rateLimit: c.taskDefaultRateLimit,
-      serializer: c.taskSerializer,
-      compression: c.taskCompression,
-      rejectOnWorkerLost: c.taskRejectOnWorkerLost,
-      timeLimit: c.taskTimeLimit,
-      softTimeLimit: c.taskSoftTimeLimit,
-    };
-    return (app[key] ?? BUILTIN[key]) as EffectiveOptions[K];
+    const appKey = APP_DEFAULTS[key];
+    const app = appKey === undefined ? undefined : this.app?.config?.[appKey];
+    return (app ?? BUILTIN[key]) as EffectiveOptions[K];
   }
 
   /** The current request (inside a run of this task), or one marked `calledDirectly`. */
@@ -327,6 +317,19 @@ const BUILTIN: EffectiveOptions = {
   rateLimit: undefined,
   timeLimit: undefined,
   softTimeLimit: undefined,
+};
+
+/** The app-wide setting behind each task option that has one. */
+const APP_DEFAULTS: Partial<Record<keyof EffectiveOptions, keyof AppConfig>> = {
+  acksLate: "taskAcksLate",
+  ignoreResult: "taskIgnoreResult",
+  trackStarted: "taskTrackStarted",
+  rateLimit: "taskDefaultRateLimit",
+  serializer: "taskSerializer",
+  compression: "taskCompression",
+  rejectOnWorkerLost: "taskRejectOnWorkerLost",
+  timeLimit: "taskTimeLimit",
+  softTimeLimit: "taskSoftTimeLimit",
 };
 
 /** Task options a Task subclass may also carry. */

@@ -7,6 +7,7 @@
  */
 import process from "node:process";
 import { closeSync, openSync, writeSync } from "node:fs";
+import { setImmediate } from "node:timers";
 import { currentTask } from "../app/context.ts";
 
 /** Log levels, lowest first. */
@@ -52,7 +53,38 @@ export interface Logger {
 }
 
 let threshold = 1;
-let sink: (line: string) => void = (line) => process.stderr.write(line + "\n");
+
+// Lines for stderr or the log file are written in one batch per event-loop turn (a busy worker
+// logs two lines per task: one write each would cost more than the task), and synchronously
+// on exit, so nothing is lost.
+let pending: string[] = [];
+let flushScheduled = false;
+let out: (text: string) => void = (text) => process.stderr.write(text);
+
+/** Writes the log lines still waiting for the end of this event-loop turn. */
+export function flushLogs(): void {
+  flushScheduled = false;
+  if (pending.length === 0) return;
+  const text = pending.join("\n") + "\n";
+  pending = [];
+  try {
+    out(text);
+  } catch {
+    // A closed stderr or a full disk must not break the code that logs.
+  }
+}
+
+function batched(line: string): void {
+  pending.push(line);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushLogs);
+  }
+}
+
+process.on("exit", flushLogs);
+
+let sink: (line: string) => void = batched;
 let colorOn = Boolean(process.stderr.isTTY) && !process.env.NO_COLOR;
 let logFd: number | undefined;
 const handlers: LogHandler[] = [];
@@ -74,8 +106,9 @@ export function getLogLevel(): LogLevel {
   return LOG_LEVELS[threshold];
 }
 
-/** Sends log lines somewhere else (tests, a file); lines carry no colour codes unless colour is on. */
+/** Sends log lines somewhere else (tests, a file), one call per line; lines carry no colour codes unless colour is on. */
 export function setLogSink(fn: (line: string) => void): void {
+  flushLogs();
   sink = fn;
 }
 
@@ -90,20 +123,22 @@ export function logColor(): boolean {
 }
 
 /**
- * Appends log lines to `path` instead of stderr (synchronous writes, so nothing is lost when
- * the process exits). `undefined` goes back to stderr.
+ * Appends log lines to `path` instead of stderr (synchronous writes, batched per event-loop
+ * turn and flushed on exit). `undefined` goes back to stderr.
  */
 export function setLogFile(path: string | undefined): void {
+  flushLogs();
   if (logFd !== undefined) closeSync(logFd);
   logFd = undefined;
+  sink = batched;
   if (path === undefined) {
-    sink = (line) => process.stderr.write(line + "\n");
+    out = (text) => process.stderr.write(text);
     return;
   }
   const fd = openSync(path, "a");
   logFd = fd;
   colorOn = false;
-  sink = (line) => writeSync(fd, line + "\n");
+  out = (text) => writeSync(fd, text);
 }
 
 /** Adds a handler for every record that passes the level; returns a function that removes it. */

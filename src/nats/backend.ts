@@ -2,7 +2,9 @@
  * The result backend: one JetStream KV bucket, `<prefix>_results`, keyed by task id, whose
  * entries expire after `resultExpires`. Waiting on a result subscribes to the key's subject
  * (`$KV.<bucket>.<id>`, a plain core subscription that costs the server almost nothing) and
- * reads the key once, so a result that landed before the subscription is not missed.
+ * reads the key once, so a result that landed before the subscription is not missed. Results of
+ * tasks this App sent usually arrive sooner and cheaper through its reply inbox
+ * (src/result/replies.ts); the KV watch is the fallback and the source of truth.
  * @module
  */
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -11,6 +13,8 @@ import { jetstream } from "@nats-io/jetstream";
 import { msgpack } from "../protocol/codec.ts";
 import { READY_STATES, type State, states } from "../result/states.ts";
 import { PayloadTooLargeError, type SerializedError, serializeError, TimeoutError } from "../errors/errors.ts";
+import { isReplySubject, ReplyInbox, sendReply } from "../result/replies.ts";
+import { jsPublisher } from "./jspublish.ts";
 
 /** What the backend stores for a task. */
 export interface ResultMeta {
@@ -49,6 +53,7 @@ export class ResultBackend {
   #kv?: Promise<KV>;
   #nc?: NatsConnection;
   readonly #waiters = new Set<() => void>();
+  #inbox?: ReplyInbox;
 
   /**
    * Built by the App (`app.backend`); the bucket is created or opened on first use.
@@ -75,14 +80,20 @@ export class ResultBackend {
   kv(): Promise<KV> {
     // After app.close() the app opens a new connection: open the bucket on that one.
     if (this.#nc?.isClosed()) this.#kv = undefined;
-    this.#kv ??= this.#open().catch((e) => {
+    this.#kv ??= this.#open().then((kv) => {
+      this.#kvReady = true;
+      return kv;
+    }, (e) => {
       this.#kv = undefined;
       throw e;
     });
     return this.#kv;
   }
 
+  #kvReady = false;
+
   async #open(): Promise<KV> {
+    this.#kvReady = false;
     this.#nc = await this.connect();
     const kvm = new Kvm(jetstream(this.#nc));
     try {
@@ -94,9 +105,27 @@ export class ResultBackend {
     }
   }
 
-  /** Stores `meta` under its task id; throws {@link PayloadTooLargeError} when it cannot fit a message. */
-  async store(meta: ResultMeta): Promise<void> {
-    const kv = await this.kv();
+  /**
+   * The reply inbox of this App on `nc` (created on first use; a new one on a new connection),
+   * or `undefined` when replies cannot be received (the subscription was refused).
+   * @ignore internal: the client's reply path (docs/results.md)
+   */
+  inbox(nc: NatsConnection): ReplyInbox | undefined {
+    if (this.#inbox?.nc !== nc) {
+      this.#inbox?.close();
+      this.#inbox = nc.isClosed() ? undefined : new ReplyInbox(nc);
+    }
+    return this.#inbox?.live ? this.#inbox : undefined;
+  }
+
+  /**
+   * Stores `meta` under its task id; throws {@link PayloadTooLargeError} when it cannot fit a
+   * message. With `replyTo` (the task's `taskd-reply-to`), a ready state is also published
+   * there once stored.
+   */
+  async store(meta: ResultMeta, replyTo: string | undefined = this.#routes.get(meta.taskId)): Promise<void> {
+    // The bucket is opened once per connection; only the first store waits for it.
+    if (this.#nc === undefined || this.#nc.isClosed() || !this.#kvReady) await this.kv();
     const bytes = msgpack.encode(meta);
     // The KV put carries a subject and headers besides the entry: keep a margin for them.
     const max = this.#nc?.info?.max_payload ?? 1024 * 1024;
@@ -106,7 +135,36 @@ export class ResultBackend {
         { taskId: meta.taskId, taskName: meta.taskName },
       );
     }
-    await kv.put(meta.taskId, bytes);
+    // kv.put(key, bytes) through the connection's publisher (cheaper acks; same message).
+    const nc = this.#nc!;
+    const publisher = jsPublisher(nc);
+    const subject = `$KV.${this.bucket}.${checkTaskId(meta.taskId)}`;
+    if (!replyTo || !READY_STATES.has(meta.status) || !isReplySubject(replyTo)) {
+      await publisher.publish(subject, bytes);
+      return;
+    }
+    if (publisher.canShare) {
+      // The stored ack goes to the client too; the data rides in the same write (docs/results.md).
+      const stored = publisher.publishShared(subject, bytes, replyTo, meta.taskId);
+      sendReply(nc, `${replyTo}.d`, bytes);
+      await stored;
+    } else {
+      await publisher.publish(subject, bytes);
+      sendReply(nc, `${replyTo}.r`, bytes);
+    }
+    this.#routes.delete(meta.taskId);
+  }
+
+  readonly #routes = new Map<string, string>();
+
+  /**
+   * Remembers that the ready result of `taskId`, stored later by id alone (a Batches task's
+   * `markAsDone`), also goes to `replyTo`. The most recent 10,000 are kept.
+   */
+  routeReply(taskId: string, replyTo: string | undefined): void {
+    if (!replyTo) return;
+    this.#routes.set(taskId, replyTo);
+    if (this.#routes.size > 10_000) this.#routes.delete(this.#routes.keys().next().value!);
   }
 
   /** Marks `taskId` SUCCESS with `value` (used by Batches and custom flows). */
@@ -131,69 +189,92 @@ export class ResultBackend {
   /** Deletes what is stored for `taskId`. */
   async forget(taskId: string): Promise<void> {
     const kv = await this.kv();
+    this.#inbox?.drop(taskId);
     await kv.purge(taskId);
   }
 
   /**
    * Resolves with the first stored meta that `accept` takes (by default: a ready state), or
-   * rejects with {@link TimeoutError} after `timeoutMs`.
+   * rejects with {@link TimeoutError} after `timeoutMs`. A ready state of a task this App sent
+   * comes from its reply inbox when it can; otherwise (and as a fallback) from the KV entry.
    */
-  async wait(
-    taskId: string,
-    timeoutMs?: number,
-    accept: (m: ResultMeta) => boolean = (m) => READY_STATES.has(m.status),
-  ): Promise<ResultMeta> {
+  async wait(taskId: string, timeoutMs?: number, accept: (m: ResultMeta) => boolean = isReady): Promise<ResultMeta> {
     const kv = await this.kv();
     const nc = this.#nc!;
+    const inbox = accept === isReady && this.#inbox?.nc === nc ? this.#inbox : undefined;
+    const known = inbox?.lookup(taskId);
+    if (known) return known;
     this.#watchReconnects(nc);
     return new Promise<ResultMeta>((resolve, reject) => {
       let done = false;
-      const timers: ReturnType<typeof setTimeout>[] = [];
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      let stopKv: (() => void) | undefined;
       const finish = (err: unknown, meta?: ResultMeta) => {
         if (done) return;
         done = true;
-        for (const t of timers) clearTimeout(t);
-        this.#waiters.delete(check);
-        sub.unsubscribe();
+        if (timer !== undefined) clearTimeout(timer);
+        stopKv?.();
+        if (waiter) inbox!.unwait(taskId, waiter);
         if (err) reject(err);
         else resolve(meta!);
       };
-      const sub = nc.subscribe(`$KV.${this.bucket}.${taskId}`, {
-        callback: (err, msg) => {
-          if (err) return finish(err);
-          if (msg.data.length === 0 || msg.headers?.get("KV-Operation")) return;
-          try {
-            const meta = decodeMeta(msg.data);
-            if (accept(meta)) finish(undefined, meta);
-          } catch (e) {
-            finish(e);
-          }
-        },
-      });
-      const check = () => {
-        if (done) return;
-        kv.get(taskId).then((entry) => {
-          if (!entry || entry.operation !== "PUT" || entry.length === 0) return;
-          const meta = decodeMeta(entry.value);
-          if (accept(meta)) finish(undefined, meta);
-        }).catch((e) => {
-          // While the connection is away a read fails; the reconnect re-check covers it.
-          if (!nc.isClosed() && !/disconnect|timeout|no responders/i.test(String((e as Error)?.message))) finish(e);
-        });
+      const watchKv = () => {
+        if (!done && !stopKv) stopKv = this.#watchKv(kv, nc, taskId, accept, finish);
       };
+      const waiter = known === null ? { settle: (m: ResultMeta) => finish(undefined, m), fallback: watchKv, since: Date.now() } : undefined;
       if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
-        timers.push(setTimeout(
+        timer = setTimeout(
           () => finish(new TimeoutError(`Cannot get the result of ${taskId}: not ready after ${timeoutMs / 1000} s`, { taskId })),
           timeoutMs,
-        ));
+        );
       }
-      this.#waiters.add(check);
-      check();
-      // A result published just before our subscription took effect reaches the stream a moment
-      // after it was routed (JetStream stores asynchronously), so the first read can miss it
-      // while the subscription never sees it: read again shortly after.
-      for (const ms of RECHECK_MS) timers.push(setTimeout(check, ms));
+      if (waiter) inbox!.wait(taskId, waiter);
+      else watchKv();
     });
+  }
+
+  /**
+   * Watches `taskId`'s KV entry: a core subscription on its subject plus reads (now, shortly
+   * after, and after each reconnect). Calls `finish` with the first accepted meta or an
+   * error; returns the function that stops watching.
+   */
+  #watchKv(kv: KV, nc: NatsConnection, taskId: string, accept: (m: ResultMeta) => boolean, finish: (err: unknown, meta?: ResultMeta) => void): () => void {
+    let stopped = false;
+    const sub = nc.subscribe(`$KV.${this.bucket}.${taskId}`, {
+      callback: (err, msg) => {
+        if (err) return finish(err);
+        if (msg.data.length === 0 || msg.headers?.get("KV-Operation")) return;
+        try {
+          const meta = decodeMeta(msg.data);
+          if (accept(meta)) finish(undefined, meta);
+        } catch (e) {
+          finish(e);
+        }
+      },
+    });
+    const check = () => {
+      if (stopped) return;
+      kv.get(taskId).then((entry) => {
+        if (!entry || entry.operation !== "PUT" || entry.length === 0) return;
+        const meta = decodeMeta(entry.value);
+        if (accept(meta)) finish(undefined, meta);
+      }).catch((e) => {
+        // While the connection is away a read fails; the reconnect re-check covers it.
+        if (!nc.isClosed() && !/disconnect|timeout|no responders/i.test(String((e as Error)?.message))) finish(e);
+      });
+    };
+    this.#waiters.add(check);
+    check();
+    // A result published just before our subscription took effect reaches the stream a moment
+    // after it was routed (JetStream stores asynchronously), so the first read can miss it
+    // while the subscription never sees it: read again shortly after.
+    const timers = RECHECK_MS.map((ms) => setTimeout(check, ms));
+    return () => {
+      stopped = true;
+      for (const t of timers) clearTimeout(t);
+      this.#waiters.delete(check);
+      sub.unsubscribe();
+    };
   }
 
   #watching?: NatsConnection;
@@ -208,6 +289,10 @@ export class ResultBackend {
       }
     })().catch(() => {});
   }
+}
+
+function isReady(m: ResultMeta): boolean {
+  return READY_STATES.has(m.status);
 }
 
 /** When `wait()` reads the key again after subscribing (ms). */

@@ -23,6 +23,7 @@ import { PayloadTooLargeError } from "../errors/errors.ts";
 import { H, type WireMessage } from "../protocol/message.ts";
 import type { Names } from "./names.ts";
 import { retryTransient } from "./retry.ts";
+import { jsPublisher, toMsgHdrs } from "./jspublish.ts";
 
 /** How long a queue consumer waits for an ack before redelivering (workers heartbeat well inside it). */
 export const ACK_WAIT_MS = 30_000;
@@ -53,12 +54,17 @@ export class Broker {
 
   /** Creates the tasks, delayed and dead-letter streams if they are missing (once per broker). */
   ensureStreams(): Promise<void> {
-    this.#streams ??= this.#createStreams().catch((e) => {
+    this.#streams ??= this.#createStreams().then(() => {
+      this.#streamsReady = true;
+    }, (e) => {
       this.#streams = undefined;
       throw e;
     });
     return this.#streams;
   }
+
+  /** The streams are known to exist (publishes skip awaiting {@link ensureStreams}). */
+  #streamsReady = false;
 
   async #createStreams(): Promise<void> {
     const n = this.names;
@@ -138,7 +144,7 @@ export class Broker {
   async publish(subject: string, wire: WireMessage): Promise<PubAck> {
     const max = this.nc.info?.max_payload ?? 1024 * 1024;
     let headerBytes = 0;
-    for (const [k, v] of Object.entries(wire.headers)) headerBytes += k.length + v.length + 4;
+    for (const k in wire.headers) headerBytes += k.length + wire.headers[k].length + 4;
     const size = wire.data.length + headerBytes;
     if (size > max) {
       throw new PayloadTooLargeError(
@@ -146,12 +152,12 @@ export class Broker {
         { taskName: wire.headers[H.task], taskId: wire.headers[H.id] },
       );
     }
-    const h = natsHeaders();
-    for (const [k, v] of Object.entries(wire.headers)) if (k !== H.msgId) h.set(k, v);
+    const h = toMsgHdrs(wire.headers, wire.headers[H.msgId], H.msgId);
+    const publisher = jsPublisher(this.nc);
     // Through an outage (restart, leader election) the same Nats-Msg-Id is sent again: stored once.
-    return await retryTransient(async () => {
-      await this.ensureStreams();
-      return this.js.publish(subject, wire.data, { headers: h, msgID: wire.headers[H.msgId] });
+    return await retryTransient(() => {
+      if (this.#streamsReady) return publisher.publish(subject, wire.data, h);
+      return this.ensureStreams().then(() => publisher.publish(subject, wire.data, h));
     });
   }
 

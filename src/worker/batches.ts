@@ -167,6 +167,8 @@ export function bufferBatch(ctx: ExecContext, m: JsMsg, queue: string, task: Bat
     ignoreResult: env.ignoreResult ?? task.effective("ignoreResult"),
     deliveryInfo: { queue, subject: m.subject, redelivered: m.info.redelivered, deliveryCount: m.info.deliveryCount },
   });
+  // markAsDone(id, …) stores by id alone: the backend sends the reply where the message asked.
+  task.app.backend.routeReply(env.id, env.replyTo);
   log.debug(`Task ${task.name}[${env.id}] buffered for a batch`);
   buffer.add({ m, request });
 }

@@ -24,6 +24,7 @@ import { withTimeLimits } from "./timelimit.ts";
 import type { EventDispatcher } from "../events/dispatcher.ts";
 import { shortRepr } from "../events/event.ts";
 import { failureMeta, storeOutcome, storeResult, storeStarted } from "./results.ts";
+import { headerOf, headersOf } from "./headers.ts";
 
 const log = getLogger("taskd.worker");
 
@@ -77,7 +78,8 @@ function excText(e: unknown): string {
 const REQUEUES = "taskd-requeues";
 
 function headerReader(m: JsMsg): HeaderReader {
-  return (name) => m.headers?.get(name) || undefined;
+  const h = headersOf(m);
+  return (name) => h[name] || undefined;
 }
 
 async function deadLetter(ctx: ExecContext, m: JsMsg, queue: string, reason: string, acked = false, exc: unknown = reason): Promise<void> {
@@ -88,7 +90,7 @@ async function deadLetter(ctx: ExecContext, m: JsMsg, queue: string, reason: str
     log.error(`could not dead-letter message ${m.seq}: ${(e as Error).message}; it will be delivered again`);
     if (!acked) m.nak(5000);
   }
-  ctx.events?.send("task-rejected", { id: m.headers?.get(H.id) || undefined, name: m.headers?.get(H.task) || undefined, exception: reason, hostname: ctx.hostname });
+  ctx.events?.send("task-rejected", { id: headerOf(m, H.id), name: headerOf(m, H.task), exception: reason, hostname: ctx.hostname });
   await signals.taskRejected.send(undefined, { message: m, exc });
 }
 
@@ -115,14 +117,14 @@ async function executeInner(ctx: ExecContext, m: JsMsg, queue: string): Promise<
   const deliveries = m.info.deliveryCount + (Number(get(REQUEUES)) || 0);
   if (deliveries > ctx.maxDeliveries) {
     const reason = `Cannot run ${env.task}[${env.id}]: delivered ${deliveries} times without completing (limit ${ctx.maxDeliveries})`;
-    await storeResult(app, failureMeta(env, new Error(reason), ctx.hostname));
+    await storeResult(app, failureMeta(env, new Error(reason), ctx.hostname), env.replyTo);
     return deadLetter(ctx, m, queue, reason);
   }
   if (!task) {
     const err = new NotRegistered(env.task, { taskId: env.id });
     log.error(`${err.message} (task id ${env.id})`);
     await signals.taskUnknown.send(undefined, { name: env.task, id: env.id, message: m, exc: err });
-    await storeResult(app, failureMeta(env, err, ctx.hostname));
+    await storeResult(app, failureMeta(env, err, ctx.hostname), env.replyTo);
     return deadLetter(ctx, m, queue, err.message);
   }
   if (ctx.isRevoked(env.id) || (env.expires && Date.parse(env.expires) <= Date.now())) {
@@ -131,7 +133,7 @@ async function executeInner(ctx: ExecContext, m: JsMsg, queue: string): Promise<
     log.info(`Discarding ${env.task}[${env.id}]: ${why}`);
     m.ack();
     if (!(env.ignoreResult ?? task.effective("ignoreResult"))) {
-      await storeResult(app, { taskId: env.id, taskName: env.task, status: states.REVOKED, result: { type: "TaskRevokedError", message: `Task ${env.id} ${why}` }, worker: ctx.hostname, dateDone: new Date().toISOString() });
+      await storeResult(app, { taskId: env.id, taskName: env.task, status: states.REVOKED, result: { type: "TaskRevokedError", message: `Task ${env.id} ${why}` }, worker: ctx.hostname, dateDone: new Date().toISOString() }, env.replyTo);
     }
     ctx.events?.send("task-revoked", { ...taskEvent(env, queue), terminated: false, expired });
     if (signals.taskRevoked.hasReceivers) {
@@ -148,7 +150,7 @@ async function executeInner(ctx: ExecContext, m: JsMsg, queue: string): Promise<
       checkArity(task.name, task.arity, body.args.length + (Object.keys(body.kwargs).length > 0 ? 1 : 0));
     }
   } catch (e) {
-    await storeResult(app, failureMeta(env, e, ctx.hostname));
+    await storeResult(app, failureMeta(env, e, ctx.hostname), env.replyTo);
     return deadLetter(ctx, m, queue, (e as Error).message);
   }
   if (isBatches(task)) return bufferBatch(ctx, m, queue, task, env, body);
@@ -171,10 +173,9 @@ async function run(
   const abort = new AbortController();
   const Req = task.Request ?? Request;
   const userHeaders: Record<string, string> = {};
-  const allHeaders: Record<string, string> = {};
-  for (const [k, v] of m.headers ?? []) {
-    allHeaders[k] = v[0];
-    if (!k.startsWith("taskd-") && !k.startsWith("Nats-") && k !== H.contentType && k !== H.contentEncoding) userHeaders[k] = v[0];
+  const allHeaders: Record<string, string> = { ...headersOf(m) };
+  for (const k in allHeaders) {
+    if (!k.startsWith("taskd-") && !k.startsWith("Nats-") && k !== H.contentType && k !== H.contentEncoding) userHeaders[k] = allHeaders[k];
   }
   const request = new Req({
     ...envelopeFields(env),
@@ -333,5 +334,6 @@ function messageOf(request: Request, queue: string) {
     kwargsrepr: request.kwargsrepr,
     headers: request.userHeaders,
     ignoreResult: request.ignoreResult,
+    replyTo: request.replyTo,
   };
 }

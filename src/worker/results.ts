@@ -27,12 +27,15 @@ function isPermanent(e: unknown): boolean {
   return /invalid key|permission|authori[sz]ation|connection closed|closed connection/i.test(String((e as Error)?.message));
 }
 
-/** Stores `meta`, retrying through outages for up to two minutes. Never throws. */
-export async function storeResult(app: App, meta: ResultMeta): Promise<void> {
+/**
+ * Stores `meta`, retrying through outages for up to two minutes; a ready state is then also
+ * published to `replyTo` (the task's reply inbox, when it has one). Never throws.
+ */
+export async function storeResult(app: App, meta: ResultMeta, replyTo?: string): Promise<void> {
   const deadline = Date.now() + STORE_RETRY_MS;
   for (let delay = 100;; delay = Math.min(delay * 2, 5000)) {
     try {
-      await app.backend.store(meta);
+      await app.backend.store(meta, replyTo);
       return;
     } catch (e) {
       if (e instanceof PayloadTooLargeError && (meta.result as { type?: string } | undefined)?.type !== e.name) {
@@ -74,19 +77,19 @@ export async function storeOutcome(task: Task, request: Request, o: Outcome, hos
   const base = { taskId: request.id, taskName: task.name, retries: request.retries, worker: hostname };
   const meta = { id: request.id, task: task.name, retries: request.retries };
   if (o.kind === "success") {
-    if (!ignoreResult) await storeResult(task.app, { ...base, status: states.SUCCESS, result: o.value, dateDone: new Date().toISOString() });
+    if (!ignoreResult) await storeResult(task.app, { ...base, status: states.SUCCESS, result: o.value, dateDone: new Date().toISOString() }, request.replyTo);
   } else if (o.kind === "failure") {
-    if (storeErrors) await storeResult(task.app, failureMeta(meta, o.error, hostname));
+    if (storeErrors) await storeResult(task.app, failureMeta(meta, o.error, hostname), request.replyTo);
   } else if (o.kind === "retry") {
     if (storeErrors) {
       const e = serializeError(o.retry.exc ?? o.retry);
-      await storeResult(task.app, { ...base, status: states.RETRY, result: e, traceback: e.stack });
+      await storeResult(task.app, { ...base, status: states.RETRY, result: e, traceback: e.stack }, request.replyTo);
     }
   } else if (o.kind === "revoked") {
     if (!ignoreResult) {
-      await storeResult(task.app, { ...base, status: states.REVOKED, result: { type: "TaskRevokedError", message: o.error.message }, dateDone: new Date().toISOString() });
+      await storeResult(task.app, { ...base, status: states.REVOKED, result: { type: "TaskRevokedError", message: o.error.message }, dateDone: new Date().toISOString() }, request.replyTo);
     }
   } else if (o.kind === "rejected" && !o.reject.requeue) {
-    if (storeErrors) await storeResult(task.app, failureMeta(meta, o.reject, hostname));
+    if (storeErrors) await storeResult(task.app, failureMeta(meta, o.reject, hostname), request.replyTo);
   }
 }

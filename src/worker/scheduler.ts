@@ -9,7 +9,9 @@
  * @module
  */
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
-import { headers as natsHeaders } from "@nats-io/nats-core";
+import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
+import { jsPublisher, toMsgHdrs } from "../nats/jspublish.ts";
+import { hasRepeatedHeaders, headersOf } from "./headers.ts";
 import type { Broker } from "../nats/broker.ts";
 import { H } from "../protocol/message.ts";
 import { getLogger } from "../log/logger.ts";
@@ -52,8 +54,9 @@ export class Scheduler {
   }
 
   async #handle(m: JsMsg): Promise<void> {
-    const eta = Date.parse(m.headers?.get(H.eta) ?? "");
-    const queue = m.headers?.get(H.queue) || m.subject.split(".").pop() || "default";
+    const h = headersOf(m);
+    const eta = Date.parse(h[H.eta] ?? "");
+    const queue = h[H.queue] || m.subject.split(".").pop() || "default";
     const remaining = Number.isNaN(eta) ? 0 : eta - Date.now();
     // Never early: Celery's promise for eta is "no earlier than", and so is ours.
     if (remaining > 0) {
@@ -74,17 +77,22 @@ export class Scheduler {
       subject = this.broker.names.taskSubject(queue);
     } catch (e) {
       // No retry can fix a bad queue name: dead-letter it rather than nak it forever.
-      return this.#deadLetter(m, queue, `Cannot release delayed task ${m.headers?.get(H.task) ?? "?"}[${m.headers?.get(H.id) ?? "?"}]: ${(e as Error).message}`);
+      return this.#deadLetter(m, queue, `Cannot release delayed task ${headersOf(m)[H.task] ?? "?"}[${headersOf(m)[H.id] ?? "?"}]: ${(e as Error).message}`);
     }
     try {
-      const h = natsHeaders();
-      let msgId: string | undefined;
-      for (const [k, values] of m.headers ?? []) {
-        if (k === H.msgId) msgId = values[0];
-        else if (!k.startsWith("Nats-")) for (const v of values) h.append(k, v);
+      let h: MsgHdrs;
+      if (hasRepeatedHeaders(m)) {
+        // Every value of a repeated header goes along (nats.js's reading keeps them all).
+        h = natsHeaders();
+        for (const [k, values] of m.headers ?? []) if (!k.startsWith("Nats-")) for (const v of values) h.append(k, v);
+        const msgId = headersOf(m)[H.msgId];
+        if (msgId) h.set(H.msgId, msgId);
+      } else {
+        const record = headersOf(m);
+        h = toMsgHdrs(record, record[H.msgId] || undefined, (k) => k.startsWith("Nats-"));
       }
       await this.broker.ensureStreams();
-      await this.broker.js.publish(subject, m.data, { headers: h, msgID: msgId });
+      await jsPublisher(this.broker.nc).publish(subject, m.data, h);
       m.ack();
       this.released++;
     } catch (e) {

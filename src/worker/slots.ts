@@ -18,6 +18,13 @@ export class Slots {
     return this.size - this.#free;
   }
 
+  /** Takes a free slot at once if there is one (no promise, no microtask); false when none is free. */
+  tryAcquire(): boolean {
+    if (this.#free <= 0) return false;
+    this.#free--;
+    return true;
+  }
+
   /** Resolves when a slot is taken. */
   acquire(): Promise<void> {
     if (this.#free > 0) {

@@ -106,7 +106,7 @@ export function trace(task: Task, request: Request, hooks: TraceHooks = {}): Pro
     let outcome: Outcome | undefined;
     let einfo: ExceptionInfo | undefined;
     try {
-      await signals.taskPrerun.send(task, { taskId: id, task, args, kwargs, request });
+      if (signals.taskPrerun.hasReceivers) await signals.taskPrerun.send(task, { taskId: id, task, args, kwargs, request });
       if (hooks.started) await hooks.started();
       await safely(`${task.name}.beforeStart`, () => task.beforeStart(id, args, kwargs));
       try {
@@ -121,8 +121,10 @@ export function trace(task: Task, request: Request, hooks: TraceHooks = {}): Pro
       if (hooks.store) await hooks.store(outcome);
       einfo = await handlers(task, request, outcome);
     } finally {
-      const retval = outcome === undefined ? undefined : outcome.kind === "success" ? outcome.value : outcome.kind === "failure" ? outcome.error : outcome.kind === "retry" ? outcome.retry : outcome.kind === "ignored" ? outcome.ignore : outcome.kind === "rejected" ? outcome.reject : outcome.error;
-      await signals.taskPostrun.send(task, { taskId: id, task, args, kwargs, retval, state: outcome ? postrunState(outcome) : states.FAILURE, request });
+      if (signals.taskPostrun.hasReceivers) {
+        const retval = outcome === undefined ? undefined : outcome.kind === "success" ? outcome.value : outcome.kind === "failure" ? outcome.error : outcome.kind === "retry" ? outcome.retry : outcome.kind === "ignored" ? outcome.ignore : outcome.kind === "rejected" ? outcome.reject : outcome.error;
+        await signals.taskPostrun.send(task, { taskId: id, task, args, kwargs, retval, state: outcome ? postrunState(outcome) : states.FAILURE, request });
+      }
     }
     if (outcome.kind === "failure" && !request.isEager) await requestFailed(request, outcome.error, einfo);
     return outcome;
@@ -134,7 +136,7 @@ async function handlers(task: Task, request: Request, o: Outcome): Promise<Excep
   const { id, args, kwargs } = request;
   if (o.kind === "success") {
     await safely(`${task.name}.onSuccess`, () => task.onSuccess(o.value, id, args, kwargs));
-    await signals.taskSuccess.send(task, { result: o.value, task, taskId: id, request });
+    if (signals.taskSuccess.hasReceivers) await signals.taskSuccess.send(task, { result: o.value, task, taskId: id, request });
     await safely(`${task.name}.afterReturn`, () => task.afterReturn(states.SUCCESS, o.value, id, args, kwargs, undefined));
     return undefined;
   }

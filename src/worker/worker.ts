@@ -33,6 +33,7 @@ import { GlobalRateLimiter, parseRate, RateLimiter } from "./ratelimit.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Slots } from "./slots.ts";
 import { batchPrefetch } from "./batches.ts";
+import { headersOf } from "./headers.ts";
 
 const log = getLogger("taskd.worker");
 
@@ -152,7 +153,11 @@ export class Worker implements ControlTarget {
     await signals.celerydInit.send(this.hostname, { instance: this, conf: app.config, options: this.options });
     await setupLogging({ loglevel: this.options.loglevel, logfile: this.options.logfile });
     this.#nc = await this.#connect(app);
-    for (const a of this.apps) a.adoptConnection(this.#nc);
+    for (const a of this.apps) {
+      a.adoptConnection(this.#nc);
+      // Subtasks sent from here are not awaited here: they ask for no reply.
+      a.sendReplies = false;
+    }
     this.#broker = await app.broker();
     await this.#broker.ensureStreams();
     for (const q of this.queues) await this.#broker.ensureQueueConsumer(q);
@@ -247,7 +252,7 @@ export class Worker implements ControlTarget {
         this.#consumers.set(queue, messages);
         for await (const m of messages) {
           // Bounded prefetch: at most `prefetch` received messages wait or run at once.
-          await this.#reserve.acquire();
+          if (!this.#reserve.tryAcquire()) await this.#reserve.acquire();
           if (!this.#running) {
             this.#reserve.release();
             m.nak();
@@ -270,13 +275,14 @@ export class Worker implements ControlTarget {
    * a free slot — any free slot, so a long task never holds up short ones — then executes it.
    */
   async #dispatch(ctx: ExecContext, m: JsMsg, queue: string): Promise<void> {
-    const name = m.headers?.get(H.task) || "";
-    const id = m.headers?.get(H.id) || "";
+    const h = headersOf(m);
+    const name = h[H.task] || "";
+    const id = h[H.id] || "";
     this.#held.set(m, {
       id,
       name,
-      argsrepr: m.headers?.get(H.argsrepr) || undefined,
-      kwargsrepr: m.headers?.get(H.kwargsrepr) || undefined,
+      argsrepr: h[H.argsrepr] || undefined,
+      kwargsrepr: h[H.kwargsrepr] || undefined,
       hostname: this.hostname,
       deliveryInfo: { queue, redelivered: m.info.redelivered },
     });
@@ -287,7 +293,7 @@ export class Worker implements ControlTarget {
       if (perSecond !== undefined && this.#global && !this.#revoked.has(id)) wait = Math.max(wait, await this.#globalReserve(name, perSecond));
       if (wait > 0) await this.#sleep(wait);
       if (this.#running) {
-        await this.slots.acquire();
+        if (!this.slots.tryAcquire()) await this.slots.acquire();
         slot = true;
       }
       this.#held.delete(m);

@@ -35,6 +35,7 @@ async function init(m: Extract<ToThread, { type: "init" }>): Promise<void> {
     apps = await loadTaskModule(m.module);
     for (const app of apps) {
       if (m.brokerUrl) app.useBroker([m.brokerUrl].flat().join(","));
+      app.sendReplies = false;
       for (const [name, task] of app.tasks) registry.set(name, task);
     }
     await signals.workerProcessInit.send(m.hostname, { pid: process.pid, pool: "threads", hostname: m.hostname });

@@ -1,0 +1,72 @@
+/**
+ * A delivered message's headers as a plain record, read once per message. nats.js decodes a
+ * header block into `MsgHdrs` by appending each line with a name check and a scan of every key
+ * so far, and its `get()` lists and filters every key on each call; a worker reads a dozen
+ * headers per message, so this reads the block once into a record instead. Same semantics as
+ * `m.headers.get(name)` with its default exact match: the first value of the exactly named
+ * header. When the message does not expose its raw header block (another nats.js version),
+ * the record is built from `m.headers`.
+ * @module
+ */
+import type { JsMsg } from "@nats-io/jetstream";
+
+const cache = new WeakMap<JsMsg, Record<string, string>>();
+/** Records of messages that hold a header name more than once (the record keeps the first value). */
+const repeated = new WeakSet<Record<string, string>>();
+const decoder = new TextDecoder();
+
+/** The raw header block of `m`, when its core message exposes one (nats.js 3.x `MsgImpl`). */
+function rawHeaderBlock(m: JsMsg): Uint8Array | null | undefined {
+  // deno-lint-ignore no-explicit-any
+  const core = (m as any).msg;
+  const hdr = core?._msg?.hdr;
+  const data = core?._rdata;
+  if (typeof hdr !== "number" || !(data instanceof Uint8Array)) return undefined;
+  return hdr > -1 ? data.subarray(0, hdr) : null;
+}
+
+function parseBlock(block: Uint8Array): Record<string, string> {
+  const record: Record<string, string> = Object.create(null);
+  const lines = decoder.decode(block).split("\r\n");
+  // lines[0] is the status line (`NATS/1.0`, with a code on status messages).
+  for (let i = 1; i < lines.length; i++) {
+    const line = lines[i];
+    const colon = line.indexOf(":");
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon);
+    if (record[name] === undefined) record[name] = line.slice(colon + 1).trim();
+    else repeated.add(record);
+  }
+  return record;
+}
+
+/** `m`'s headers, name → first value (exact names; absent: `undefined`). Cached per message. */
+export function headersOf(m: JsMsg): Record<string, string> {
+  let record = cache.get(m);
+  if (record) return record;
+  const block = rawHeaderBlock(m);
+  if (block !== undefined) {
+    record = block === null ? Object.create(null) as Record<string, string> : parseBlock(block);
+  } else {
+    record = Object.create(null) as Record<string, string>;
+    const h = m.headers;
+    if (h) {
+      for (const [k, v] of h) {
+        if (v.length > 0) record[k] = v[0];
+        if (v.length > 1) repeated.add(record);
+      }
+    }
+  }
+  cache.set(m, record);
+  return record;
+}
+
+/** One header of `m`; `undefined` when absent or empty (as `m.headers?.get(name) || undefined`). */
+export function headerOf(m: JsMsg, name: string): string | undefined {
+  return headersOf(m)[name] || undefined;
+}
+
+/** Whether `m` holds some header name more than once ({@link headersOf} keeps the first value only). */
+export function hasRepeatedHeaders(m: JsMsg): boolean {
+  return repeated.has(headersOf(m));
+}
