@@ -143,3 +143,10 @@ node -e 'const [date,cpu,cores,mem,versions,out]=process.argv.slice(1);
   require("fs").writeFileSync(out, JSON.stringify({date,cpu,cores:+cores,memGiB:+mem,versions,kernel:require("os").release()}))' \
   "$(date -u +%FT%TZ)" "$cpu" "$(nproc)" "$mem" "$versions" "$TMP/out/machine.json"
 "$BUN" run bench/lib/report.ts "$TMP/out" "$BENCH/results"
+
+# ---- the cost of validate mode (issue 7): the tiny task plain vs `validate: true`, one run ----
+if [ -x "$ROOT/dist/taskd" ] && [ -z "${BENCH_SYSTEMS:-}" ]; then
+  say "validate mode's cost on the tiny task (bench/validate_cost.ts: ratios validated/plain)"
+  env -u TASKD_BROKER_URL ${BENCH_QUICK:+VCOST_ROUNDS=3} "$BUN" run bench/validate_cost.ts 2>&1 \
+    | tee "$BENCH/results/validate-cost-latest.txt" || say "validate cost: failed (see above)"
+fi
