@@ -37,6 +37,8 @@ describe("arity", () => {
     assert.deepEqual(arityOf(function rest(...a: number[]) { return a; }), { min: 0, max: Infinity });
     assert.deepEqual(arityOf(function bound(_self: unknown, x: number) { return x; }, 1), { min: 1, max: 1 });
     assert.deepEqual(arityOf(function destr({ a, b }: { a: number; b: number }, [c]: number[]) { return a + b + c; }), { min: 2, max: 2 });
+    assert.deepEqual(arityOf(function strDefault(a: string, b = "x,(y") { return a + b; }), { min: 1, max: 2 });
+    assert.deepEqual(arityOf(function nestedRest({ a, ...more }: Record<string, number>) { return [a, more]; }), { min: 1, max: 1 });
     class C { run(u: string, p: string) { return u + p; } }
     assert.deepEqual(arityOf(C.prototype.run), { min: 2, max: 2 });
   });

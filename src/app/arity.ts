@@ -15,17 +15,35 @@ export interface Arity {
 /** The arity of `fn`, less `skip` leading parameters (the bound task). */
 export function arityOf(fn: (...args: never[]) => unknown, skip = 0): Arity {
   const min = Math.max(0, fn.length - skip);
-  const params = paramList(Function.prototype.toString.call(fn));
-  if (params === undefined || params.includes("...")) return { min, max: Infinity };
-  const count = params.trim() === "" ? 0 : splitTopLevel(params).length;
-  return { min, max: Math.max(min, count - skip) };
+  const params = parameterSources(fn);
+  if (params === undefined || params.some((p) => p.trim().startsWith("..."))) return { min, max: Infinity };
+  return { min, max: Math.max(min, params.length - skip) };
+}
+
+/**
+ * The source text of each top-level parameter of `fn` (comments removed), or `undefined` when
+ * the parameter list cannot be read (a class, native code).
+ */
+export function parameterSources(fn: (...args: never[]) => unknown): string[] | undefined {
+  let src: string;
+  try {
+    src = Function.prototype.toString.call(fn);
+  } catch {
+    return undefined;
+  }
+  const list = paramList(src);
+  return list === undefined ? undefined : splitTopLevel(stripComments(list));
+}
+
+function stripComments(s: string): string {
+  return s.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/[^\n]*/g, "");
 }
 
 function paramList(src: string): string | undefined {
   if (src.startsWith("class ")) return undefined;
   const open = src.indexOf("(");
   const arrow = src.indexOf("=>");
-  // `x => …`: one parameter, no parentheses
+  // `x => …`: one parameter without parentheses
   if (arrow >= 0 && (open < 0 || open > arrow)) return src.slice(0, arrow).replace(/^async\s+/, "");
   if (open < 0) return undefined;
   let depth = 0;
@@ -35,7 +53,12 @@ function paramList(src: string): string | undefined {
     else if (c === ")" || c === "]" || c === "}") {
       depth--;
       if (depth === 0) return src.slice(open + 1, i);
-    } else if (c === "'" || c === '"' || c === "`") return undefined; // defaults with strings: give up on the max
+    } else if (c === "'" || c === '"' || c === "`") {
+      // A string in a default value: skip to its end so brackets inside it do not count.
+      const end = src.indexOf(c, i + 1);
+      if (end < 0) return undefined;
+      i = end;
+    }
   }
   return undefined;
 }
@@ -44,7 +67,14 @@ function splitTopLevel(s: string): string[] {
   const out: string[] = [];
   let depth = 0;
   let cur = "";
+  let quote = "";
   for (const c of s) {
+    if (quote) {
+      cur += c;
+      if (c === quote) quote = "";
+      continue;
+    }
+    if (c === "'" || c === '"' || c === "`") quote = c;
     if ("([{".includes(c)) depth++;
     if (")]}".includes(c)) depth--;
     if (c === "," && depth === 0) {
