@@ -9,7 +9,7 @@ import { Task } from "./task.ts";
 import { type AppConfig, DEFAULTS, routeFor, type TaskOptions } from "./options.ts";
 import { type ApplyOptions, buildMessage } from "./call.ts";
 import { arityOf, checkArity } from "./arity.ts";
-import { Request } from "./request.ts";
+import { Request, requestMessage } from "./request.ts";
 import { NotRegistered, serializeError } from "../errors/errors.ts";
 import { Broker } from "../nats/broker.ts";
 import { ResultBackend } from "../nats/backend.ts";
@@ -348,27 +348,8 @@ export class App {
 
   /** Publishes the next attempt of `request` (same id, retries + 1, due at `when`). */
   async publishRetry(task: Task, request: Request, when: Date, queue?: string): Promise<void> {
-    const msg: TaskMessage = {
-      id: request.id,
-      task: task.name,
-      retries: request.retries + 1,
-      queue: queue ?? request.deliveryInfo?.queue ?? this.queueFor(task.name, task),
-      args: request.args,
-      kwargs: request.kwargs,
-      embed: request.embed,
-      eta: when.toISOString(),
-      expires: request.expires,
-      rootId: request.rootId,
-      parentId: request.parentId,
-      group: request.group,
-      origin: request.origin,
-      argsrepr: request.argsrepr,
-      kwargsrepr: request.kwargsrepr,
-      timelimit: request.timelimit[0] !== null || request.timelimit[1] !== null ? request.timelimit : undefined,
-      ignoreResult: request.ignoreResult,
-      replyTo: request.replyTo,
-      headers: request.userHeaders,
-    };
+    const queueName = queue ?? request.deliveryInfo?.queue ?? this.queueFor(task.name, task);
+    const msg: TaskMessage = { ...requestMessage(request, queueName), task: task.name, retries: request.retries + 1, eta: when.toISOString() };
     await this.publish(msg, { serializer: task.effective("serializer"), compression: task.effective("compression") });
   }
 

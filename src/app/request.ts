@@ -5,7 +5,7 @@
  * an override that throws instead of letting it reach the worker.
  * @module
  */
-import type { Embed } from "../protocol/message.ts";
+import type { Embed, TaskMessage } from "../protocol/message.ts";
 import type { Task } from "./task.ts";
 import { getLogger } from "../log/logger.ts";
 
@@ -175,4 +175,32 @@ export class ExceptionInfo {
   toString(): string {
     return this.traceback;
   }
+}
+
+/**
+ * The message of the attempt `request` runs: what a retry (with retries + 1 and an eta) or a
+ * requeue sends again. Carries the workflow ids, reprs, expiry, time limits, reply subject and
+ * the caller's own headers.
+ */
+export function requestMessage(request: Request, queue: string): TaskMessage {
+  return {
+    id: request.id,
+    task: request.taskName,
+    retries: request.retries,
+    queue,
+    args: request.args,
+    kwargs: request.kwargs,
+    embed: request.embed,
+    expires: request.expires,
+    rootId: request.rootId,
+    parentId: request.parentId,
+    group: request.group,
+    origin: request.origin,
+    argsrepr: request.argsrepr,
+    kwargsrepr: request.kwargsrepr,
+    timelimit: request.timelimit[0] !== null || request.timelimit[1] !== null ? request.timelimit : undefined,
+    ignoreResult: request.ignoreResult,
+    replyTo: request.replyTo,
+    headers: request.userHeaders,
+  };
 }

@@ -7,7 +7,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
-import { Request } from "../app/request.ts";
+import { Request, requestMessage } from "../app/request.ts";
 import { checkArity } from "../app/arity.ts";
 import { NotRegistered, WorkerLostError } from "../errors/errors.ts";
 import { Reject } from "../errors/semipredicates.ts";
@@ -275,7 +275,7 @@ async function settle(
         // Already acked (early ack): send it again under a fresh de-duplication key.
         else {
           const requeues = String((Number(request.headers[REQUEUES]) || 0) + m.info.deliveryCount);
-          const msg = messageOf(request, queue);
+          const msg = requestMessage(request, queue);
           await app.publish({ ...msg, headers: { ...msg.headers, [REQUEUES]: requeues }, dedupeKey: `${request.id}:${request.retries}:requeue:${m.seq}` }, { serializer: task.effective("serializer") });
         }
         await signals.taskRejected.send(task, { message: m, exc: o.reject });
@@ -317,23 +317,3 @@ function reprOf(env: Pick<TaskEnvelope, "argsrepr" | "kwargsrepr">): string {
   return `${env.argsrepr !== undefined ? ` args=${env.argsrepr}` : ""}${env.kwargsrepr !== undefined ? ` kwargs=${env.kwargsrepr}` : ""}`;
 }
 
-function messageOf(request: Request, queue: string) {
-  return {
-    id: request.id,
-    task: request.taskName,
-    retries: request.retries,
-    queue,
-    args: request.args,
-    kwargs: request.kwargs,
-    embed: request.embed,
-    rootId: request.rootId,
-    parentId: request.parentId,
-    group: request.group,
-    origin: request.origin,
-    argsrepr: request.argsrepr,
-    kwargsrepr: request.kwargsrepr,
-    headers: request.userHeaders,
-    ignoreResult: request.ignoreResult,
-    replyTo: request.replyTo,
-  };
-}
