@@ -16,8 +16,8 @@ import type { JsMsg } from "@nats-io/jetstream";
 import type { Task } from "../app/task.ts";
 import { TaskdError } from "../errors/base.ts";
 import { serializeError } from "../errors/errors.ts";
-import type { ResultMeta } from "../nats/backend.ts";
-import { states } from "../result/states.ts";
+import type { ResultMeta } from "../protocol/result.ts";
+import { states } from "../protocol/states.ts";
 
 /** The execution unit running a task died before the task returned. */
 export class WorkerLostError extends TaskdError {

@@ -29,10 +29,11 @@ import type { ControlTarget, TaskInfo } from "../control/protocol.ts";
 import { EventDispatcher } from "../events/dispatcher.ts";
 import { type ActiveTask, execute, type ExecContext } from "./execute.ts";
 import { createPool, type Pool } from "./pool/pool.ts";
-import { GlobalRateLimiter, parseRate, RateLimiter } from "./ratelimit.ts";
+import { GlobalRateLimiter, RateLimiter } from "./ratelimit.ts";
+import { parseRate } from "../protocol/rate.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Slots } from "./slots.ts";
-import { batchPrefetch } from "./batches.ts";
+import { batchPrefetch, closeBatchBuffers } from "./batch_buffer.ts";
 import { headersOf } from "./headers.ts";
 
 const log = getLogger("taskd.worker");
@@ -450,7 +451,8 @@ export class Worker implements ControlTarget {
       // late-acked ones were just nak'ed and come back, early-acked ones are lost.
       for (const { execution } of this.active.values()) execution?.kill({ kind: "ignored", ignore: new Ignore("worker shut down (cold) while the task ran") });
     }
-    this.#stopping ??= shuttingDown.then(() => this.#stop());
+    // Batches flush what they buffered and finish running batches before the worker closes.
+    this.#stopping ??= Promise.all([shuttingDown, closeBatchBuffers()]).then(() => this.#stop());
     return this.#stopping;
   }
 
@@ -469,5 +471,13 @@ export class Worker implements ControlTarget {
     await signals.workerShutdown.send(this, { worker: this });
     if (this.#nc && !this.#nc.isClosed()) await this.#nc.drain().catch(() => this.#nc?.close());
     this.#resolveStopped();
+  }
+}
+
+// Signal arguments name these classes (src/signals/args.ts).
+declare module "../signals/args.ts" {
+  interface SignalTypes {
+    worker: Worker;
+    workerOptions: WorkerOptions;
   }
 }

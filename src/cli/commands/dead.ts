@@ -9,7 +9,7 @@ import process from "node:process";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { StoredMsg } from "@nats-io/jetstream";
 import type { Broker } from "../../nats/broker.ts";
-import { isNotFound } from "../../nats/broker.ts";
+import { isNotFound } from "../../nats/errors.ts";
 import { checkName } from "../../nats/names.ts";
 import { decodeBody, H } from "../../protocol/message.ts";
 import { type BrokerFlags, cliApp } from "../broker.ts";
