@@ -115,7 +115,22 @@ export class App {
     const expires = config.resultExpires ?? DEFAULTS.resultExpires;
     if (!(expires > 0)) throw new RangeError(`Cannot create App: 'resultExpires' must be > 0 seconds: current value is ${expires}`);
     this.sendReplies = config.resultReplies ?? true;
-    this.backend = new ResultBackend(() => this.connection(), this.names.resultsBucket, expires, config.replicas ?? DEFAULTS.replicas);
+    for (const k of ["resultMaxBytes", "resultMaxCount", "queueMaxBytes", "deadLetterMaxBytes"] as const) {
+      const v = config[k];
+      if (v !== undefined && !(Number.isInteger(v) && (v > 0 || v === -1))) {
+        throw new RangeError(`Cannot create App: '${k}' must be a positive integer or -1 (no bound): current value is ${v}`);
+      }
+    }
+    if (config.dedupWindow !== undefined && !(config.dedupWindow >= 1)) {
+      throw new RangeError(`Cannot create App: 'dedupWindow' must be >= 1 second: current value is ${config.dedupWindow}`);
+    }
+    if (config.deadLetterExpires !== undefined && !(config.deadLetterExpires >= 0)) {
+      throw new RangeError(`Cannot create App: 'deadLetterExpires' must be >= 0 seconds: current value is ${config.deadLetterExpires}`);
+    }
+    this.backend = new ResultBackend(() => this.connection(), this.names.resultsBucket, expires, config.replicas ?? DEFAULTS.replicas, {
+      maxBytes: config.resultMaxBytes ?? DEFAULTS.resultMaxBytes,
+      maxCount: config.resultMaxCount ?? DEFAULTS.resultMaxCount,
+    });
     apps.push(this);
   }
 
@@ -287,7 +302,13 @@ export class App {
    * @ignore wiring for the worker and the CLI, typed by nats.js.
    */
   broker(): Promise<Broker> {
-    this.#broker ??= this.connection().then((nc) => new Broker(nc, this.names, this.config.replicas ?? DEFAULTS.replicas)).catch((e) => {
+    this.#broker ??= this.connection().then((nc) => new Broker(nc, this.names, {
+        replicas: this.config.replicas ?? DEFAULTS.replicas,
+        dedupWindow: this.config.dedupWindow,
+        queueMaxBytes: this.config.queueMaxBytes,
+        deadLetterExpires: this.config.deadLetterExpires,
+        deadLetterMaxBytes: this.config.deadLetterMaxBytes,
+      })).catch((e) => {
       this.#broker = undefined;
       throw e;
     });

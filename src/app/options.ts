@@ -4,7 +4,8 @@
  * App default > built-in default.
  * @module
  */
-import { DEFAULT_REPLICAS, DEFAULT_RESULT_EXPIRES } from "../nats/kv.ts";
+import { DEFAULT_REPLICAS, DEFAULT_RESULT_EXPIRES, DEFAULT_RESULT_MAX_BYTES, DEFAULT_RESULT_MAX_COUNT } from "../nats/kv.ts";
+import { DEFAULT_DEAD_LETTER_EXPIRES, DEFAULT_DEAD_LETTER_MAX_BYTES, DEFAULT_DEDUP_WINDOW, DEFAULT_QUEUE_MAX_BYTES } from "../nats/broker.ts";
 import type { BrokerAuthOptions } from "../nats/connection.ts";
 import type { Compression } from "../protocol/codec.ts";
 
@@ -17,6 +18,12 @@ export const DEFAULTS = {
   retryBackoffMax: 600,
   retryJitter: true,
   resultExpires: DEFAULT_RESULT_EXPIRES,
+  resultMaxBytes: DEFAULT_RESULT_MAX_BYTES,
+  resultMaxCount: DEFAULT_RESULT_MAX_COUNT,
+  dedupWindow: DEFAULT_DEDUP_WINDOW,
+  queueMaxBytes: DEFAULT_QUEUE_MAX_BYTES,
+  deadLetterExpires: DEFAULT_DEAD_LETTER_EXPIRES,
+  deadLetterMaxBytes: DEFAULT_DEAD_LETTER_MAX_BYTES,
   serializer: "msgpack",
   concurrency: 10,
   prefetchMultiplier: 4,
@@ -92,8 +99,36 @@ export interface AppConfig extends BrokerAuthOptions {
   prefix?: string;
   /** JetStream replicas of streams and buckets (3 on a cluster). @default 1 */
   replicas?: number;
-  /** Seconds results are kept. @default 86400 */
+  /**
+   * Seconds results are kept (the results bucket's TTL). Workers apply it to an existing bucket
+   * when they start. @default 86400
+   */
   resultExpires?: number;
+  /**
+   * Bytes the results bucket may hold; past it the oldest results go first. -1: no bound.
+   * @default 1073741824 (1 GiB)
+   */
+  resultMaxBytes?: number;
+  /**
+   * Results the bucket may hold; past it the oldest go first. The server keeps ~150–250 bytes
+   * of memory per stored result (docs/limits.md). -1: no bound. @default 1000000
+   */
+  resultMaxCount?: number;
+  /**
+   * Seconds in which a repeated `Nats-Msg-Id` is dropped (the tasks stream's duplicate_window):
+   * it must outlast a publish retried through an outage and a redelivery after a worker died;
+   * the server keeps every id of the window in memory (docs/limits.md). @default 60
+   */
+  dedupWindow?: number;
+  /**
+   * Bytes the tasks stream (and the delayed stream) may hold; when full, sends are refused
+   * rather than tasks dropped. -1: no bound. @default 4294967296 (4 GiB)
+   */
+  queueMaxBytes?: number;
+  /** Seconds dead letters are kept; 0: until purged. @default 604800 (7 days) */
+  deadLetterExpires?: number;
+  /** Bytes the dead-letter stream may hold; past it the oldest go first. -1: no bound. @default 268435456 (256 MiB) */
+  deadLetterMaxBytes?: number;
   /**
    * Tasks this App sends ask workers to publish their result to its reply inbox, so `get()`
    * needs no per-task watch (docs/results.md); `false`: every `get()` watches the KV entry.

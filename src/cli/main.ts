@@ -18,6 +18,7 @@ import { purgeCommand, type PurgeFlags } from "./commands/purge.ts";
 import { INSPECT_COMMANDS, inspectCommand } from "./commands/inspect.ts";
 import { controlCommand } from "./commands/control.ts";
 import { eventsCommand } from "./commands/events.ts";
+import { statusCommand, type StatusFlags } from "./commands/status.ts";
 
 /** Runs the command line with `argv` (without the runtime and script). */
 export async function main(argv: string[]): Promise<void> {
@@ -83,6 +84,10 @@ export async function main(argv: string[]): Promise<void> {
     .option("--json", "One JSON object per line")
     .option("--heartbeats", "Also show worker heartbeats")
     .action((flags: Record<string, unknown>) => eventsCommand(flags));
+  withBrokerOptions(cli.command("status", "Show the size of each stream and bucket against its bounds"))
+    .option("--json", "Print one JSON object")
+    .example("taskd status")
+    .action((flags: StatusFlags) => statusCommand(flags));
   cli.help();
   cli.version(`${pkg.version} (${runtime.name} ${runtime.version})`);
   cli.parse(["taskd", "taskd", ...argv], { run: false });

@@ -1,7 +1,8 @@
 /**
  * The broker: JetStream streams and consumers for tasks, delayed tasks and dead letters, and
  * publishing to them. Streams and consumers are created idempotently on first use, by clients
- * and workers alike, so the order in which they start does not matter.
+ * and workers alike, so the order in which they start does not matter; a worker also brings
+ * existing streams to its configured bounds (src/nats/settings.ts, docs/limits.md).
  * @module
  */
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -25,6 +26,7 @@ import type { Names } from "./names.ts";
 import { retryTransient } from "./retry.ts";
 import { isNotFound } from "./errors.ts";
 import { jsPublisher, toMsgHdrs } from "./jspublish.ts";
+import { ensureStream, type StreamLimits } from "./settings.ts";
 
 /** How long a queue consumer waits for an ack before redelivering (workers heartbeat well inside it). */
 export const ACK_WAIT_MS = 30_000;
@@ -34,8 +36,37 @@ export const ACK_WAIT_MS = 30_000;
  * cluster) is replaced within this time instead of the client's default 30 s.
  */
 export const PULL_EXPIRES_MS = 5_000;
-/** The window in which `Nats-Msg-Id` de-duplicates publishes. */
-export const DUPLICATE_WINDOW_MS = 120_000;
+/**
+ * The window in which `Nats-Msg-Id` de-duplicates publishes, in seconds (60). It must outlast
+ * the longest gap between two sends of one id: a client's publish retried through an outage
+ * (`PUBLISH_RETRY_MS`, 30 s) and a message republished after its worker died (`ACK_WAIT_MS`,
+ * 30 s, before the redelivery). The server keeps each id of the window in memory (~250 bytes,
+ * docs/limits.md), so the window times the send rate is its cost.
+ */
+export const DEFAULT_DEDUP_WINDOW = 60;
+/**
+ * Bytes the tasks stream and the delayed stream may each hold (4 GiB): when full, sends are
+ * refused (discard new), never dropped — a worker-less backlog cannot fill the server's disk.
+ */
+export const DEFAULT_QUEUE_MAX_BYTES = 4 * 1024 ** 3;
+/** Seconds dead letters are kept (7 days). */
+export const DEFAULT_DEAD_LETTER_EXPIRES = 7 * 86_400;
+/** Bytes the dead-letter stream may hold (256 MiB); the oldest dead letters go first. */
+export const DEFAULT_DEAD_LETTER_MAX_BYTES = 256 * 1024 ** 2;
+
+/** The bounds of the broker's streams (the App's settings; docs/limits.md). */
+export interface BrokerLimits {
+  /** JetStream replicas. @default 1 */
+  replicas?: number;
+  /** Seconds `Nats-Msg-Id` de-duplicates on the tasks and delayed streams. @default DEFAULT_DEDUP_WINDOW */
+  dedupWindow?: number;
+  /** Bytes the tasks stream and the delayed stream may each hold; -1: no bound. @default DEFAULT_QUEUE_MAX_BYTES */
+  queueMaxBytes?: number;
+  /** Seconds dead letters are kept; 0: until purged. @default DEFAULT_DEAD_LETTER_EXPIRES */
+  deadLetterExpires?: number;
+  /** Bytes the dead-letter stream may hold; -1: no bound. @default DEFAULT_DEAD_LETTER_MAX_BYTES */
+  deadLetterMaxBytes?: number;
+}
 
 /** Streams and consumers of one app prefix on one connection. */
 export class Broker {
@@ -44,8 +75,11 @@ export class Broker {
   #streams?: Promise<void>;
   readonly #consumers = new Map<string, Promise<void>>();
 
-  constructor(readonly nc: NatsConnection, readonly names: Names, readonly replicas = 1) {
+  readonly replicas: number;
+
+  constructor(readonly nc: NatsConnection, readonly names: Names, readonly limits: BrokerLimits = {}) {
     this.js = jetstream(nc);
+    this.replicas = limits.replicas ?? 1;
   }
 
   /** The JetStream manager, created once. */
@@ -53,7 +87,10 @@ export class Broker {
     return (this.#jsm ??= jetstreamManager(this.nc));
   }
 
-  /** Creates the tasks, delayed and dead-letter streams if they are missing (once per broker). */
+  /**
+   * Creates the tasks, delayed and dead-letter streams if they are missing (once per broker);
+   * on a connection that owns settings (a worker's), updates existing ones to the configured bounds.
+   */
   ensureStreams(): Promise<void> {
     this.#streams ??= this.#createStreams().then(() => {
       this.#streamsReady = true;
@@ -68,28 +105,49 @@ export class Broker {
   #streamsReady = false;
 
   async #createStreams(): Promise<void> {
-    const n = this.names;
-    const base = { storage: StorageType.File, num_replicas: this.replicas, duplicate_window: DUPLICATE_WINDOW_MS * 1e6 };
-    await Promise.all([
-      this.#ensureStream({ ...base, name: n.tasksStream, subjects: [`${n.prefix}.tasks.>`], retention: RetentionPolicy.Workqueue }),
-      this.#ensureStream({ ...base, name: n.delayedStream, subjects: [`${n.prefix}.delayed.>`], retention: RetentionPolicy.Workqueue }),
-      this.#ensureStream({ ...base, name: n.deadStream, subjects: [`${n.prefix}.dead.>`], retention: RetentionPolicy.Limits }),
-    ]);
+    const jsm = await this.jsm();
+    for (const s of this.streamLimits()) await ensureStream(this.nc, s.config, s.limits, { jsm, settings: s.settings });
   }
 
-  async #ensureStream(config: Partial<StreamConfig> & { name: string }): Promise<void> {
-    const jsm = await this.jsm();
-    try {
-      await jsm.streams.info(config.name);
-    } catch (e) {
-      if (!isNotFound(e)) throw e;
-      try {
-        await jsm.streams.add(config);
-      } catch (e2) {
-        // Another process created it between our look-up and our add.
-        if (!/already in use/i.test(String((e2 as Error).message))) throw e2;
-      }
-    }
+  /** Each stream's config and bounds, as this broker's settings make them. */
+  streamLimits(): { config: Partial<StreamConfig> & { name: string }; limits: StreamLimits; settings: Record<string, string> }[] {
+    const n = this.names;
+    const l = this.limits;
+    const queue: StreamLimits = {
+      maxAgeSeconds: 0,
+      maxBytes: l.queueMaxBytes ?? DEFAULT_QUEUE_MAX_BYTES,
+      maxMsgs: -1,
+      discard: "new",
+      replicas: this.replicas,
+      duplicateWindowSeconds: l.dedupWindow ?? DEFAULT_DEDUP_WINDOW,
+    };
+    const queueSettings = { max_bytes: "queueMaxBytes", duplicate_window: "dedupWindow", num_replicas: "replicas" };
+    const dead: StreamLimits = {
+      maxAgeSeconds: l.deadLetterExpires ?? DEFAULT_DEAD_LETTER_EXPIRES,
+      maxBytes: l.deadLetterMaxBytes ?? DEFAULT_DEAD_LETTER_MAX_BYTES,
+      maxMsgs: -1,
+      discard: "old",
+      replicas: this.replicas,
+      duplicateWindowSeconds: l.dedupWindow ?? DEFAULT_DEDUP_WINDOW,
+    };
+    const storage = StorageType.File;
+    return [
+      {
+        config: { name: n.tasksStream, storage, subjects: [`${n.prefix}.tasks.>`], retention: RetentionPolicy.Workqueue },
+        limits: queue,
+        settings: queueSettings,
+      },
+      {
+        config: { name: n.delayedStream, storage, subjects: [`${n.prefix}.delayed.>`], retention: RetentionPolicy.Workqueue },
+        limits: queue,
+        settings: queueSettings,
+      },
+      {
+        config: { name: n.deadStream, storage, subjects: [`${n.prefix}.dead.>`], retention: RetentionPolicy.Limits },
+        limits: dead,
+        settings: { max_age: "deadLetterExpires", max_bytes: "deadLetterMaxBytes", duplicate_window: "dedupWindow", num_replicas: "replicas" },
+      },
+    ];
   }
 
   /** Creates the durable pull consumer that every worker of `queue` shares. */

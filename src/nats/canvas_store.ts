@@ -2,12 +2,13 @@
  * The canvas bucket, `<prefix>_canvas`: a JetStream KV bucket that holds what workflows need
  * on the server — chord counters (`chord.<id>`), the results of chord members
  * (`chord.<id>.<index>`), chord bodies (`chord.<id>.body`) and group memberships
- * (`group.<id>`). Entries expire with the app's `resultExpires`.
+ * (`group.<id>`). Entries expire with the app's `resultExpires`; the bucket holds at most
+ * `CANVAS_MAX_BYTES`, the oldest entries going first.
  * @module
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { KV } from "@nats-io/kv";
-import { DEFAULT_RESULT_EXPIRES, openBucket } from "./kv.ts";
+import { CANVAS_MAX_BYTES, DEFAULT_RESULT_EXPIRES, openBucket } from "./kv.ts";
 
 /** What the canvas bucket needs from an app (an `App` is one). */
 export interface CanvasOwner {
@@ -38,5 +39,10 @@ export async function canvasBucket(app: CanvasOwner): Promise<KV> {
 }
 
 function open(app: CanvasOwner, nc: NatsConnection): Promise<KV> {
-  return openBucket(nc, canvasBucketName(app), { ttlSeconds: app.config.resultExpires ?? DEFAULT_RESULT_EXPIRES, replicas: app.config.replicas });
+  return openBucket(nc, canvasBucketName(app), {
+    ttlSeconds: app.config.resultExpires ?? DEFAULT_RESULT_EXPIRES,
+    replicas: app.config.replicas,
+    maxBytes: CANVAS_MAX_BYTES,
+    settingNames: { ttlSeconds: "resultExpires" },
+  });
 }

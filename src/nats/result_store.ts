@@ -30,6 +30,7 @@ export class ResultBackend {
    * @param bucket the KV bucket's name
    * @param expiresSeconds how long results are kept (the bucket's TTL)
    * @param replicas JetStream replicas of the bucket
+   * @param bounds bytes and results the bucket may hold (`resultMaxBytes`, `resultMaxCount`)
    */
   constructor(
     /** @ignore Opens (or returns) the app's NATS connection: wiring, typed by nats.js. */
@@ -40,6 +41,8 @@ export class ResultBackend {
     readonly expiresSeconds: number,
     /** JetStream replicas of the bucket. */
     readonly replicas = 1,
+    /** Bounds of the bucket: bytes and results it may hold, the oldest going first (-1: none). */
+    readonly bounds: { maxBytes?: number; maxCount?: number } = {},
   ) {}
 
   /**
@@ -64,7 +67,13 @@ export class ResultBackend {
   async #open(): Promise<KV> {
     this.#kvReady = false;
     this.#nc = await this.connect();
-    return openBucket(this.#nc, this.bucket, { ttlSeconds: this.expiresSeconds, replicas: this.replicas });
+    return openBucket(this.#nc, this.bucket, {
+      ttlSeconds: this.expiresSeconds,
+      replicas: this.replicas,
+      maxBytes: this.bounds.maxBytes,
+      maxCount: this.bounds.maxCount,
+      settingNames: { ttlSeconds: "resultExpires", maxBytes: "resultMaxBytes", maxCount: "resultMaxCount" },
+    });
   }
 
   /**

@@ -11,6 +11,8 @@ import { openBucket } from "./kv.ts";
 
 /** How long a revocation is remembered, in seconds. */
 export const REVOKE_TTL_SECONDS = 3 * 3600;
+/** Bytes the revocations bucket may hold (64 MiB, some 300,000 revocations); the oldest go first. */
+export const REVOKED_MAX_BYTES = 64 * 1024 ** 2;
 
 interface RevokeOwner {
   connection(): Promise<NatsConnection>;
@@ -20,7 +22,7 @@ interface RevokeOwner {
 
 /** Opens (or creates) the revocations bucket. */
 export async function revokedBucket(app: RevokeOwner): Promise<KV> {
-  return openBucket(await app.connection(), app.names.revokedBucket, { ttlSeconds: REVOKE_TTL_SECONDS, replicas: app.config.replicas });
+  return openBucket(await app.connection(), app.names.revokedBucket, { ttlSeconds: REVOKE_TTL_SECONDS, replicas: app.config.replicas, maxBytes: REVOKED_MAX_BYTES });
 }
 
 /** Records that `taskId` is revoked. */

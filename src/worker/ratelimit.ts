@@ -47,6 +47,8 @@ export class RateLimiter {
 
 /** How long reservations live in the bucket without use (they are instants, soon stale). */
 const GLOBAL_TTL_SECONDS = 3600;
+/** Bytes the rate-limit bucket may hold: one small key per limited task, so 16 MiB is ample. */
+const GLOBAL_MAX_BYTES = 16 * 1024 ** 2;
 
 /** A limit shared by every worker of the app, kept in a KV bucket on the server. */
 export class GlobalRateLimiter {
@@ -55,7 +57,7 @@ export class GlobalRateLimiter {
   constructor(readonly nc: NatsConnection, readonly bucket: string, readonly replicas = 1) {}
 
   #open(): Promise<KV> {
-    this.#kv ??= openBucket(this.nc, this.bucket, { ttlSeconds: GLOBAL_TTL_SECONDS, replicas: this.replicas }).catch((e) => {
+    this.#kv ??= openBucket(this.nc, this.bucket, { ttlSeconds: GLOBAL_TTL_SECONDS, replicas: this.replicas, maxBytes: GLOBAL_MAX_BYTES }).catch((e) => {
       this.#kv = undefined;
       throw e;
     });

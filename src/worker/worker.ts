@@ -16,6 +16,8 @@ import { DEFAULTS } from "../app/options.ts";
 import { openConnection } from "../nats/connection.ts";
 import { ACK_WAIT_MS, type Broker, PULL_EXPIRES_MS } from "../nats/broker.ts";
 import { RevokedSet } from "../nats/revoked.ts";
+import { canvasBucket } from "../nats/canvas_store.ts";
+import { ownSettings } from "../nats/settings.ts";
 import { checkName } from "../nats/names.ts";
 import { getLogger } from "../log/logger.ts";
 import { setupLogging } from "../log/setup.ts";
@@ -154,6 +156,8 @@ export class Worker implements ControlTarget {
     await signals.celerydInit.send(this.hostname, { instance: this, conf: app.config, options: this.options });
     await setupLogging({ loglevel: this.options.loglevel, logfile: this.options.logfile });
     this.#nc = await this.#connect(app);
+    // The worker owns stream and bucket settings: what it opens is brought to its config.
+    ownSettings(this.#nc);
     for (const a of this.apps) {
       a.adoptConnection(this.#nc);
       // Subtasks sent from here are not awaited here: they ask for no reply.
@@ -161,6 +165,11 @@ export class Worker implements ControlTarget {
     }
     this.#broker = await app.broker();
     await this.#broker.ensureStreams();
+    // Apply resultExpires and the bounds now, not at the first result (docs/limits.md).
+    for (const a of this.apps) {
+      await a.backend.kv();
+      await canvasBucket(a);
+    }
     for (const q of this.queues) await this.#broker.ensureQueueConsumer(q);
     await signals.celerydAfterSetup.send(this.hostname, { instance: this, conf: app.config });
     await this.#revoked.start(app, (id, terminate) => {
