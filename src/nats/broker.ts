@@ -122,13 +122,16 @@ export class Broker {
       duplicateWindowSeconds: l.dedupWindow ?? DEFAULT_DEDUP_WINDOW,
     };
     const queueSettings = { max_bytes: "queueMaxBytes", duplicate_window: "dedupWindow", num_replicas: "replicas" };
+    const deadAge = l.deadLetterExpires ?? DEFAULT_DEAD_LETTER_EXPIRES;
+    const dedup = l.dedupWindow ?? DEFAULT_DEDUP_WINDOW;
     const dead: StreamLimits = {
-      maxAgeSeconds: l.deadLetterExpires ?? DEFAULT_DEAD_LETTER_EXPIRES,
+      maxAgeSeconds: deadAge,
       maxBytes: l.deadLetterMaxBytes ?? DEFAULT_DEAD_LETTER_MAX_BYTES,
       maxMsgs: -1,
       discard: "old",
       replicas: this.replicas,
-      duplicateWindowSeconds: l.dedupWindow ?? DEFAULT_DEDUP_WINDOW,
+      // JetStream wants the dedup window no longer than max_age.
+      duplicateWindowSeconds: deadAge > 0 ? Math.min(dedup, deadAge) : dedup,
     };
     const storage = StorageType.File;
     return [

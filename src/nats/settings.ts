@@ -165,17 +165,34 @@ export async function ensureStream(
     }
     return info;
   }
+  const apply = (fields: Partial<StreamConfig>) => {
+    const next = { ...info.config, ...fields };
+    // JetStream refuses a dedup window longer than max_age (a bucket's is 2 min by default).
+    if (next.max_age > 0 && (next.duplicate_window ?? 0) > next.max_age) next.duplicate_window = next.max_age;
+    return jsm.streams.update(config.name, next);
+  };
+  const all = limitsConfig(limits) as Record<string, unknown>;
   try {
-    const updated = await jsm.streams.update(config.name, { ...info.config, ...limitsConfig(limits) });
+    info = await apply(all);
     if (!created) log.info(`${config.name}: applied ${describe(diffs)}`);
-    return updated;
+    return info;
   } catch (e) {
-    const refused = diffs.filter((d) => d.field === "num_replicas");
+    // Find which settings the server refuses: apply the others one by one.
+    const refused: LimitDifference[] = [];
+    let reason = (e as Error).message;
+    for (const d of diffs) {
+      try {
+        info = await apply({ [d.field]: all[d.field] });
+      } catch (e2) {
+        refused.push(d);
+        reason = (e2 as Error).message;
+      }
+    }
     const named = refused.length ? refused : diffs;
     throw new StreamSettingsError(
       `Cannot apply ${named.map((d) => `${d.setting} ${d.want}`).join(", ")} to ${config.name}, which has ${
         named.map((d) => `${d.setting} ${d.have}`).join(", ")
-      }: the server refused (${(e as Error).message}); keep the server's value in the config, or recreate ${config.name} (its data is lost)`,
+      }: the server refused (${reason}); keep the server's value in the config, or recreate ${config.name} (its data is lost)`,
       config.name,
       named.map((d) => d.setting),
       { cause: e },
