@@ -43,6 +43,7 @@ export {
   NotRegistered,
   PayloadTooLargeError,
   ProtocolError,
+  QueueFullError,
   SoftTimeLimitExceeded,
   SyncSubtaskError,
   TaskError,

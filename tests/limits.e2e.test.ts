@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
-import { addLogHandler, App } from "../mod.ts";
+import { addLogHandler, App, QueueFullError } from "../mod.ts";
 import { NatsServer } from "./helpers/server.ts";
 import { fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
 import { states } from "../src/protocol/states.ts";
@@ -148,6 +148,23 @@ describe("bounded streams and buckets", () => {
     assert.equal((await kv.status()).values, 10);
     assert.equal(await kv.get(ids[14]), null);
     assert.ok(await kv.get(ids[15]));
+  });
+
+  test("a full queue refuses a send with QueueFullError and keeps what it holds", async () => {
+    const small = app({ prefix: "full", queueMaxBytes: 4096 });
+    let sent = 0;
+    const err = await (async () => {
+      for (; sent < 100; sent++) await small.sendTask("x.y", [sent]);
+    })().then(() => undefined, (e) => e);
+    assert.ok(err instanceof QueueFullError, String(err));
+    assert.equal(err.code, "QUEUE_FULL");
+    assert.match(err.message, /^Cannot send x\.y: FULL_TASKS is full \(maximum bytes exceeded; bound queueMaxBytes 4096\); start workers or raise queueMaxBytes/);
+    assert.ok(sent > 3 && sent < 100, `${sent} sent`);
+    assert.equal((await jsm.streams.info("FULL_TASKS")).state.messages, sent);
+    // Refused at once: waiting for a full queue to drain is no transient outage to ride out.
+    const t0 = Date.now();
+    await assert.rejects(small.sendTask("x.y", [0]), QueueFullError);
+    assert.ok(Date.now() - t0 < 2000, `${Date.now() - t0} ms`);
   });
 
   test("taskd status shows each stream and bucket against its bounds", async () => {

@@ -123,6 +123,17 @@ export class PayloadTooLargeError extends TaskdError {
   override readonly code = "PAYLOAD_TOO_LARGE";
 }
 
+/**
+ * The queue's stream is full (`queueMaxBytes`, docs/limits.md): the task was not sent. Start
+ * workers (or more of them), or raise `queueMaxBytes`; a queue never drops waiting tasks.
+ */
+export class QueueFullError extends TaskdError {
+  /** Always `"QueueFullError"`: kept by bundlers and minifiers, unlike `constructor.name`. */
+  override name = "QueueFullError" as const;
+  /** Always `"QUEUE_FULL"`: a stable code to branch on, unlike the message. */
+  override readonly code = "QUEUE_FULL";
+}
+
 /** The broker could not be reached or did not answer in time. */
 export class BrokerError extends TaskdError {
   /** Always `"BrokerError"`: kept by bundlers and minifiers, unlike `constructor.name`. */

@@ -20,7 +20,7 @@ import {
   type StreamConfig,
   StorageType,
 } from "@nats-io/jetstream";
-import { PayloadTooLargeError } from "../errors/errors.ts";
+import { PayloadTooLargeError, QueueFullError } from "../errors/errors.ts";
 import { H, type WireMessage } from "../protocol/message.ts";
 import type { Names } from "./names.ts";
 import { retryTransient } from "./retry.ts";
@@ -217,10 +217,21 @@ export class Broker {
     const h = toMsgHdrs(wire.headers, wire.headers[H.msgId], H.msgId);
     const publisher = jsPublisher(this.nc);
     // Through an outage (restart, leader election) the same Nats-Msg-Id is sent again: stored once.
-    return await retryTransient(() => {
-      if (this.#streamsReady) return publisher.publish(subject, wire.data, h);
-      return this.ensureStreams().then(() => publisher.publish(subject, wire.data, h));
-    });
+    try {
+      return await retryTransient(() => {
+        if (this.#streamsReady) return publisher.publish(subject, wire.data, h);
+        return this.ensureStreams().then(() => publisher.publish(subject, wire.data, h));
+      });
+    } catch (e) {
+      if (!/maximum (bytes|messages) exceeded/i.test(String((e as Error)?.message))) throw e;
+      const stream = subject.startsWith(`${this.names.prefix}.delayed.`) ? this.names.delayedStream : this.names.tasksStream;
+      throw new QueueFullError(
+        `Cannot send ${wire.headers[H.task] ?? "message"}: ${stream} is full (${e instanceof Error ? e.message : e}; bound queueMaxBytes ${
+          this.limits.queueMaxBytes ?? DEFAULT_QUEUE_MAX_BYTES
+        }); start workers or raise queueMaxBytes (taskd status shows the queues)`,
+        { taskName: wire.headers[H.task], taskId: wire.headers[H.id], cause: e },
+      );
+    }
   }
 
   /**

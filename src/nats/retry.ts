@@ -20,7 +20,8 @@ export function isTransient(e: unknown): boolean {
   if (!err || typeof err !== "object") return false;
   const name = String(err.name ?? "");
   const message = String(err.message ?? "");
-  if (/closed|draining|permission|authori[sz]ation|max.?payload|too large/i.test(message)) return false;
+  // A full stream (queueMaxBytes, discard new) answers 503 too, but waiting does not fix it.
+  if (/closed|draining|permission|authori[sz]ation|max.?payload|too large|maximum (bytes|messages) exceeded/i.test(message)) return false;
   if (name === "TimeoutError" || name === "JetStreamNotEnabled" || name === "NoResponders") return true;
   if (err.status === 503 || err.code === 10008 || err.code === 503) return true;
   if (/timeout|timed out|no responders|temporarily unavailable|no suitable peers|leader|disconnect|reconnect/i.test(message)) return true;
