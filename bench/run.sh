@@ -6,9 +6,9 @@
 # bench/results/<date>.json, <date>.svg and latest.svg. See bench/README.md.
 # Environment: BENCH_QUICK=1 (smaller counts), BENCH_W3=1 (the 30 s countdown workload),
 # BENCH_SYSTEMS="raw-bun bullmq ..." (a subset), BENCH_VERBOSE=1 (workers' output).
-# BENCH_SOAK=1 runs only the bounded-resources soak instead (bench/soak.ts: sustained maximum
-# load with the default settings for BENCH_SOAK_SECONDS, default 600; server RSS and disk every
-# 30 s), writing bench/results/soak-latest.txt.
+# BENCH_BOUNDED=1 runs only the bounded-resources workload instead (bench/bounded.ts: sustained
+# maximum load with the default settings for BENCH_BOUNDED_SECONDS, default 600; server RSS and
+# disk every 30 s), writing bench/results/bounded-latest.txt.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,11 +54,11 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
 }
 command -v nats-server >/dev/null || apt_install nats-server
-SOAK_ONLY="${BENCH_SOAK:-}"   # the soak needs only nats-server and the repository
-[ -n "$SOAK_ONLY" ] || command -v redis-server >/dev/null || apt_install redis-server
-[ -n "$SOAK_ONLY" ] || "$PY" -c 'import celery, redis' 2>/dev/null || apt_install python3-celery python3-redis
+BOUNDED_ONLY="${BENCH_BOUNDED:-}"   # the bounded workload needs only nats-server and the repository
+[ -n "$BOUNDED_ONLY" ] || command -v redis-server >/dev/null || apt_install redis-server
+[ -n "$BOUNDED_ONLY" ] || "$PY" -c 'import celery, redis' 2>/dev/null || apt_install python3-celery python3-redis
 [ -x "$BUN" ] && [ -d "$ROOT/node_modules/@nats-io/jetstream" ] || { say "npm ci (repository)"; (cd "$ROOT" && npm ci --no-audit --no-fund >&2); }
-if [ -z "$SOAK_ONLY" ]; then
+if [ -z "$BOUNDED_ONLY" ]; then
   [ -d "$BENCH/peers/node_modules/bullmq" ] && [ -d "$BENCH/peers/node_modules/ioredis" ] \
     || { say "npm ci (bench/peers)"; (cd "$BENCH/peers" && npm ci --no-audit --no-fund >&2); }
 fi
@@ -116,14 +116,14 @@ run() {
 
 cd "$ROOT"
 
-if [ "${BENCH_SOAK:-}" = "1" ]; then
-  [ -x "$ROOT/dist/taskd" ] || { say "soak: dist/taskd not built"; exit 1; }
-  say "== soak: ${BENCH_SOAK_SECONDS:-600} s of sustained load, default settings"
-  start_nats soak
+if [ "${BENCH_BOUNDED:-}" = "1" ]; then
+  [ -x "$ROOT/dist/taskd" ] || { say "bounded: dist/taskd not built"; exit 1; }
+  say "== bounded: ${BENCH_BOUNDED_SECONDS:-600} s of sustained load, default settings"
+  start_nats bounded
   rc=0
-  BENCH_PIDFILE="$PIDFILE" BENCH_BROKER_PID="$BROKER_PID" BENCH_SOAK_STORE="$TMP/nats-soak/store" \
-    BENCH_OUT="$BENCH/results/soak-latest.json" \
-    "$BUN" run bench/soak.ts -- "$ROOT/dist/taskd" 2>&1 | tee "$BENCH/results/soak-latest.txt" || rc=$?
+  BENCH_PIDFILE="$PIDFILE" BENCH_BROKER_PID="$BROKER_PID" BENCH_BOUNDED_STORE="$TMP/nats-bounded/store" \
+    BENCH_OUT="$BENCH/results/bounded-latest.json" \
+    "$BUN" run bench/bounded.ts -- "$ROOT/dist/taskd" 2>&1 | tee "$BENCH/results/bounded-latest.txt" || rc=$?
   stop_all
   exit "$rc"
 fi

@@ -1,10 +1,10 @@
-// The bounded-resources soak (issue 24; `BENCH_SOAK=1 make bench`): one worker with the default
+// The bounded-resources workload (issue 24; `BENCH_BOUNDED=1 make bench`): one worker with the default
 // settings, one client sending `add` tasks in batches of 500 and reading every result, at the
-// highest rate the two sustain, for BENCH_SOAK_SECONDS (default 600). Every 30 s it prints the
+// highest rate the two sustain, for BENCH_BOUNDED_SECONDS (default 600). Every 30 s it prints the
 // server's RSS and store size on disk, the results bucket's size against its bounds, and the
 // worker's RSS. At the end: no task lost (every result read back and right) and the results of
 // the most recent tasks still readable from the bucket.
-// Usage (run.sh sets the environment): bun run bench/soak.ts -- <taskd binary>
+// Usage (run.sh sets the environment): bun run bench/bounded.ts -- <taskd binary>
 import { execFileSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { App, type AsyncResult } from "../mod.ts";
@@ -13,9 +13,9 @@ import { brokerRssMiB, log, now, rssMiB, startWorker, writeResult } from "./lib/
 const argv = process.argv.slice(2);
 const binary = argv[argv.indexOf("--") + 1] ?? "dist/taskd";
 const broker = process.env.TASKD_BROKER_URL ?? "nats://127.0.0.1:4222";
-const seconds = Number(process.env.BENCH_SOAK_SECONDS ?? 600);
-const every = Number(process.env.BENCH_SOAK_EVERY ?? 30);
-const store = process.env.BENCH_SOAK_STORE;
+const seconds = Number(process.env.BENCH_BOUNDED_SECONDS ?? 600);
+const every = Number(process.env.BENCH_BOUNDED_EVERY ?? 30);
+const store = process.env.BENCH_BOUNDED_STORE;
 const batch = 500;
 const tasksFile = fileURLToPath(new URL("./tasks.ts", import.meta.url));
 
@@ -30,7 +30,7 @@ function diskMiB(): number | undefined {
   return Math.round(kib / 102.4) / 10;
 }
 
-const w = await startWorker("soak", { cmd: binary, args: ["worker", tasksFile, "--broker", broker, "-c", "100"] });
+const w = await startWorker("bounded", { cmd: binary, args: ["worker", tasksFile, "--broker", broker, "-c", "100"] });
 const kv = await app.backend.kv();
 const jsm = await (await app.broker()).jsm();
 const samples: Record<string, number | undefined>[] = [];
@@ -56,7 +56,7 @@ async function sample(): Promise<void> {
     workerRssMiB: rssMiB(w.pid),
   };
   samples.push(row);
-  log("soak", Object.entries(row).map(([k, v]) => `${k}=${v}`).join(" "));
+  log("bounded", Object.entries(row).map(([k, v]) => `${k}=${v}`).join(" "));
 }
 
 await sample();
@@ -80,7 +80,7 @@ let unreadable = 0;
 for (const id of lastIds) if (!(await kv.get(id))) unreadable++;
 await w.stop();
 await app.close();
-const result = { system: "soak", seconds, batch, done, lost, wrong, recentChecked: lastIds.length, recentUnreadable: unreadable, samples };
-log("soak", `done: ${done} tasks in ${seconds} s, lost ${lost}, wrong ${wrong}, last ${lastIds.length} results unreadable: ${unreadable}`);
+const result = { system: "bounded", seconds, batch, done, lost, wrong, recentChecked: lastIds.length, recentUnreadable: unreadable, samples };
+log("bounded", `done: ${done} tasks in ${seconds} s, lost ${lost}, wrong ${wrong}, last ${lastIds.length} results unreadable: ${unreadable}`);
 writeResult(result);
 process.exit(lost || wrong || unreadable ? 1 : 0);
