@@ -14,7 +14,7 @@ import { NotRegistered, serializeError } from "../errors/errors.ts";
 import { Broker } from "../nats/broker.ts";
 import { ResultBackend } from "../nats/result_store.ts";
 import { revokeTask } from "../nats/revoked.ts";
-import { DEFAULT_BROKER_URL, openConnection } from "../nats/connection.ts";
+import { authOptions, DEFAULT_BROKER_URL, openConnection } from "../nats/connection.ts";
 import { checkName, type Names, namesFor } from "../nats/names.ts";
 import { encodeTask, type TaskMessage } from "../protocol/message.ts";
 import { AsyncResult } from "../result/async_result.ts";
@@ -259,14 +259,7 @@ export class App {
       servers: this.brokerUrl(),
       name: `taskd ${this.main}`,
       timeout: (this.config.connectTimeout ?? 5) * 1000,
-      creds: this.config.creds,
-      nkey: this.config.nkey,
-      tlsCa: this.config.tlsCa,
-      tlsCert: this.config.tlsCert,
-      tlsKey: this.config.tlsKey,
-      user: this.config.user,
-      pass: this.config.pass,
-      token: this.config.token,
+      ...authOptions(this.config),
     }).catch((e) => {
       this.#conn = undefined;
       throw e;

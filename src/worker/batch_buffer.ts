@@ -20,8 +20,16 @@ import { getLogger } from "../log/logger.ts";
 import { states } from "../protocol/states.ts";
 import { serializeError } from "../errors/errors.ts";
 import { Retry } from "../errors/semipredicates.ts";
-import type { decodeBody, TaskEnvelope } from "../protocol/message.ts";
-import type { ExecContext } from "./execute.ts";
+import type { TaskEnvelope } from "../protocol/message.ts";
+import { type MessageBody, requestFor } from "./request.ts";
+
+/** What the batch buffer needs from the worker. */
+export interface BatchContext {
+  /** The worker's node name. */
+  hostname: string;
+  /** Messages whose ack is deferred, kept alive with `working()` while they wait and run. */
+  keepAlive: Set<JsMsg>;
+}
 
 const log = getLogger("taskd.worker");
 
@@ -36,7 +44,7 @@ class BatchBuffer {
   readonly running = new Set<Promise<void>>();
   closing = false;
 
-  constructor(readonly task: Batches, readonly ctx: ExecContext) {}
+  constructor(readonly task: Batches, readonly ctx: BatchContext) {}
 
   add(p: Pending): void {
     if (this.closing) {
@@ -89,28 +97,10 @@ export function batchPrefetch(registry: Map<string, Task>, queue: string, prefet
 }
 
 /** Buffers one message of a batch task (instead of running it). */
-export function bufferBatch(ctx: ExecContext, m: JsMsg, queue: string, task: Batches, env: TaskEnvelope, body: ReturnType<typeof decodeBody>): void {
+export function bufferBatch(ctx: BatchContext, m: JsMsg, queue: string, task: Batches, env: TaskEnvelope, body: MessageBody): void {
   let buffer = buffers.get(task);
   if (!buffer) buffers.set(task, (buffer = new BatchBuffer(task, ctx)));
-  const request = new (task.Request ?? Request)({
-    id: env.id,
-    taskName: task.name,
-    args: body.args,
-    kwargs: body.kwargs,
-    embed: body.embed,
-    retries: env.retries,
-    eta: env.eta,
-    expires: env.expires,
-    group: env.group,
-    rootId: env.rootId,
-    parentId: env.parentId,
-    origin: env.origin,
-    argsrepr: env.argsrepr,
-    kwargsrepr: env.kwargsrepr,
-    hostname: ctx.hostname,
-    ignoreResult: env.ignoreResult ?? task.effective("ignoreResult"),
-    deliveryInfo: { queue, subject: m.subject, redelivered: m.info.redelivered, deliveryCount: m.info.deliveryCount },
-  });
+  const request = requestFor(task, env, ctx.hostname, { m, queue }, body);
   // markAsDone(id, …) stores by id alone: the backend sends the reply where the message asked.
   task.app.backend.routeReply(env.id, env.replyTo);
   log.debug(`Task ${task.name}[${env.id}] buffered for a batch`);
@@ -131,7 +121,7 @@ function wantsRetry(task: Batches, error: unknown): boolean {
   return is(task.autoretryFor) && !is(task.dontAutoretryFor);
 }
 
-async function runBatch(task: Batches, items: Pending[], ctx: ExecContext): Promise<void> {
+async function runBatch(task: Batches, items: Pending[], ctx: BatchContext): Promise<void> {
   const app = task.app;
   const requests = items.map((p) => SimpleRequest.fromRequest(p.request));
   const batchId = `batch-${crypto.randomUUID()}`;

@@ -40,7 +40,7 @@ export interface DeadLetter {
 }
 
 /** Headers a replay drops: the death record and the requeue counter. */
-const DROPPED = new Set([H.deadReason, H.deadAt, H.deadSubject, "taskd-requeues"]);
+const DROPPED = new Set<string>([H.deadReason, H.deadAt, H.deadSubject, H.requeues]);
 
 function describe(m: StoredMsg, prefix: string): DeadLetter {
   const get = (k: string) => m.header?.get(k) || undefined;
