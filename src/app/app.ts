@@ -6,11 +6,13 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import process from "node:process";
 import { Task } from "./task.ts";
-import { type AppConfig, DEFAULTS, routeFor, type TaskOptions } from "./options.ts";
+import { applyEager } from "./eager.ts";
+import type { AnyFn, BoundArgs, TaskDecoratorOptions, ValidatedTaskOptions } from "./decorator.ts";
+import { type AppConfig, DEFAULTS, routeFor } from "./options.ts";
 import { type ApplyOptions, buildMessage } from "./call.ts";
 import { arityOf, checkArity } from "../validate/arity.ts";
-import { type ExceptionInfo, Request, requestMessage } from "./request.ts";
-import { NotRegistered, serializeError } from "../errors/errors.ts";
+import { type ExceptionInfo, type Request, requestMessage } from "./request.ts";
+import { NotRegistered } from "../errors/errors.ts";
 import { Broker } from "../nats/broker.ts";
 import { ResultBackend } from "../nats/result_store.ts";
 import { revokeTask } from "../nats/revoked.ts";
@@ -18,54 +20,15 @@ import { authOptions, DEFAULT_BROKER_URL, openConnection } from "../nats/connect
 import { checkName, type Names, namesFor } from "../nats/names.ts";
 import { encodeTask, type TaskMessage } from "../protocol/message.ts";
 import { AsyncResult } from "../result/async_result.ts";
-import { EagerResult } from "../result/eager_result.ts";
-import { states } from "../protocol/states.ts";
+import type { EagerResult } from "../result/eager_result.ts";
 import { signals } from "../signals/signals.ts";
-import { trace } from "./trace.ts";
 import { validationOf } from "../validate/validate.ts";
 import { GroupResult } from "../result/group_result.ts";
 import type { Batches, SimpleRequest } from "./batches.ts";
 import { noteBody } from "../validate/params.ts";
-import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated, } from "../validate/types.ts";
+import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated } from "../validate/types.ts";
 import { Control } from "../control/client.ts";
 import { sendTaskSentEvent } from "../events/sent.ts";
-
-/** Any function: what `app.task()` accepts as a body. */
-// deno-lint-ignore no-explicit-any
-export type AnyFn = (...args: any[]) => any;
-/** A class `app.task({ base })` can use: a `Task` subclass constructed with no arguments. */
-// deno-lint-ignore no-explicit-any
-export type TaskClass = new () => Task<any, any>;
-/** The parameters of a bound body (`bind: true`) after `self`: what its `delay()` takes. */
-export type BoundArgs<F> = F extends (self: never, ...args: infer A) => unknown ? A : never;
-
-/** Options of `app.task()`: task options plus the base class. */
-export interface TaskDecoratorOptions extends TaskOptions {
-  /** The class the task is an instance of. @default the app's taskCls, else Task */
-  base?: TaskClass;
-  /** A Request subclass for this task's executions. */
-  Request?: typeof Request;
-  /** Batches: flush after this many messages. */
-  flushEvery?: number;
-  /** Batches: flush after this many seconds. */
-  flushInterval?: number;
-  /** Validate arguments and the return value with valibot schemas. */
-  validate?: boolean;
-  /** Validate mode: positional argument schemas. */
-  args?: unknown[];
-  /** Validate mode: keyword argument schema. */
-  kwargs?: unknown;
-  /** Validate mode: return value schema. */
-  returns?: unknown;
-  /** Validate mode: object schemas refuse unknown keys. */
-  validateStrict?: boolean;
-}
-
-/** Options of a validated task (`app.task()` with schemas) (`validate: true` with schemas). */
-export type ValidatedTaskOptions<S extends readonly AnySchema[] | undefined, K extends AnySchema | undefined, R extends AnySchema | undefined> =
-  & Omit<TaskDecoratorOptions, "validate" | "args" | "kwargs" | "returns">
-  & { validate: true; args?: S; kwargs?: K; returns?: R };
-
 
 const apps: App[] = [];
 const anonymousTasks = new WeakSet<Task>();
@@ -353,20 +316,8 @@ export class App {
   }
 
   /** Runs `task` in this process (`apply()`), retrying in place, and returns its EagerResult. */
-  async applyEager(task: Task, args: unknown[], options: ApplyOptions = {}): Promise<EagerResult> {
-    const id = options.taskId ?? crypto.randomUUID();
-    const kwargs = options.kwargs ?? {};
-    for (let retries = options.retries ?? 0;; retries++) {
-      const Req = task.Request ?? Request;
-      const request = new Req({ id, taskName: task.name, args, kwargs, isEager: true, retries, rootId: id, correlationId: id, ignoreResult: options.ignoreResult ?? task.effective("ignoreResult") });
-      const outcome = await trace(task, request);
-      if (outcome.kind === "retry") continue;
-      const meta = { taskId: id, taskName: task.name, retries, dateDone: new Date().toISOString() };
-      if (outcome.kind === "success") return new EagerResult(id, { ...meta, status: states.SUCCESS, result: outcome.value });
-      if (outcome.kind === "ignored") return new EagerResult(id, { ...meta, status: states.PENDING, result: null });
-      const error = serializeError(outcome.kind === "rejected" ? outcome.reject : outcome.error);
-      return new EagerResult(id, { ...meta, status: states.FAILURE, result: error, traceback: error.stack });
-    }
+  applyEager(task: Task, args: unknown[], options: ApplyOptions = {}): Promise<EagerResult> {
+    return applyEager(task, args, options);
   }
 
   /** An AsyncResult for a known task id. */

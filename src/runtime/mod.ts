@@ -17,7 +17,8 @@ export interface Runtime {
    */
   aliasModules(modules: Record<string, Record<string, unknown>>): void;
   /**
-   * The URL a `new Worker(…)` loads for the thread entry at `srcPath` (relative to `src/`),
+   * The URL a `new Worker(…)` loads for the thread entry at `srcPath` (relative to the folder
+   * of the binary's entry points, src/cli/),
    * given the URL it has when running from source. A compiled Bun binary embeds the entry
    * (the Makefile names it) under `$bunfs/root/`, where `import.meta.url` no longer points.
    */
@@ -25,8 +26,10 @@ export interface Runtime {
 }
 
 function threadUrlFor(sourceUrl: URL, srcPath: string): string {
-  // Inside `bun build --compile`, every module's import.meta.url is the binary's own.
-  if (sourceUrl.href.includes("/$bunfs/") || sourceUrl.href.includes("%24bunfs")) return `file:///$bunfs/root/${srcPath}`;
+  // Inside `bun build --compile`, every module's import.meta.url is the binary's own (this
+  // one's too), so the entry's source URL no longer points at it.
+  const here = import.meta.url;
+  if (here.includes("/$bunfs/") || here.includes("%24bunfs")) return `file:///$bunfs/root/${srcPath}`;
   return sourceUrl.href;
 }
 

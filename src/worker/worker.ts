@@ -93,6 +93,7 @@ export class Worker {
   readonly poolKind: string;
   /** Deliveries after which a message is dead-lettered. */
   readonly maxDeliveries: number;
+  #resolveStopped!: () => void;
   /** Resolves once the worker stopped (by a signal, `stop()` or remote `shutdown`). */
   readonly stopped: Promise<void> = new Promise((r) => (this.#resolveStopped = r));
   readonly #keepAlive = new Set<JsMsg>();
@@ -104,7 +105,6 @@ export class Worker {
   #pool?: Pool;
   #events?: EventDispatcher;
   #controlServer?: ControlServer;
-  #resolveStopped!: () => void;
 
   /** A worker for `apps` (call `start()`). */
   constructor(readonly apps: readonly App[], readonly options: WorkerOptions = {}) {

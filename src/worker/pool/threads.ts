@@ -74,7 +74,7 @@ export class ThreadsPool implements Pool {
   constructor(readonly options: PoolOptions) {
     if (!options.module) throw new TypeError("Cannot start a threads pool: it needs the task module's path");
     this.size = options.size;
-    this.#url = runtime.threadUrl(new URL("./thread.ts", import.meta.url), "worker/pool/thread.ts");
+    this.#url = runtime.threadUrl(new URL("../../cli/thread.ts", import.meta.url), "thread.ts");
     this.#init = { type: "init", module: options.module, brokerUrl: options.brokerUrl, loglevel: options.loglevel, hostname: options.hostname };
   }
 
