@@ -18,8 +18,10 @@ install: node_modules/.installed
 	  { echo "could not install nats-server: install it by hand (apt-get install nats-server)"; exit 1; }; }
 
 # The pool threads run src/worker/pool/thread.ts: a second entry point embedded in the binary.
-dist/taskd: node_modules/.installed $(SRC)
-	$(BIN)/bun build --compile src/cli/main.ts src/worker/pool/thread.ts --outfile dist/taskd
+# --compile-autoload-package-json: without it a compiled binary's resolver reads no package.json
+# at run time, so a task module's packages resolve only through index.js (oven-sh/bun#27058).
+dist/taskd: node_modules/.installed $(SRC) Makefile
+	$(BIN)/bun build --compile --compile-autoload-package-json src/cli/main.ts src/worker/pool/thread.ts --outfile dist/taskd
 
 build: dist/taskd
 

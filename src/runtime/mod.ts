@@ -12,8 +12,10 @@ export interface Runtime {
   readonly version: string;
   /**
    * Makes `import … from name` inside modules loaded later resolve to the given, already
-   * loaded module namespaces. Needed in the compiled Bun binary, whose user modules cannot
-   * see the binary's own packages; elsewhere the package manager resolves the names.
+   * loaded module namespaces, whatever the importer's node_modules holds. Needed in the
+   * compiled Bun binary, whose user modules would otherwise get a second copy of `taskd` from
+   * their node_modules (or none); every other bare import resolves as Bun resolves it. Under
+   * Deno and Node the package manager resolves the names.
    */
   aliasModules(modules: Record<string, Record<string, unknown>>): void;
   /**
