@@ -13,6 +13,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+import { isMainThread } from "node:worker_threads";
 import * as v from "valibot";
 import * as taskd from "../../mod.ts";
 import manifest from "../../package.json" with { type: "json" };
@@ -39,9 +40,10 @@ export async function loadTaskModule(file: string): Promise<readonly App[]> {
   const path = resolve(file);
   if (!existsSync(path)) throw new CliError(`Cannot load ${file}: no such file`);
   if (!aliased) {
-    runtime.aliasModules(EMBEDDED);
+    // Each pool thread loads the module again and must alias the names itself (plugins do not
+    // cross threads); the main thread alone says what it found.
+    if (runtime.aliasModules(EMBEDDED) && isMainThread) warnOtherValibot(path);
     aliased = true;
-    warnOtherValibot(path);
   }
   let exports: Record<string, unknown>;
   try {
@@ -120,5 +122,5 @@ export function missingPackage(e: unknown): string | undefined {
       typeof m.main === "string" ? `main ${m.main}` : "",
       typeof m.module === "string" ? `module ${m.module}` : "",
     ].filter(Boolean).join("; ");
-  return `cannot resolve '${specifier}' imported from ${from}: found ${dir} (${entries || "no entry fields"}) but none of its entries gives '${specifier}'`;
+  return `cannot resolve '${specifier}' imported from ${from}: found ${dir} (${entries || "no entry fields"}), but its package.json maps no file to '${specifier}'`;
 }
