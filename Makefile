@@ -18,10 +18,11 @@ install: node_modules/.installed
 	  { echo "could not install nats-server: install it by hand (apt-get install nats-server)"; exit 1; }; }
 
 # The pool threads run src/worker/pool/thread.ts: a second entry point embedded in the binary.
-# --compile-autoload-package-json: without it a compiled binary's resolver reads no package.json
-# at run time, so a task module's packages resolve only through index.js (oven-sh/bun#27058).
+# The autoload flags make the binary read a task module's package.json and tsconfig.json files
+# as `bun tasks.ts` does: without them its packages resolve only through an index.js at their
+# root (oven-sh/bun#27058) and tsconfig `paths` are ignored (docs/modules.md).
 dist/taskd: node_modules/.installed $(SRC) Makefile
-	$(BIN)/bun build --compile --compile-autoload-package-json src/cli/main.ts src/worker/pool/thread.ts --outfile dist/taskd
+	$(BIN)/bun build --compile --compile-autoload-package-json --compile-autoload-tsconfig src/cli/main.ts src/worker/pool/thread.ts --outfile dist/taskd
 
 build: dist/taskd
 

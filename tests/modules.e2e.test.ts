@@ -3,7 +3,8 @@
  * (made in a temporary folder from tests/fixtures/modules/project) whose node_modules hold
  * packages of every layout — main in a subfolder, only an exports map with conditions and
  * subpaths, CommonJS, `module`, scoped, a nested dependency, JSON, a deep import, a linked
- * workspace package, the project's own `imports` — and resolves them as Bun does from source, in both pools.
+ * workspace package, the project's own `imports` and tsconfig `paths` — and resolves them as
+ * Bun does from source, in both pools.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -31,6 +32,7 @@ const EXPECTED = {
   workspace: "ws-lib + main in lib/",
   local: true,
   internal: "#internal via package.json imports",
+  paths: true,
 };
 
 let server: NatsServer;
