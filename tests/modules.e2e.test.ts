@@ -59,7 +59,7 @@ describe("a task module's npm imports in dist/taskd (fixture packages, offline)"
   });
 
   for (const pool of ["async", "threads"]) {
-    test(`--pool ${pool}: the binary resolves every import as Bun does; taskd and valibot are its own`, async () => {
+    test(`--pool ${pool}: the binary resolves every import as Bun does; taskd, taskd/worker and valibot are its own`, async () => {
       const queue = `modules-${pool}`;
       const w = await startWorker(server.url, join(project, "tasks.ts"), { kind: "binary", cwd: project, args: ["--pool", pool, "-c", "2", "-Q", queue] });
       try {
@@ -72,6 +72,8 @@ describe("a task module's npm imports in dist/taskd (fixture packages, offline)"
         const warnings = w.output.split("\n").filter((l) => l.includes("valibot 0.31.0"));
         assert.equal(warnings.length, 1, w.output);
         assert.match(warnings[0], /worker's own valibot 1\.\d+\.\d+/);
+        const k = await runCli(server.url, ["call", "modules.workerEntry", "--queue", queue, "--wait", "--timeout", "30"], { kind: "binary", cwd: project });
+        assert.deepEqual(JSON.parse(k.stdout), ["async", "threads"], `${k.stderr}\n${w.output}`);
       } finally {
         await w.stop();
       }

@@ -8,25 +8,25 @@ import process from "node:process";
 import { Task } from "./task.ts";
 import { type AppConfig, DEFAULTS, routeFor, type TaskOptions } from "./options.ts";
 import { type ApplyOptions, buildMessage } from "./call.ts";
-import { arityOf, checkArity } from "./arity.ts";
-import { Request, requestMessage } from "./request.ts";
+import { arityOf, checkArity } from "../validate/arity.ts";
+import { type ExceptionInfo, Request, requestMessage } from "./request.ts";
 import { NotRegistered, serializeError } from "../errors/errors.ts";
 import { Broker } from "../nats/broker.ts";
-import { ResultBackend } from "../nats/backend.ts";
+import { ResultBackend } from "../nats/result_store.ts";
 import { revokeTask } from "../nats/revoked.ts";
-import { DEFAULT_BROKER_URL, openConnection } from "../nats/connection.ts";
+import { authOptions, DEFAULT_BROKER_URL, openConnection } from "../nats/connection.ts";
 import { checkName, type Names, namesFor } from "../nats/names.ts";
 import { encodeTask, type TaskMessage } from "../protocol/message.ts";
 import { AsyncResult } from "../result/async_result.ts";
 import { EagerResult } from "../result/eager_result.ts";
-import { states } from "../result/states.ts";
+import { states } from "../protocol/states.ts";
 import { signals } from "../signals/signals.ts";
-import { trace } from "../worker/trace.ts";
+import { trace } from "./trace.ts";
 import { validationOf } from "../validate/validate.ts";
-import { GroupResult } from "../canvas/group_result.ts";
-import type { Batches, SimpleRequest } from "../worker/batches.ts";
+import { GroupResult } from "../result/group_result.ts";
+import type { Batches, SimpleRequest } from "./batches.ts";
 import { noteBody } from "../validate/params.ts";
-import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated, ValidatedTaskOptions } from "../validate/types.ts";
+import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated, } from "../validate/types.ts";
 import { Control } from "../control/client.ts";
 import { sendTaskSentEvent } from "../events/sent.ts";
 
@@ -60,6 +60,12 @@ export interface TaskDecoratorOptions extends TaskOptions {
   /** Validate mode: object schemas refuse unknown keys. */
   validateStrict?: boolean;
 }
+
+/** Options of a validated task (`app.task()` with schemas) (`validate: true` with schemas). */
+export type ValidatedTaskOptions<S extends readonly AnySchema[] | undefined, K extends AnySchema | undefined, R extends AnySchema | undefined> =
+  & Omit<TaskDecoratorOptions, "validate" | "args" | "kwargs" | "returns">
+  & { validate: true; args?: S; kwargs?: K; returns?: R };
+
 
 const apps: App[] = [];
 const anonymousTasks = new WeakSet<Task>();
@@ -253,14 +259,7 @@ export class App {
       servers: this.brokerUrl(),
       name: `taskd ${this.main}`,
       timeout: (this.config.connectTimeout ?? 5) * 1000,
-      creds: this.config.creds,
-      nkey: this.config.nkey,
-      tlsCa: this.config.tlsCa,
-      tlsCert: this.config.tlsCert,
-      tlsKey: this.config.tlsKey,
-      user: this.config.user,
-      pass: this.config.pass,
-      token: this.config.token,
+      ...authOptions(this.config),
     }).catch((e) => {
       this.#conn = undefined;
       throw e;
@@ -409,5 +408,16 @@ export class App {
     if (!conn) return;
     const nc = await conn.catch(() => undefined);
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+  }
+}
+
+// Signal arguments name these classes (src/signals/args.ts).
+declare module "../signals/args.ts" {
+  interface SignalTypes {
+    app: App;
+    appConfig: AppConfig;
+    exceptionInfo: ExceptionInfo;
+    request: Request;
+    task: Task;
   }
 }

@@ -4,6 +4,7 @@
  * App default > built-in default.
  * @module
  */
+import { DEFAULT_REPLICAS, DEFAULT_RESULT_EXPIRES } from "../nats/kv.ts";
 import type { BrokerAuthOptions } from "../nats/connection.ts";
 import type { Compression } from "../protocol/codec.ts";
 
@@ -15,11 +16,11 @@ export const DEFAULTS = {
   defaultRetryDelay: 180,
   retryBackoffMax: 600,
   retryJitter: true,
-  resultExpires: 86_400,
+  resultExpires: DEFAULT_RESULT_EXPIRES,
   serializer: "msgpack",
   concurrency: 10,
   prefetchMultiplier: 4,
-  replicas: 1,
+  replicas: DEFAULT_REPLICAS,
   /** A message delivered this many times without completing is dead-lettered. */
   maxDeliveries: 10,
 } as const;

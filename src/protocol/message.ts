@@ -28,6 +28,7 @@ export const H = {
   ignoreResult: "taskd-ignore-result",
   replyTo: "taskd-reply-to",
   queue: "taskd-queue",
+  requeues: "taskd-requeues",
   contentType: "Content-Type",
   contentEncoding: "Content-Encoding",
   msgId: "Nats-Msg-Id",

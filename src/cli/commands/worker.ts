@@ -10,7 +10,7 @@ import { Worker } from "../../worker/worker.ts";
 import { POOL_KINDS } from "../../worker/pool/pool.ts";
 import { resolve as resolvePath } from "node:path";
 import { type BrokerFlags, brokerConfigured } from "../broker.ts";
-import { loadTaskModule } from "../load.ts";
+import { loadTaskModule } from "../../worker/load.ts";
 import { sendPreloadOptions } from "../preload.ts";
 import { CliError } from "../errors.ts";
 

@@ -6,14 +6,14 @@
  * @module
  */
 import process from "node:process";
-import { loadTaskModule } from "../../cli/load.ts";
+import { loadTaskModule } from "../load.ts";
 import { Request } from "../../app/request.ts";
 import type { App } from "../../app/app.ts";
 import type { Task } from "../../app/task.ts";
 import { NotRegistered } from "../../errors/errors.ts";
 import { setLogLevel } from "../../log/logger.ts";
 import { signals } from "../../signals/signals.ts";
-import { trace, type TraceHooks } from "../trace.ts";
+import { trace, type TraceHooks } from "../../app/trace.ts";
 import { storeOutcome, storeStarted } from "../results.ts";
 import { type FromThread, outcomeToWire, reasonFromWire, type ToThread } from "./wire.ts";
 

@@ -11,7 +11,7 @@ import type { Task } from "../../app/task.ts";
 import { serializeError, WorkerLostError } from "../../errors/errors.ts";
 import { getLogger } from "../../log/logger.ts";
 import { runtime } from "../../runtime/mod.ts";
-import type { Outcome, TraceHooks } from "../trace.ts";
+import type { Outcome, TraceHooks } from "../../app/trace.ts";
 import type { Execution, Pool, PoolOptions } from "./pool.ts";
 import { type FromThread, outcomeFromWire, requestToWire, type ToThread } from "./wire.ts";
 

@@ -10,15 +10,15 @@
  * worker, the custom Request's onFailure.
  * @module
  */
-import { runInTask } from "../app/context.ts";
-import { ExceptionInfo, type Request, requestFailed } from "../app/request.ts";
-import type { Task } from "../app/task.ts";
-import { backoffDelay } from "../app/backoff.ts";
+import { runInTask } from "../context/task_context.ts";
+import { ExceptionInfo, type Request, requestFailed } from "./request.ts";
+import type { Task } from "./task.ts";
+import { backoffDelay } from "./backoff.ts";
 import { Ignore, Reject, Retry } from "../errors/semipredicates.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
 import { isRefusedCall, validationOf } from "../validate/validate.ts";
-import { states } from "../result/states.ts";
+import { states } from "../protocol/states.ts";
 
 const log = getLogger("taskd.trace");
 

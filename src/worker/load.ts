@@ -4,10 +4,11 @@
  * The module's bare imports resolve as Bun resolves them from the importing file's directory
  * (node_modules up the tree, `exports` conditions, `main`/`module`, CommonJS, JSON, symlinks);
  * the compiled binary is built so that its resolver reads package.json (see the Makefile and
- * docs/modules.md). Two names are the exception, handed the binary's own copies whatever the
- * user's node_modules holds: `taskd`, so the module's `new App()` lands in the worker's registry,
- * and `valibot`, so validate mode and the user's schemas share one copy (its global config,
- * messages and schema internals). A user's project that pins another valibot gets a warning.
+ * docs/modules.md). Three names are the exception, handed the binary's own copies whatever
+ * the user's node_modules holds: `taskd` and `taskd/worker`, so the module's `new App()` lands
+ * in the worker's registry, and `valibot`, so validate mode and the user's schemas share one
+ * copy (its global config, messages and schema internals). A user's project that pins another
+ * valibot gets a warning.
  * @module
  */
 import { existsSync, readFileSync } from "node:fs";
@@ -17,11 +18,12 @@ import { isMainThread } from "node:worker_threads";
 import * as v from "valibot";
 import * as taskd from "../../mod.ts";
 import manifest from "../../package.json" with { type: "json" };
+import * as taskdWorker from "../../worker.ts";
 import { runtime } from "../runtime/mod.ts";
 import { allApps, type App } from "../app/app.ts";
 import { getLogger } from "../log/logger.ts";
 import { signals } from "../signals/signals.ts";
-import { CliError } from "./errors.ts";
+import { ModuleLoadError } from "../errors/errors.ts";
 
 /** The version of valibot compiled into the binary (package.json pins it exactly). */
 const EMBEDDED_VALIBOT: string = manifest.dependencies.valibot;
@@ -29,6 +31,7 @@ const EMBEDDED_VALIBOT: string = manifest.dependencies.valibot;
 /** Names whose imports get the binary's own module, never the user's node_modules copy. */
 const EMBEDDED: Record<string, Record<string, unknown>> = {
   taskd: taskd as unknown as Record<string, unknown>,
+  "taskd/worker": taskdWorker as unknown as Record<string, unknown>,
   valibot: v as unknown as Record<string, unknown>,
 };
 
@@ -38,7 +41,7 @@ let aliased = false;
 /** Imports the task module at `file` and returns every App created so far. */
 export async function loadTaskModule(file: string): Promise<readonly App[]> {
   const path = resolve(file);
-  if (!existsSync(path)) throw new CliError(`Cannot load ${file}: no such file`);
+  if (!existsSync(path)) throw new ModuleLoadError(`Cannot load ${file}: no such file`);
   if (!aliased) {
     // Each pool thread loads the module again and must alias the names itself (plugins do not
     // cross threads); the main thread alone says what it found.
@@ -49,10 +52,10 @@ export async function loadTaskModule(file: string): Promise<readonly App[]> {
   try {
     exports = await import(pathToFileURL(path).href);
   } catch (e) {
-    throw new CliError(`Cannot load ${file}: ${missingPackage(e) ?? (e as Error)?.stack ?? e}`);
+    throw new ModuleLoadError(`Cannot load ${file}: ${missingPackage(e) ?? (e as Error)?.stack ?? e}`);
   }
   const apps = allApps();
-  if (apps.length === 0) throw new CliError(`Cannot serve ${file}: it created no App; add \`export const app = new App("tasks")\``);
+  if (apps.length === 0) throw new ModuleLoadError(`Cannot serve ${file}: it created no App; add \`export const app = new App("tasks")\``);
   for (const app of apps) app.exportAliases(exports);
   await signals.importModules.send(apps[0], { app: apps[0], module: path });
   return apps;
