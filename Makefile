@@ -19,8 +19,11 @@ install: node_modules/.installed
 
 # The pool threads run src/cli/thread.ts: a second entry point embedded in the binary, under
 # $bunfs/root/ by its path from the entries' common folder (src/cli/): keep both entries there.
-dist/taskd: node_modules/.installed $(SRC)
-	$(BIN)/bun build --compile src/cli/main.ts src/cli/thread.ts --outfile dist/taskd
+# The autoload flags make the binary read a task module's package.json and tsconfig.json files
+# as `bun tasks.ts` does: without them its packages resolve only through an index.js at their
+# root (oven-sh/bun#27058) and tsconfig `paths` are ignored (docs/modules.md).
+dist/taskd: node_modules/.installed $(SRC) Makefile
+	$(BIN)/bun build --compile --compile-autoload-package-json --compile-autoload-tsconfig src/cli/main.ts src/cli/thread.ts --outfile dist/taskd
 
 build: dist/taskd
 
