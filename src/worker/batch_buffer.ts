@@ -14,7 +14,7 @@ import type { Task } from "../app/task.ts";
 import { Request } from "../app/request.ts";
 import { type Batches, isBatches, SimpleRequest } from "../app/batches.ts";
 import { runInTask } from "../context/task_context.ts";
-import { backoffDelay } from "../app/backoff.ts";
+import { autoretries, autoretryCountdown } from "../app/autoretry.ts";
 import { DEFAULTS } from "../app/options.ts";
 import { getLogger } from "../log/logger.ts";
 import { states } from "../protocol/states.ts";
@@ -108,17 +108,11 @@ export function bufferBatch(ctx: BatchContext, m: JsMsg, queue: string, task: Ba
 }
 
 function retryDelay(task: Batches, retries: number): number {
-  const backoff = task.retryBackoff ?? false;
-  if (backoff !== false) {
-    return backoffDelay({ factor: backoff === true ? 1 : Number(backoff), retries, max: task.effective("retryBackoffMax"), jitter: task.effective("retryJitter") });
-  }
-  return task.retryKwargs?.countdown ?? task.effective("defaultRetryDelay");
+  return autoretryCountdown(task, retries) ?? task.effective("defaultRetryDelay");
 }
 
 function wantsRetry(task: Batches, error: unknown): boolean {
-  if (error instanceof Retry) return true;
-  const is = (list?: readonly unknown[]) => Boolean(list?.some((c) => typeof c === "function" && error instanceof (c as new () => unknown)));
-  return is(task.autoretryFor) && !is(task.dontAutoretryFor);
+  return error instanceof Retry || autoretries(task, error);
 }
 
 async function runBatch(task: Batches, items: Pending[], ctx: BatchContext): Promise<void> {
