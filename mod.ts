@@ -81,6 +81,7 @@ export type { ConfigurableLogger, LoggingOptions, LoggingSetup } from "./src/log
 export { registerSerializer } from "./src/protocol/codec.ts";
 export { aesGcmSerializer } from "./src/protocol/encryption.ts";
 export type { AesGcmOptions } from "./src/protocol/encryption.ts";
+export type { SigningOptions } from "./src/protocol/signing.ts";
 export type { Compression, Serializer } from "./src/protocol/codec.ts";
 export type { ResultBackend } from "./src/nats/result_store.ts";
 export type { ResultMeta } from "./src/protocol/result.ts";

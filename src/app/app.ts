@@ -19,6 +19,7 @@ import { revokeTask } from "../nats/revoked.ts";
 import { authOptions, DEFAULT_BROKER_URL, openConnection } from "../nats/connection.ts";
 import { checkName, type Names, namesFor } from "../nats/names.ts";
 import { encodeTask, type TaskMessage } from "../protocol/message.ts";
+import { MessageSigner } from "../protocol/signing.ts";
 import { AsyncResult } from "../result/async_result.ts";
 import type { EagerResult } from "../result/eager_result.ts";
 import { signals } from "../signals/signals.ts";
@@ -289,6 +290,32 @@ export class App {
     return new AsyncResult(msg.id, this, name);
   }
 
+  #signer?: MessageSigner | null;
+
+  /**
+   * The signer of this App's messages (`signing.key`, else `TASKD_SIGNING_KEY`), or `null`
+   * when it sends unsigned messages. Throws a `TypeError` when the key is not an nkey seed.
+   * @ignore wiring for the worker and the CLI.
+   */
+  signer(): MessageSigner | null {
+    if (this.#signer === undefined) {
+      const key = this.config.signing?.key ?? process.env.TASKD_SIGNING_KEY;
+      this.#signer = key ? new MessageSigner(key) : null;
+    }
+    return this.#signer;
+  }
+
+  /**
+   * The public keys whose signatures a worker serving this App accepts (`signing.trusted`, else
+   * `TASKD_TRUSTED_KEYS`, plus its own key), or `undefined` when it accepts unsigned messages.
+   */
+  trustedKeys(): string[] | undefined {
+    const listed = this.config.signing?.trusted ?? process.env.TASKD_TRUSTED_KEYS?.split(/[\s,]+/).filter(Boolean);
+    const own = this.signer()?.publicKey;
+    if (!listed?.length && !own) return undefined;
+    return [...new Set([...(listed ?? []), ...(own ? [own] : [])])];
+  }
+
   /** Encodes and publishes a message: to its queue, or to the delayed stream when it has a future eta. */
   async publish(msg: TaskMessage, encode: { serializer?: string; compression?: "gzip" } = {}): Promise<void> {
     if (signals.beforeTaskPublish.hasReceivers) {
@@ -300,6 +327,7 @@ export class App {
     const delayed = eta !== undefined && eta > Date.now();
     if (msg.replyTo === undefined && this.sendReplies) msg.replyTo = this.backend.inbox(broker.nc)?.expect(msg.id, delayed ? eta : undefined);
     const wire = encodeTask(msg, encode);
+    this.signer()?.sign(wire.headers, wire.data);
     // Before the publish, on the same connection: a monitor sees task-sent before task-received.
     if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
     await broker.publish(delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue), wire);

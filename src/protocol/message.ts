@@ -29,6 +29,8 @@ export const H = {
   replyTo: "taskd-reply-to",
   queue: "taskd-queue",
   requeues: "taskd-requeues",
+  signer: "taskd-signer",
+  signature: "taskd-signature",
   contentType: "Content-Type",
   contentEncoding: "Content-Encoding",
   msgId: "Nats-Msg-Id",

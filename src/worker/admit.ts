@@ -18,6 +18,7 @@ import { getLogger } from "../log/logger.ts";
 import { failureMeta, storeResult } from "./results.ts";
 import { headersOf } from "./headers.ts";
 import type { MessageBody } from "./request.ts";
+import type { MessageVerifier } from "../protocol/signing.ts";
 
 const log = getLogger("taskd.worker");
 
@@ -33,6 +34,8 @@ export interface AdmitContext {
   fallbackApp: App;
   /** Deliveries after which a message is dead-lettered. */
   maxDeliveries: number;
+  /** When messages must be signed: the trusted keys' verifier. */
+  verifier?: MessageVerifier;
 }
 
 /** What to do with a received message. */
@@ -40,7 +43,8 @@ export type Admission =
   | { kind: "run"; task: Task; env: TaskEnvelope; body: MessageBody }
   | { kind: "buffer"; task: Batches; env: TaskEnvelope; body: MessageBody }
   | { kind: "discard"; task: Task; env: TaskEnvelope; expired: boolean }
-  | { kind: "deadLetter"; reason: string };
+  /** `silent`: no result is stored, whatever its id (an unverified message must not write results). */
+  | { kind: "deadLetter"; reason: string; silent?: boolean };
 
 function headerReader(m: JsMsg): HeaderReader {
   const h = headersOf(m);
@@ -50,6 +54,11 @@ function headerReader(m: JsMsg): HeaderReader {
 /** Decides what to do with `m`; stores a FAILURE for what is refused with a known id. */
 export async function admit(ctx: AdmitContext, m: JsMsg): Promise<Admission> {
   const get = headerReader(m);
+  if (ctx.verifier) {
+    // First: nothing of an unverified message is trusted, not even its task id.
+    const refused = ctx.verifier.refusal(get, m.data);
+    if (refused) return { kind: "deadLetter", reason: refused, silent: true };
+  }
   let env: TaskEnvelope;
   try {
     env = decodeEnvelope(get);

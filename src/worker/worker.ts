@@ -22,6 +22,7 @@ import { setupLogging } from "../log/setup.ts";
 import { signals } from "../signals/signals.ts";
 import { Ignore } from "../errors/semipredicates.ts";
 import { parseRate } from "../protocol/rate.ts";
+import { MessageVerifier } from "../protocol/signing.ts";
 import { ControlServer } from "../control/server.ts";
 import type { ControlTarget } from "../control/protocol.ts";
 import { EventDispatcher } from "../events/dispatcher.ts";
@@ -105,6 +106,7 @@ export class Worker {
   #pool?: Pool;
   #events?: EventDispatcher;
   #controlServer?: ControlServer;
+  #verifier?: MessageVerifier;
 
   /** A worker for `apps` (call `start()`). */
   constructor(readonly apps: readonly App[], readonly options: WorkerOptions = {}) {
@@ -147,6 +149,7 @@ export class Worker {
   /** Connects, sets up queues and starts consuming; resolves once ready. */
   async start(): Promise<void> {
     const app = this.apps[0];
+    this.#verifier = verifierFor(app);
     await signals.celerydInit.send(this.hostname, { instance: this, conf: app.config, options: this.options });
     await setupLogging({ loglevel: this.options.loglevel, logfile: this.options.logfile });
     this.#nc = await connectWithRetry(
@@ -221,6 +224,7 @@ export class Worker {
       hostname: this.hostname,
       registry: this.registry,
       isRevoked: (id) => this.revoked.has(id),
+      verifier: this.#verifier,
       keepAlive: this.#keepAlive,
       fallbackApp: this.apps[0],
       broker: this.#broker!,
@@ -264,6 +268,19 @@ export class Worker {
     if (this.#nc && !this.#nc.isClosed()) await this.#nc.drain().catch(() => this.#nc?.close());
     this.#resolveStopped();
   }
+}
+
+/**
+ * The verifier of a worker serving `app` when it takes only signed messages; it must sign what
+ * it sends itself (retries, workflow steps), so a trusted list without a key is refused.
+ */
+function verifierFor(app: App): MessageVerifier | undefined {
+  const trusted = app.trustedKeys();
+  if (!trusted) return undefined;
+  if (!app.signer()) {
+    throw new TypeError("Cannot start a worker that takes only signed messages without a signing key: the retries and workflow steps it sends must be signed too; set signing.key (or TASKD_SIGNING_KEY, --signing-key)");
+  }
+  return new MessageVerifier(trusted);
 }
 
 // Signal arguments name these classes (src/signals/args.ts).
