@@ -3,7 +3,7 @@
 BIN := node_modules/.bin
 SRC := $(shell find src -name '*.ts') mod.ts worker.ts package.json
 
-.PHONY: all install build run test test-reliability bench check clean
+.PHONY: all install build run test test-reliability bench soak check clean
 
 all: build
 
@@ -39,6 +39,11 @@ test-reliability: install build
 
 bench: install build
 	bash bench/run.sh
+
+# The chaos soak (not part of `make test`): SOAK_SECONDS (default 300), SOAK_CHAOS_MIN/MAX,
+# SOAK_RATE; a table on stdout and bench/soak/results/<date>.json. See docs/guarantees.md.
+soak: install build
+	$(BIN)/bun bench/soak/soak.ts
 
 # Type check, lint, doc lint of both entries, and the layer check (docs/architecture.md).
 check: node_modules/.installed
