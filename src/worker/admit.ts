@@ -17,6 +17,7 @@ import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
 import { failureMeta, storeResult } from "./results.ts";
 import { headersOf } from "./headers.ts";
+import { failDeadLetter } from "./dead_letter.ts";
 import type { MessageBody } from "./request.ts";
 import type { MessageVerifier } from "../protocol/signing.ts";
 
@@ -63,6 +64,8 @@ export async function admit(ctx: AdmitContext, m: JsMsg): Promise<Admission> {
   try {
     env = decodeEnvelope(get);
   } catch (e) {
+    // Unreadable headers: the FAILURE goes under the raw id, when it is a valid key.
+    await failDeadLetter(ctx, m, e);
     return { kind: "deadLetter", reason: (e as Error).message };
   }
   const task = ctx.registry.get(env.task);
