@@ -63,7 +63,7 @@ export interface TaskMessage {
   queue: string;
   /** Positional arguments (body). */
   args: unknown[];
-  /** Keyword arguments (body); the task body receives them as one trailing object argument. */
+  /** Keyword arguments (body): bound to the body's parameters by name, the others as one options object (docs/tasks.md). */
   kwargs: Record<string, unknown>;
   /** Callbacks and workflow steps (body). */
   embed: Embed;
