@@ -96,9 +96,13 @@ function bind(name: string, list: ParamList, args: unknown[], kwargs: Record<str
  * throws a {@link BindingError} (a `TypeError`) when the kwargs cannot be bound.
  */
 export function bindCall(task: BindableTask, args: unknown[], kwargs: Record<string, unknown> | null | undefined, verb = "run"): unknown[] {
-  if (!kwargs) return args;
-  for (const _ in kwargs) return bind(task.name ?? "task", paramListOf(task), args, kwargs, verb).call;
-  return args;
+  return hasKeys(kwargs) ? bind(task.name ?? "task", paramListOf(task), args, kwargs, verb).call : args;
+}
+
+function hasKeys(o: Record<string, unknown> | null | undefined): o is Record<string, unknown> {
+  if (!o) return false;
+  for (const _ in o) return true;
+  return false;
 }
 
 /**
@@ -109,6 +113,7 @@ export function bindCall(task: BindableTask, args: unknown[], kwargs: Record<str
 export function checkCall(task: BindableTask, args: unknown[], kwargs: Record<string, unknown> | null | undefined, verb = "call"): void {
   if (!task.arity) return;
   const name = task.name ?? "task";
+  if (!hasKeys(kwargs)) return checkArity(name, task.arity, args.length);
   const list = paramListOf(task);
   const { call, holes } = bind(name, list, args, kwargs, verb);
   checkArity(name, task.arity, call.length);
