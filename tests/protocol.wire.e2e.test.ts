@@ -4,10 +4,17 @@
  * message whose task id is a valid key (protocol version 2, no protocol header, no task header,
  * a bad retries value, an undecodable body, an unknown task) and a reply to its
  * `taskd-reply-to`; silence only without a usable id. And kwargs bound by name (docs/tasks.md
- * "Keyword arguments"), from a client and from `taskd call --kwargs`.
+ * "Keyword arguments"), from a client and from `taskd call --kwargs`. With signed messages
+ * required, a signed message verifies whatever its header names' case, and an unverified one
+ * stores no FAILURE even with a valid id.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createUser } from "@nats-io/nkeys";
+import { MessageSigner } from "../src/protocol/signing.ts";
 import { connect } from "@nats-io/transport-node";
 import { headers, type NatsConnection } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
@@ -175,5 +182,69 @@ describe("the wire protocol as another client speaks it, through dist/taskd", ()
     const cli = await runCli(server.url, ["call", "tasks.add", "2", "--kwargs", '{"y": 40}', "--wait", "--timeout", "20"]);
     assert.equal(cli.code, 0, cli.stdout + cli.stderr);
     assert.match(cli.stdout, /42/);
+  });
+});
+
+describe("header case and dead-letter FAILUREs when workers take only signed messages", () => {
+  let signedServer: NatsServer;
+  let signedWorker: WorkerProcess;
+  let snc: NatsConnection;
+  const clientKey = createUser();
+  const dir = mkdtempSync(join(tmpdir(), "taskd-wire-signing-"));
+  const workerSeed = join(dir, "worker.nk");
+  const trusted = join(dir, "trusted.txt");
+  const seedOf = (kp: ReturnType<typeof createUser>) => new TextDecoder().decode(kp.getSeed());
+
+  before(async () => {
+    signedServer = await NatsServer.start();
+    writeFileSync(workerSeed, seedOf(createUser()));
+    writeFileSync(trusted, `${clientKey.getPublicKey()}\n`);
+    signedWorker = await startWorker(signedServer.url, fixture("tasks.ts"), { args: ["-n", "wire-signed@test", "--signing-key", workerSeed, "--trusted", trusted] });
+    snc = await connect({ servers: signedServer.url });
+  });
+
+  after(async () => {
+    await snc?.close();
+    await signedWorker?.stop(2000);
+    await signedServer?.stop();
+  });
+
+  /** Publishes with the header names Title-Cased (`taskd-task` → `Taskd-Task`). */
+  async function publishTitleCase(hdrs: Record<string, string>, body: Uint8Array): Promise<void> {
+    const h = headers();
+    for (const [k, v] of Object.entries(hdrs)) h.set(k.replace(/(^|-)([a-z])/g, (_m, d, c) => d + c.toUpperCase()), v);
+    await jetstream(snc).publish("taskd.tasks.default", body, { headers: h });
+  }
+
+  /** The stored entry of `id`, or null (nothing stored yet, or no bucket yet). */
+  async function entryOf(id: string) {
+    try {
+      const m = await snc.request(`$JS.API.DIRECT.GET.KV_taskd_results`, new TextEncoder().encode(JSON.stringify({ last_by_subj: `$KV.taskd_results.${id}` })), { timeout: 2000 });
+      return m.data.length ? decodeMeta(m.data) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  test("a signed message runs (and fails) whatever the case of its header names; an unsigned one stores nothing", { timeout: 60_000 }, async () => {
+    const signer = new MessageSigner(seedOf(clientKey));
+    const sign = (h: Record<string, string>, body: Uint8Array) => {
+      signer.sign(h, body);
+      return h;
+    };
+    const ok = id("signed-ok");
+    const okBody = msgpack.encode([[20, 22], {}, null]);
+    await publishTitleCase(sign({ "taskd-protocol": "1", "taskd-task": "tasks.add", "taskd-id": ok, "Content-Type": "application/x-msgpack" }, okBody), okBody);
+    const v2 = id("signed-v2");
+    const v2Body = msgpack.encode([[1, 1], {}, null]);
+    await publishTitleCase(sign({ "taskd-protocol": "2", "taskd-task": "tasks.add", "taskd-id": v2 }, v2Body), v2Body);
+    const unsignedV2 = id("unsigned-v2");
+    await publishTitleCase({ "taskd-protocol": "2", "taskd-task": "tasks.add", "taskd-id": unsignedV2 }, v2Body);
+    assert.deepEqual(await eventually(async () => (await entryOf(ok))?.result), 42);
+    const failure = await eventually(() => entryOf(v2));
+    assert.equal(failure.status, "FAILURE");
+    assert.match((failure.result as { message: string }).message, /protocol version '2' is not supported/);
+    await signedWorker.waitFor(/dead-lettered message \d+ from taskd\.tasks\.default: unsigned message/);
+    assert.equal(await entryOf(unsignedV2), null, "an unverified message writes no result");
   });
 });
