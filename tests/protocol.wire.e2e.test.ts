@@ -133,6 +133,14 @@ describe("the wire protocol as another client speaks it, through dist/taskd", ()
     ];
     const ids = cases.map((c) => id(c.what));
     for (const [i, c] of cases.entries()) await publishRaw(c.hdrs(ids[i]), c.body);
+    // A delayed message the scheduler cannot release: its queue is no subject token.
+    const delayed = id("delayed");
+    const h = headers();
+    for (const [k, v] of Object.entries({ "Taskd-Protocol": "1", "Taskd-Task": "tasks.add", "Taskd-Id": delayed, "Taskd-Queue": "no.such queue" })) h.set(k, v);
+    await jetstream(nc).publish("taskd.delayed.default", msgpack.encode([[1, 2], {}, null]), { headers: h });
+    const d = await failureOf(delayed);
+    assert.equal(d.remoteType, "ProtocolError");
+    assert.match(d.remoteMessage, /Cannot release delayed task tasks\.add\[wire-delayed-[^\]]+\]: Cannot use queue 'no\.such queue'/);
     for (const [i, c] of cases.entries()) {
       const e = await failureOf(ids[i]);
       assert.equal(e.remoteType, c.type, `${c.what}: ${e.remoteMessage}`);
