@@ -27,6 +27,7 @@ function findPython(): string | undefined {
 
 const python = findPython();
 const SKIP = python ? false : "no python3 with the msgpack module: run `make install` (apt-get install python3-msgpack)";
+if (!python) console.warn(`SKIPPED tests/protocol.outside.e2e.test.ts: ${SKIP}`);
 
 function run(exe: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -58,10 +59,7 @@ describe("a Python client written from docs/PROTOCOL.md, through dist/taskd", ()
   });
 
   test("sends, waits (reply inbox and KV), gets FAILUREs, binds kwargs, reads results", { timeout: 120_000, skip: SKIP }, async () => {
-    if (!python) {
-      console.log(`SKIPPED: ${SKIP}`);
-      return;
-    }
+    if (!python) return;
     // A first run before any worker: the client creates the streams it needs (the worker then
     // finds them), so it needs no taskd process to start first.
     const client = join(ROOT, "tests", "outside", "client.py");
