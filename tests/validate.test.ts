@@ -146,7 +146,11 @@ describe("messages name the argument and the field", () => {
     assert.equal(e.issues[1].path?.[1].input !== undefined, true); // valibot's raw path items
     const wire = serializeError(e);
     assert.equal(wire.type, "TaskValidationError");
+    // The error's own fields travel as data (Celery pickles them); the issues as plain data.
     assert.deepEqual(wire.data, {
+      code: "VALIDATION_FAILED",
+      target: "arguments",
+      taskName: "unit.pair",
       issues: [
         { kind: "schema", type: "number", expected: "number", received: '"1"', message: 'Invalid type: Expected number but received "1"', path: [{ type: "array", origin: "value", key: 0 }] },
         {

@@ -197,6 +197,12 @@ export class App {
   }
 
   #add<T extends Task>(task: T, name: string): T {
+    const taken = this.tasks.get(name);
+    if (taken && taken !== task) {
+      throw new TypeError(
+        `Cannot register ${describeTask(task)} as ${name} in app ${this.main}: ${describeTask(taken)} is registered under that name already; give one of them another name ({ name: "…" })`,
+      );
+    }
     task.name = name;
     task.app = this;
     if (task.queue) checkName("queue", task.queue);
@@ -268,7 +274,7 @@ export class App {
     const tl: [number | null, number | null] = [options.softTimeLimit ?? null, options.timeLimit ?? null];
     if (tl[0] !== null || tl[1] !== null) msg.timelimit = tl;
     await this.publish(msg, { serializer: options.serializer ?? task.effective("serializer"), compression: options.compression ?? task.effective("compression") });
-    return new AsyncResult(msg.id, this, task.name);
+    return new AsyncResult(msg.id, this, task.name, options.ignoreResult ?? task.effective("ignoreResult"));
   }
 
   /**
@@ -286,7 +292,7 @@ export class App {
       serializer: options.serializer ?? task?.effective("serializer") ?? this.config.taskSerializer,
       compression: options.compression ?? task?.effective("compression") ?? this.config.taskCompression,
     });
-    return new AsyncResult(msg.id, this, name);
+    return new AsyncResult(msg.id, this, name, options.ignoreResult ?? task?.effective("ignoreResult") ?? false);
   }
 
   #signer?: MessageSigner | null;
@@ -387,6 +393,14 @@ export class App {
     const nc = await conn.catch(() => undefined);
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
   }
+}
+
+/** How a task reads in an error: its class, or the function it runs. */
+function describeTask(task: Task): string {
+  const cls = task.constructor?.name;
+  if (cls && cls !== "Task") return `class ${cls}`;
+  const fn = (task.run as { name?: string }).name;
+  return fn ? `function ${fn}` : "an anonymous function";
 }
 
 // Signal arguments name these classes (src/signals/args.ts).

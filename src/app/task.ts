@@ -212,10 +212,11 @@ export class Task<A extends unknown[] = any[], R = any> {
     }
     const max = options.maxRetries !== undefined ? options.maxRetries : this.effective("maxRetries");
     if (max !== null && req.retries >= max) {
-      if (exc !== undefined) throw exc;
-      throw new MaxRetriesExceededError(
-        `Cannot retry ${this.name}[${req.id}]: it was retried ${req.retries} times and maxRetries is ${max}`,
-        { taskId: req.id, taskName: this.name },
+      throw markRaisedByRetry(
+        exc ?? new MaxRetriesExceededError(
+          `Cannot retry ${this.name}[${req.id}]: it was retried ${req.retries} times and maxRetries is ${max}`,
+          { taskId: req.id, taskName: this.name },
+        ),
       );
     }
     const when = options.eta ?? new Date(Date.now() + 1000 * (options.countdown ?? this.effective("defaultRetryDelay")));
@@ -334,3 +335,15 @@ const APP_DEFAULTS: Partial<Record<keyof EffectiveOptions, keyof AppConfig>> = {
 
 /** Task options a Task subclass may also carry. */
 export type { TaskOptions };
+
+const fromRetry = new WeakSet<object>();
+
+function markRaisedByRetry(error: unknown): unknown {
+  if (typeof error === "object" && error !== null) fromRetry.add(error);
+  return error;
+}
+
+/** Whether `error` was raised by `retry()` past its maxRetries (autoretry leaves it alone). */
+export function raisedByRetry(error: unknown): boolean {
+  return typeof error === "object" && error !== null && fromRetry.has(error);
+}

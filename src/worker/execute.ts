@@ -7,7 +7,7 @@
  */
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Task } from "../app/task.ts";
-import type { Request } from "../app/request.ts";
+import { type Request, requestFailed } from "../app/request.ts";
 import type { Outcome, TraceHooks } from "../app/trace.ts";
 import { states } from "../protocol/states.ts";
 import type { TaskEnvelope } from "../protocol/message.ts";
@@ -77,7 +77,8 @@ async function discard(ctx: ExecContext, m: JsMsg, queue: string, task: Task, en
   const why = expired ? `expired at ${env.expires}` : "revoked";
   log.info(`Discarding ${env.task}[${env.id}]: ${why}`);
   m.ack();
-  if (!(env.ignoreResult ?? task.effective("ignoreResult"))) {
+  // As Celery's mark_as_revoked: stored unless results are ignored, then only with storeErrorsEvenIfIgnored.
+  if (!(env.ignoreResult ?? task.effective("ignoreResult")) || task.effective("storeErrorsEvenIfIgnored")) {
     await storeResult(task.app, { taskId: env.id, taskName: env.task, status: states.REVOKED, result: { type: "TaskRevokedError", message: `Task ${env.id} ${why}` }, worker: ctx.hostname, dateDone: new Date().toISOString() }, env.replyTo);
   }
   ctx.events?.send("task-revoked", { ...taskEvent(env, queue), terminated: false, expired });
@@ -111,7 +112,12 @@ async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: T
     const hooks: TraceHooks = { started: () => storeStarted(task, request, ctx.hostname), store: (o) => storeOutcome(task, request, o, ctx.hostname) };
     entry.execution = ctx.pool.run(task, request, abort, hooks);
     outcome = outcomeOfLostUnit(task, await withTimeLimits(entry.execution, request, request.timelimit), acksLate);
-    if (!entry.execution.stored) await storeOutcome(task, request, outcome, ctx.hostname);
+    if (!entry.execution.stored) {
+      await storeOutcome(task, request, outcome, ctx.hostname);
+      // Given up from outside (hard time limit, a lost unit): the trace's handlers never ran, so
+      // the request hears of the failure here, in the worker process (Celery's Request.on_failure).
+      if (outcome.kind === "failure") await requestFailed(request, outcome.error);
+    }
   } finally {
     ctx.active.delete(env.id);
   }
