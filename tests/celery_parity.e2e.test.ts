@@ -7,7 +7,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { App, TaskError } from "../mod.ts";
+import { App, EventReceiver, TaskError } from "../mod.ts";
 import { NatsServer } from "./helpers/server.ts";
 import { eventually, fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
 import * as parity from "./fixtures/parity_tasks.ts";
@@ -135,5 +135,48 @@ describe("Celery parity through dist/taskd", () => {
   test("a Batches task's apply([x]) runs the batch function on one request and returns its value", async () => {
     const r = await parity.counted.apply([7]);
     assert.deepEqual(await r.get(), [7]);
+  });
+
+  test("shadow: logs and events show the shadow name for the call", async () => {
+    const events = await EventReceiver.open(app, "task.>");
+    const names: string[] = [];
+    const reading = (async () => {
+      for await (const e of events) if (e.type === "task-succeeded") names.push(String((e as { name?: string }).name));
+    })();
+    const r = await parity.long.applyAsync([], { shadow: "reports.monthly" });
+    await r.get({ timeout: 15 });
+    await eventually(() => worker.output.includes(`Task reports.monthly[${r.id}] succeeded`));
+    await eventually(() => names.includes("reports.monthly"));
+    events.close();
+    await reading;
+  });
+
+  test("resultReprMaxsize bounds the result shown in events", async () => {
+    const events = await EventReceiver.open(app, "task.>");
+    let shown: string | undefined;
+    const reading = (async () => {
+      for await (const e of events) if (e.type === "task-succeeded" && (e as { id?: string }).id) shown = String((e as { result?: string }).result);
+    })();
+    await (await parity.long.delay()).get({ timeout: 15 });
+    await eventually(() => shown);
+    events.close();
+    await reading;
+    assert.equal(shown!.length, 12);
+    assert.ok(shown!.endsWith("…"));
+  });
+
+  test("a task-level expires applies when the call sets none", async () => {
+    const late = await parity.shortLived.applyAsync([], { countdown: 2 });
+    await assert.rejects(late.get({ timeout: 15 }), { name: "TaskRevokedError" });
+    assert.equal(await late.state, "REVOKED");
+    const kept = await parity.shortLived.applyAsync([], { countdown: 2, expires: 30 });
+    assert.equal(await kept.get({ timeout: 15 }), "ran", "the call's own expires wins");
+  });
+
+  test("acksOnFailureOrTimeout: false leaves a failed late-acked message for redelivery", async () => {
+    const r = await parity.secondChance.delay();
+    // The first run's FAILURE is stored, as in Celery; the redelivered run then succeeds.
+    await eventually(async () => (await r.state) === "SUCCESS", 30_000);
+    assert.match(String(await r.result), /^delivery [2-9]/);
   });
 });

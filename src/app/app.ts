@@ -270,7 +270,7 @@ export class App {
     if (task.arity && task.effective("typing")) checkCall(task, args, kwargs);
     const spec = validationOf(task);
     if (spec) await spec.checkCall(args, kwargs);
-    const msg = buildMessage(task.name, this.queueFor(task.name, task, options), args, options);
+    const msg = buildMessage(task.name, this.queueFor(task.name, task, options), args, task.expires !== undefined && options.expires === undefined ? { ...options, expires: task.expires } : options);
     const tl: [number | null, number | null] = [options.softTimeLimit ?? null, options.timeLimit ?? null];
     if (tl[0] !== null || tl[1] !== null) msg.timelimit = tl;
     await this.publish(msg, { serializer: options.serializer ?? task.effective("serializer"), compression: options.compression ?? task.effective("compression") });

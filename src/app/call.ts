@@ -19,6 +19,8 @@ export interface ApplyOptions {
   eta?: Date | string;
   /** Seconds from now, or a Date, after which the task is not run (state REVOKED). */
   expires?: number | Date | string;
+  /** The name logs and events show for this call instead of the task's (Celery's `shadow`). */
+  shadow?: string;
   /** The queue to send to. @default task option, route, or the app's default queue */
   queue?: string;
   /** The task id. @default a random UUID */
@@ -103,6 +105,7 @@ export function buildMessage(task: string, queue: string, args: unknown[], o: Ap
     origin: ORIGIN,
     argsrepr: o.argsrepr,
     kwargsrepr: o.kwargsrepr,
+    shadow: o.shadow,
     timelimit: soft !== null || hard !== null ? [soft, hard] : undefined,
     ignoreResult: o.ignoreResult,
     headers: o.headers,

@@ -22,6 +22,7 @@ export const DEFAULTS = {
   concurrency: 10,
   prefetchMultiplier: 4,
   replicas: DEFAULT_REPLICAS,
+  resultReprMaxsize: 1024,
   /** A message delivered this many times without completing is dead-lettered. */
   maxDeliveries: 10,
 } as const;
@@ -81,6 +82,14 @@ export interface TaskOptions {
   trackStarted?: boolean;
   /** With acksLate: requeue the message when the execution unit dies. @default false */
   rejectOnWorkerLost?: boolean;
+  /**
+   * With acksLate: ack a message whose task failed or hit its time limit (Celery's
+   * `acks_on_failure_or_timeout`); `false` leaves it for redelivery (until the delivery bound
+   * dead-letters it). @default true
+   */
+  acksOnFailureOrTimeout?: boolean;
+  /** Seconds (or a time) after which a call not yet run is discarded as REVOKED, unless the call says otherwise. @default undefined */
+  expires?: number | Date | string;
   /** The queue it is sent to. @default "default" */
   queue?: string;
 }
@@ -126,6 +135,10 @@ export interface AppConfig extends BrokerAuthOptions {
   taskCompression?: Compression;
   /** App-wide rejectOnWorkerLost. @default false */
   taskRejectOnWorkerLost?: boolean;
+  /** App-wide acksOnFailureOrTimeout. @default true */
+  taskAcksOnFailureOrTimeout?: boolean;
+  /** How many characters of a result events and logs show (Celery's `resultrepr_maxsize`). @default 1024 */
+  resultReprMaxsize?: number;
   /** Run every call in process, as `apply()` does. @default false */
   taskAlwaysEager?: boolean;
   /** App-wide hard time limit, seconds. @default undefined */

@@ -130,6 +130,10 @@ export class Task<A extends unknown[] = any[], R = any> {
   declare trackStarted?: boolean;
   /** With acksLate: requeue the message when the execution unit dies. @default false */
   declare rejectOnWorkerLost?: boolean;
+  /** With acksLate: ack a failed or timed-out message; `false` leaves it for redelivery. @default true */
+  declare acksOnFailureOrTimeout?: boolean;
+  /** Seconds (or a time) after which a call not yet run is discarded, unless the call says. @default undefined */
+  declare expires?: number | Date | string;
   /** The queue it is sent to. @default "default" */
   declare queue?: string;
 
@@ -288,6 +292,8 @@ export interface EffectiveOptions {
   trackStarted: boolean;
   /** With acksLate: requeue the message when the execution unit dies (App: `taskRejectOnWorkerLost`). @default false */
   rejectOnWorkerLost: boolean;
+  /** With acksLate: ack a failed or timed-out message (App: `taskAcksOnFailureOrTimeout`). @default true */
+  acksOnFailureOrTimeout: boolean;
   /** Check arguments against the function's arity before sending. @default true */
   typing: boolean;
   /** Body serializer (App: `taskSerializer`). @default "msgpack" */
@@ -312,6 +318,7 @@ const BUILTIN: EffectiveOptions = {
   storeErrorsEvenIfIgnored: false,
   trackStarted: false,
   rejectOnWorkerLost: false,
+  acksOnFailureOrTimeout: true,
   typing: true,
   serializer: DEFAULTS.serializer,
   compression: undefined,
@@ -329,6 +336,7 @@ const APP_DEFAULTS: Partial<Record<keyof EffectiveOptions, keyof AppConfig>> = {
   serializer: "taskSerializer",
   compression: "taskCompression",
   rejectOnWorkerLost: "taskRejectOnWorkerLost",
+  acksOnFailureOrTimeout: "taskAcksOnFailureOrTimeout",
   timeLimit: "taskTimeLimit",
   softTimeLimit: "taskSoftTimeLimit",
 };

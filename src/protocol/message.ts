@@ -29,6 +29,7 @@ export const H = {
   replyTo: "taskd-reply-to",
   queue: "taskd-queue",
   requeues: "taskd-requeues",
+  shadow: "taskd-shadow",
   signer: "taskd-signer",
   signature: "taskd-signature",
   contentType: "Content-Type",
@@ -83,6 +84,8 @@ export interface TaskMessage {
   argsrepr?: string;
   /** How the keyword arguments appear in logs and events (`taskd-kwargsrepr`). */
   kwargsrepr?: string;
+  /** The name logs and events show instead of the task's (`taskd-shadow`; Celery's `shadow`). */
+  shadow?: string;
   /** `[soft, hard]` in seconds; `null` for none. */
   timelimit?: [number | null, number | null];
   /** The caller's choice to store no result (`taskd-ignore-result`); absent: the task's setting. */
@@ -134,6 +137,7 @@ export function encodeTask(msg: TaskMessage, options: EncodeOptions = {}): WireM
     ["origin", msg.origin],
     ["argsrepr", msg.argsrepr],
     ["kwargsrepr", msg.kwargsrepr],
+    ["shadow", msg.shadow],
     ["replyTo", msg.replyTo],
     ["timelimit", msg.timelimit ? msg.timelimit.map((v) => v ?? "").join(",") : undefined],
     ["ignoreResult", msg.ignoreResult === undefined ? undefined : msg.ignoreResult ? "1" : "0"],
@@ -186,6 +190,7 @@ export function decodeEnvelope(get: HeaderReader): TaskEnvelope {
     origin: get(H.origin),
     argsrepr: get(H.argsrepr),
     kwargsrepr: get(H.kwargsrepr),
+    shadow: get(H.shadow),
     replyTo: get(H.replyTo),
     ignoreResult: get(H.ignoreResult) === undefined ? undefined : get(H.ignoreResult) === "1",
   };

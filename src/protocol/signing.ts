@@ -28,7 +28,7 @@ export interface SigningOptions {
 export const SIGNED_HEADERS: readonly string[] = [
   H.protocol, H.task, H.id, H.retries, H.queue, H.eta, H.expires, H.rootId, H.parentId, H.group,
   H.origin, H.argsrepr, H.kwargsrepr, H.timelimit, H.ignoreResult, H.replyTo, H.contentType,
-  H.contentEncoding, H.signer,
+  H.contentEncoding, H.shadow, H.signer,
 ];
 
 const encoder = new TextEncoder();

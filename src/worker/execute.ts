@@ -21,6 +21,7 @@ import { bufferBatch } from "./batch_buffer.ts";
 import { deadLetter, decide, type DisposeContext, dispose, outcomeOfLostUnit } from "./dispose.ts";
 import type { Execution, Pool } from "./pool/pool.ts";
 import { requestFor, type MessageBody } from "./request.ts";
+import { DEFAULTS } from "../app/options.ts";
 import { withTimeLimits } from "./timelimit.ts";
 import { storeOutcome, storeResult, storeStarted } from "./results.ts";
 
@@ -50,8 +51,9 @@ export interface ExecContext extends AdmitContext, DisposeContext {
   events?: EventDispatcher;
 }
 
-function taskEvent(env: Pick<TaskEnvelope, "id" | "task" | "retries" | "argsrepr" | "kwargsrepr">, queue?: string) {
-  return { id: env.id, name: env.task, retries: env.retries, queue, argsrepr: env.argsrepr, kwargsrepr: env.kwargsrepr };
+function taskEvent(env: Pick<TaskEnvelope, "id" | "task" | "retries" | "argsrepr" | "kwargsrepr" | "shadow">, queue?: string) {
+  // A shadow name (Celery's `shadow`) is what monitoring shows for the call.
+  return { id: env.id, name: env.shadow ?? env.task, retries: env.retries, queue, argsrepr: env.argsrepr, kwargsrepr: env.kwargsrepr };
 }
 
 function excText(e: unknown): string {
@@ -99,7 +101,7 @@ async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: T
     signal: abort.signal,
   });
   // Never the raw arguments: only what the caller chose to show (argsrepr/kwargsrepr).
-  log.info(`Task ${task.name}[${env.id}] received${reprOf(env)}`);
+  log.info(`Task ${env.shadow ?? task.name}[${env.id}] received${reprOf(env)}`);
   if (signals.taskReceived.hasReceivers) await signals.taskReceived.send(ctx.hostname, { request });
   const started = performance.now();
   const entry: ActiveTask = { request, task, started: Date.now(), abort };
@@ -122,8 +124,8 @@ async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: T
     ctx.active.delete(env.id);
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(4);
-  sendOutcomeEvent(ctx, env, queue, outcome, Number(seconds));
-  await report(task, request, outcome, seconds, m);
+  sendOutcomeEvent(ctx, env, queue, outcome, Number(seconds), task.app.config.resultReprMaxsize ?? DEFAULTS.resultReprMaxsize);
+  await report(task, request, outcome, seconds, m, env.shadow);
   const disposition = decide(outcome, task, request, acksLate);
   // Callbacks, the next chain step, chord counting: after the result is stored, before the message is settled.
   await runFollowUps(task.app, request, outcome).catch((e) => log.error(`follow-ups of ${task.name}[${request.id}] failed:`, e));
@@ -131,8 +133,8 @@ async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: T
 }
 
 /** The outcome's log line, and the signals an outcome sends once the run is over. */
-async function report(task: Task, request: Request, o: Outcome, seconds: string, m: JsMsg): Promise<void> {
-  const name = `${task.name}[${request.id}]`;
+async function report(task: Task, request: Request, o: Outcome, seconds: string, m: JsMsg, shadow?: string): Promise<void> {
+  const name = `${shadow ?? task.name}[${request.id}]`;
   switch (o.kind) {
     case "success":
       log.info(`Task ${name} succeeded in ${seconds}s`);
@@ -161,10 +163,10 @@ async function report(task: Task, request: Request, o: Outcome, seconds: string,
   }
 }
 
-function sendOutcomeEvent(ctx: ExecContext, env: TaskEnvelope, queue: string, o: Outcome, runtime: number): void {
+function sendOutcomeEvent(ctx: ExecContext, env: TaskEnvelope, queue: string, o: Outcome, runtime: number, reprMax?: number): void {
   if (!ctx.events) return;
   const base = { ...taskEvent(env, queue), runtime };
-  if (o.kind === "success") ctx.events.send("task-succeeded", { ...base, result: shortRepr(o.value) });
+  if (o.kind === "success") ctx.events.send("task-succeeded", { ...base, result: shortRepr(o.value, reprMax) });
   else if (o.kind === "failure") ctx.events.send("task-failed", { ...base, exception: excText(o.error) });
   else if (o.kind === "retry") ctx.events.send("task-retried", { ...base, exception: excText(o.retry.exc ?? o.retry) });
   else if (o.kind === "revoked") ctx.events.send("task-revoked", { ...base, terminated: true, expired: false });
