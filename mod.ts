@@ -19,7 +19,11 @@ export type { AnyFn, BoundArgs, TaskClass, TaskDecoratorOptions } from "./src/ap
 export { Task } from "./src/app/task.ts";
 export type { EffectiveOptions, RetryOptions, UpdateStateOptions } from "./src/app/task.ts";
 export { ExceptionInfo, Request } from "./src/app/request.ts";
-export type { DeliveryInfo, RequestClass, RequestFields } from "./src/app/request.ts";
+export type { DeliveryInfo, RequestClass, RequestFields, ScheduleInfo } from "./src/app/request.ts";
+export { Schedules } from "./src/beat/schedules.ts";
+export type { ScheduleListing } from "./src/beat/schedules.ts";
+export type { BeatScheduleEntry, Catchup, Overlap, ScheduleCallOptions, ScheduleCommon, ScheduleDefinition, StoredSchedule } from "./src/beat/definition.ts";
+export type { Rule } from "./src/beat/rules.ts";
 export type { ApplyOptions } from "./src/app/call.ts";
 export { DEFAULTS } from "./src/app/options.ts";
 export type { AppConfig, ErrorClass, TaskOptions } from "./src/app/options.ts";

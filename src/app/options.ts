@@ -6,6 +6,7 @@
  */
 import type { BrokerAuthOptions } from "../nats/connection.ts";
 import type { Compression } from "../protocol/codec.ts";
+import type { BeatScheduleEntry } from "../beat/definition.ts";
 
 /** Celery's defaults, reused by the CLI's help. */
 export const DEFAULTS = {
@@ -132,6 +133,12 @@ export interface AppConfig extends BrokerAuthOptions {
   taskCls?: new () => any;
   /** Seconds a client waits for its first connection. @default 5 */
   connectTimeout?: number;
+  /**
+   * Periodic tasks by schedule id, as Celery's `beat_schedule` (docs/beat.md): stored on the
+   * server when a beat starts. @default {}
+   * @example `{ "add-every-30s": { task: "tasks.add", schedule: 30, args: [16, 16] } }`
+   */
+  beatSchedule?: Record<string, BeatScheduleEntry>;
 }
 
 /** Resolves the queue for `name` from `taskRoutes` (exact name first, then `*` globs). */
