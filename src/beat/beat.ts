@@ -144,13 +144,16 @@ export class Beat {
   /** Loads every schedule and follows changes (a KV watch). */
   async #watch(): Promise<void> {
     const kv = await this.store.kv();
-    const iter = await kv.watch({ key: ["d.>", "s.>"] });
+    // One filter: nats-server 2.9 has no multi-filter consumers (clock entries are skipped below).
+    const iter = await kv.watch({ key: ">" });
     this.#stopWatch = () => iter.stop();
     let loaded!: () => void;
     const initial = new Promise<void>((r) => (loaded = r));
     (async () => {
       for await (const e of iter) {
+        if (e.delta === 0) loaded();
         const kind = e.key.slice(0, 2);
+        if (kind !== "d." && kind !== "s.") continue;
         const id = e.key.slice(2);
         let entry = this.#entries.get(id);
         if (!entry) this.#entries.set(id, (entry = { id, stateRevision: 0, next: Infinity, busy: false }));
@@ -164,7 +167,6 @@ export class Beat {
         }
         if (!entry.def && !entry.state) this.#entries.delete(id);
         else this.#reschedule(entry);
-        if (e.delta === 0) loaded();
         if (!this.#stopped && this.#entries.size > 0) this.#kick();
       }
     })().catch((e) => log.error(`schedule watch ended: ${(e as Error).message}`));
