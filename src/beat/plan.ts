@@ -59,7 +59,8 @@ export function planFirings(def: StoredSchedule, state: ScheduleState, now: numb
   if (state.paused) return none;
   const catchup = def.catchup;
   const keep = typeof catchup === "object" ? catchup.all : 1;
-  const { times, more } = dueBetween(def.rule, state.cursor, now, keep + 2, def);
+  const { times, total } = dueBetween(def.rule, state.cursor, now, keep + 2, def);
+  const listed = times.length;
   // A due time whose jittered firing moment has not come yet waits (with everything after it).
   while (times.length > 0 && times[times.length - 1] + jitterMs(def, times[times.length - 1]) > now) times.pop();
   if (times.length === 0) return none;
@@ -72,7 +73,9 @@ export function planFirings(def: StoredSchedule, state: ScheduleState, now: numb
   else if (typeof catchup === "object") backfill = missed.slice(-catchup.all);
   for (const due of backfill) fires.push({ due, backfilled: true });
   if (onTime) fires.push({ due: latest, backfilled: false });
-  return { fires, cursor: latest, dropped: missed.length - backfill.length + (more ? 1 : 0) };
+  // Due times not listed (older than the ones looked at) were missed too.
+  const unlisted = total - listed;
+  return { fires, cursor: latest, dropped: missed.length - backfill.length + unlisted };
 }
 
 /** When the next firing of `def` after `state`'s cursor is due to be published (ms, jitter included); `null`: never again. */

@@ -112,27 +112,30 @@ export interface DueTimes {
   times: number[];
   /** Whether earlier due times in the range were left out. */
   more: boolean;
+  /** How many due times the range holds: exact for `every` and `at`, a lower bound for `cron` when `more`. */
+  total: number;
 }
 
 /** The due times of `rule` in `(after, upTo]` within `bounds`: the latest `max` (>= 1). */
 export function dueBetween(rule: Rule, after: number, upTo: number, max: number, bounds: Bounds = {}): DueTimes {
   const lo = bounds.start !== undefined ? Math.max(after, bounds.start - 1) : after;
   const hi = bounds.end !== undefined ? Math.min(upTo, bounds.end - 1) : upTo;
-  if (hi <= lo) return { times: [], more: false };
+  if (hi <= lo) return { times: [], more: false, total: 0 };
   if ("every" in rule) {
     const p = rule.every * 1000;
     const anchor = bounds.start ?? 0;
     const first = Math.floor((lo - anchor) / p) + 1;
     const last = Math.floor((hi - anchor) / p);
-    if (last < first) return { times: [], more: false };
+    if (last < first) return { times: [], more: false, total: 0 };
     const from = Math.max(first, last - max + 1);
     const times: number[] = [];
     for (let k = from; k <= last; k++) times.push(anchor + k * p);
-    return { times, more: from > first };
+    return { times, more: from > first, total: last - first + 1 };
   }
   if ("at" in rule) {
     const at = Date.parse(rule.at);
-    return { times: at > lo && at <= hi ? [at] : [], more: false };
+    const times = at > lo && at <= hi ? [at] : [];
+    return { times, more: false, total: times.length };
   }
   // cron: walk forward when the range is short, else take the latest from the end.
   const c = cronOf(rule.cron, rule.tz);
@@ -140,10 +143,10 @@ export function dueBetween(rule: Rule, after: number, upTo: number, max: number,
   let d: Date | null = new Date(lo);
   for (let i = 0; i < max + 1; i++) {
     d = c.nextRun(d!);
-    if (!d || d.getTime() > hi) return { times, more: false };
+    if (!d || d.getTime() > hi) return { times, more: false, total: times.length };
     times.push(d.getTime());
   }
   // More than `max` in range: the latest `max`, by looking back from `hi`.
   const latest = c.previousRuns(max + 1, new Date(hi + 1000)).map((x) => x.getTime()).filter((t) => t > lo && t <= hi).sort((a, b) => a - b);
-  return { times: latest.slice(-max), more: true };
+  return { times: latest.slice(-max), more: true, total: max + 1 };
 }
