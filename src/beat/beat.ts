@@ -141,38 +141,51 @@ export class Beat {
     this.#refusing = refusing;
   }
 
-  /** Loads every schedule and follows changes (a KV watch). */
+  /** Loads every schedule and follows changes (a KV watch, watched again if it ever ends). */
   async #watch(): Promise<void> {
-    const kv = await this.store.kv();
-    // One filter: nats-server 2.9 has no multi-filter consumers (clock entries are skipped below).
-    const iter = await kv.watch({ key: ">" });
-    this.#stopWatch = () => iter.stop();
     let loaded!: () => void;
     const initial = new Promise<void>((r) => (loaded = r));
-    (async () => {
-      for await (const e of iter) {
-        if (e.delta === 0) loaded();
-        const kind = e.key.slice(0, 2);
-        if (kind !== "d." && kind !== "s.") continue;
-        const id = e.key.slice(2);
-        let entry = this.#entries.get(id);
-        if (!entry) this.#entries.set(id, (entry = { id, stateRevision: 0, next: Infinity, busy: false }));
-        const put = e.operation === "PUT" && e.length > 0;
+    const follow = async () => {
+      while (!this.#stopped) {
         try {
-          if (kind === "d.") entry.def = put ? JSON.parse(e.string()) : undefined;
-          else if (!put) (entry.state = undefined), (entry.stateRevision = 0);
-          else if (e.revision > entry.stateRevision) (entry.state = JSON.parse(e.string())), (entry.stateRevision = e.revision);
-        } catch (err) {
-          log.error(`schedule '${id}': cannot read its ${kind === "d." ? "definition" : "state"}: ${(err as Error).message}`);
+          const kv = await this.store.kv();
+          // One filter: nats-server 2.9 has no multi-filter consumers (clock entries are skipped below).
+          const iter = await kv.watch({ key: ">" });
+          this.#stopWatch = () => iter.stop();
+          if ((await kv.status()).values === 0) loaded();
+          for await (const e of iter) {
+            if (e.delta === 0) loaded();
+            this.#apply(e.key, e.operation === "PUT" && e.length > 0 ? e.string() : undefined, e.revision);
+          }
+        } catch (e) {
+          log.warn(`schedule watch failed: ${(e as Error).message}`);
         }
-        if (!entry.def && !entry.state) this.#entries.delete(id);
-        else this.#reschedule(entry);
-        if (!this.#stopped && this.#entries.size > 0) this.#kick();
+        if (this.#stopped) return;
+        log.warn("schedule watch ended: watching again in 1 s");
+        await new Promise((r) => setTimeout(r, 1000));
       }
-    })().catch((e) => log.error(`schedule watch ended: ${(e as Error).message}`));
-    const status = await kv.status();
-    if (status.values === 0) loaded();
+    };
+    follow();
     await initial;
+  }
+
+  /** Applies one watched change: `d.<id>` or `s.<id>`, `value` undefined for a delete. */
+  #apply(key: string, value: string | undefined, revision: number): void {
+    const kind = key.slice(0, 2);
+    if (kind !== "d." && kind !== "s.") return;
+    const id = key.slice(2);
+    let entry = this.#entries.get(id);
+    if (!entry) this.#entries.set(id, (entry = { id, stateRevision: 0, next: Infinity, busy: false }));
+    try {
+      if (kind === "d.") entry.def = value === undefined ? undefined : JSON.parse(value);
+      else if (value === undefined) (entry.state = undefined), (entry.stateRevision = 0);
+      else if (revision > entry.stateRevision) (entry.state = JSON.parse(value)), (entry.stateRevision = revision);
+    } catch (err) {
+      log.error(`schedule '${id}': cannot read its ${kind === "d." ? "definition" : "state"}: ${(err as Error).message}`);
+    }
+    if (!entry.def && !entry.state) this.#entries.delete(id);
+    else this.#reschedule(entry);
+    if (entry.next < this.#wakeAt) this.#kick();
   }
 
   #reschedule(e: Entry): void {
@@ -189,15 +202,18 @@ export class Beat {
   }
 
   #kicked = false;
-  /** Runs the loop soon (a schedule changed or a firing finished). */
+  /** When the loop's timer is set to run next (ms). */
+  #wakeAt = 0;
+
+  /** Runs the loop soon (once per turn of the event loop, however many changes came in). */
   #kick(): void {
     if (this.#kicked || this.#stopped) return;
     this.#kicked = true;
-    queueMicrotask(() => {
+    setTimeout(() => {
       this.#kicked = false;
       if (this.#timer) clearTimeout(this.#timer);
       this.#tick();
-    });
+    }, 0);
   }
 
   #tick = (): void => {
@@ -207,29 +223,39 @@ export class Beat {
     for (const e of this.#entries.values()) {
       if (e.busy) continue;
       if (e.next <= now) {
+        if (this.#refusing) continue;
         if (this.#inFlight >= MAX_IN_FLIGHT) {
-          wake = now;
+          wake = Math.min(wake, now + 20); // a finishing firing kicks the loop sooner
           continue;
         }
-        if (this.#refusing) continue;
         e.busy = true;
         this.#inFlight++;
-        this.#handle(e).catch((err) => log.error(`schedule '${e.id}': firing failed, will retry: ${(err as Error)?.message ?? err}`))
+        this.#handle(e)
+          .catch((err) => {
+            log.error(`schedule '${e.id}': firing failed, retrying in 1 s: ${(err as Error)?.message ?? err}`);
+            e.next = Date.now() + 1000;
+          })
           .finally(() => {
             e.busy = false;
             this.#inFlight--;
-            this.#kick();
+            if (e.next < this.#wakeAt || this.#inFlight === MAX_IN_FLIGHT - 1) this.#kick();
           });
       } else if (e.next < wake) wake = e.next;
     }
+    this.#wakeAt = wake;
     this.#timer = setTimeout(this.#tick, Math.max(1, Math.min(wake - Date.now(), 1000)));
   };
 
   /** Fires what is due for one schedule and advances its cursor by compare-and-set. */
   async #handle(e: Entry): Promise<void> {
-    const def = e.def!;
-    let state = e.state!;
-    let revision = e.stateRevision;
+    try {
+      if (e.def && e.state) await this.#fire(e, e.def, e.state, e.stateRevision);
+    } finally {
+      this.#reschedule(e);
+    }
+  }
+
+  async #fire(e: Entry, def: StoredSchedule, state: ScheduleState, revision: number): Promise<void> {
     if (def.overlap === "skip") {
       // The decision reads the last run: take the freshest state, not the watch's copy.
       const fresh = await this.store.state(def.id);
@@ -278,7 +304,6 @@ export class Beat {
         if (revision > e.stateRevision) (e.state = state), (e.stateRevision = revision);
       }
     }
-    this.#reschedule(e);
   }
 
   /**
