@@ -37,6 +37,8 @@ export interface BeatOptions {
   clockCheckSeconds?: number;
   /** Send `schedule-fired` events. @default true */
   sendEvents?: boolean;
+  /** The beat's clock, ms since the epoch (tests inject a skewed one). @default Date.now */
+  clock?: () => number;
 }
 
 /** Firings in flight at once in one beat. */
@@ -63,8 +65,10 @@ export class Beat {
   #stopWatch?: () => void;
   #stopped = false;
   #refusing = false;
+  #skewMs = 0;
   #inFlight = 0;
   #events?: EventDispatcher;
+  readonly #now: () => number;
   /** Firings this beat published (duplicates dropped by the stream included). */
   published = 0;
 
@@ -76,6 +80,7 @@ export class Beat {
     if (apps.length === 0) throw new TypeError("Cannot start a beat: no App");
     this.store = new ScheduleStore(apps[0]);
     this.hostname = options.hostname ?? `beat@${osHostname()}`;
+    this.#now = options.clock ?? Date.now;
   }
 
   /** The app whose connection publishes. */
@@ -83,14 +88,16 @@ export class Beat {
     return this.apps[0];
   }
 
-  /** Stores the code-defined schedules, checks the clock, loads every schedule and starts firing. */
+  /** Checks the clock, stores the code-defined schedules, loads every schedule and starts firing. */
   async start(): Promise<void> {
     const app = this.app;
     app.sendReplies = false; // a beat never waits for results
     const broker = await app.broker();
     await broker.ensureStreams();
     await this.store.kv();
-    const now = Date.now();
+    await this.#checkClock();
+    // New cursors start at the server's time, so a beat with a wrong clock cannot set them.
+    const now = this.#now() - this.#skewMs;
     for (const a of this.apps) {
       for (const def of codeSchedules(a)) {
         if (a.tasks.size > 0 && !this.apps.some((x) => x.tasks.has(def.task))) {
@@ -101,7 +108,6 @@ export class Beat {
       }
     }
     if (this.options.sendEvents ?? true) this.#events = new EventDispatcher(broker.nc, app.names.prefix, this.hostname);
-    await this.#checkClock();
     this.#clockTimer = setInterval(() => this.#checkClock().catch((e) => log.warn(`clock check failed: ${(e as Error).message}`)), (this.options.clockCheckSeconds ?? 30) * 1000);
     await this.#watch();
     const signal = this.options.embedded ? signals.beatEmbeddedInit : signals.beatInit;
@@ -122,9 +128,15 @@ export class Beat {
     await this.store.forgetClock(this.#id);
   }
 
+  /** Whether this beat is refusing to fire (its clock is too far from the server's). */
+  get refusing(): boolean {
+    return this.#refusing;
+  }
+
   /** Refuses to fire while this machine's clock is off the server's by more than half the duplicate window. */
   async #checkClock(): Promise<void> {
-    const { skewMs, rttMs } = await this.store.clockSkew(this.#id);
+    const { skewMs, rttMs } = await this.store.clockSkew(this.#id, this.#now);
+    this.#skewMs = skewMs;
     let windowMs = DUPLICATE_WINDOW_MS;
     try {
       const jsm = await (await this.app.broker()).jsm();
@@ -218,7 +230,7 @@ export class Beat {
 
   #tick = (): void => {
     if (this.#stopped) return;
-    const now = Date.now();
+    const now = this.#now();
     let wake = now + 1000;
     for (const e of this.#entries.values()) {
       if (e.busy) continue;
@@ -233,7 +245,7 @@ export class Beat {
         this.#handle(e)
           .catch((err) => {
             log.error(`schedule '${e.id}': firing failed, retrying in 1 s: ${(err as Error)?.message ?? err}`);
-            e.next = Date.now() + 1000;
+            e.next = this.#now() + 1000;
           })
           .finally(() => {
             e.busy = false;
@@ -243,7 +255,7 @@ export class Beat {
       } else if (e.next < wake) wake = e.next;
     }
     this.#wakeAt = wake;
-    this.#timer = setTimeout(this.#tick, Math.max(1, Math.min(wake - Date.now(), 1000)));
+    this.#timer = setTimeout(this.#tick, Math.max(1, Math.min(wake - this.#now(), 1000)));
   };
 
   /** Fires what is due for one schedule and advances its cursor by compare-and-set. */
@@ -263,7 +275,7 @@ export class Beat {
       ({ value: state, revision } = fresh);
     }
     for (let attempt = 0; attempt < 3; attempt++) {
-      const now = Date.now();
+      const now = this.#now();
       const plan = planFirings(def, state, now);
       if (plan.cursor === state.cursor && plan.fires.length === 0) break;
       let fires = plan.fires;

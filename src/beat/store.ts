@@ -165,11 +165,11 @@ export class ScheduleStore {
    * This process's clock minus the server's, in ms: a KV write's server timestamp against the
    * middle of the local round trip (accurate to half of it).
    */
-  async clockSkew(beatId: string): Promise<{ skewMs: number; rttMs: number }> {
+  async clockSkew(beatId: string, clock: () => number = Date.now): Promise<{ skewMs: number; rttMs: number }> {
     const kv = await this.kv();
-    const t0 = Date.now();
+    const t0 = clock();
     const revision = await kv.put(`clock.${beatId}`, json({ at: t0 }));
-    const t1 = Date.now();
+    const t1 = clock();
     const e = await kv.get(`clock.${beatId}`, { revision });
     if (!e) throw new Error("Cannot measure the clock skew: the clock entry vanished");
     return { skewMs: (t0 + t1) / 2 - e.created.getTime(), rttMs: t1 - t0 };
