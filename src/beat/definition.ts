@@ -21,6 +21,7 @@ export const DEFAULT_OVERLAP_TIMEOUT = 3600;
 
 /** Something with a task name: a Task, or anything with `name`. */
 export interface Named {
+  /** The registered task name. */
   readonly name: string;
 }
 
@@ -81,15 +82,25 @@ export interface BeatScheduleEntry extends ScheduleCommon {
 
 /** A definition as stored in KV (plain JSON). */
 export interface StoredSchedule {
+  /** The schedule's id. */
   id: string;
+  /** The task name. */
   task: string;
+  /** When it fires. */
   rule: Rule;
+  /** Positional arguments. */
   args: unknown[];
+  /** Keyword arguments. */
   kwargs: Record<string, unknown>;
+  /** Call options. */
   options: ScheduleCallOptions;
+  /** Missed due times after a downtime. */
   catchup: Catchup;
+  /** A due time while the previous run is active. */
   overlap: Overlap;
+  /** Seconds after which an unfinished previous run stops blocking. */
   overlapTimeout: number;
+  /** Seconds of deterministic delay at most. */
   jitter: number;
   /** ms since the epoch. */
   start?: number;

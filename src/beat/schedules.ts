@@ -63,12 +63,16 @@ export interface ScheduleListing {
  * ```
  */
 export class Schedules {
-  /** The KV store behind it. */
-  readonly store: ScheduleStore;
+  readonly #store: ScheduleStore;
 
   /** The schedules of `app`'s prefix. */
   constructor(readonly app: App) {
-    this.store = new ScheduleStore(app);
+    this.#store = new ScheduleStore(app);
+  }
+
+  /** The KV store behind it. */
+  private get store(): ScheduleStore {
+    return this.#store;
   }
 
   /** Every stored schedule with its next and last run. */
