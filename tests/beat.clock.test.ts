@@ -9,12 +9,14 @@ import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { addLogHandler, App, type LogRecord } from "../mod.ts";
 import { Beat } from "../src/beat/beat.ts";
+import { normalize } from "../src/beat/definition.ts";
+import { ScheduleStore } from "../src/beat/store.ts";
 import { NatsServer } from "./helpers/server.ts";
 
 let server: NatsServer;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-describe("the beat's clock guard", () => {
+describe("the beat in process: clock guard, app.schedules, upserts by content", () => {
   before(async () => {
     server = await NatsServer.start();
   });
@@ -71,6 +73,30 @@ describe("the beat's clock guard", () => {
       assert.equal(await app.schedules.pause("nope"), false);
       assert.equal(await app.schedules.remove("r1"), true);
       assert.deepEqual(await app.schedules.list(), []);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test("code schedules are upserted by content and never replace a run-time one", { timeout: 30_000 }, async () => {
+    const app = new App("pu", { broker: server.url, prefix: "pu" });
+    const store = new ScheduleStore(app);
+    try {
+      const code = normalize("nightly", { task: "pu.n", cron: "30 2 * * *", tz: "Europe/Berlin" }, "code");
+      assert.equal(await store.upsert(code, 1000), "created");
+      const s1 = (await store.state("nightly"))!;
+      await store.writeState("nightly", { ...s1.value, cursor: 5000, lastRun: 5000 }, s1.revision);
+      // A redeploy with the same definition keeps the cursor.
+      assert.equal(await store.upsert(normalize("nightly", { task: "pu.n", cron: "30 2 * * *", tz: "Europe/Berlin" }, "code"), 9000), "unchanged");
+      assert.equal((await store.state("nightly"))!.value.cursor, 5000);
+      // A changed definition starts from now.
+      assert.equal(await store.upsert(normalize("nightly", { task: "pu.n", cron: "45 2 * * *", tz: "Europe/Berlin" }, "code"), 9000), "updated");
+      assert.equal((await store.state("nightly"))!.value.cursor, 9000);
+      // Run time takes it over; a deploy then leaves it alone.
+      assert.equal(await app.schedules.add("nightly", { task: "pu.n", cron: "0 4 * * *" }), "updated");
+      assert.equal(await store.upsert(code, 12_000), "kept");
+      assert.deepEqual((await store.definition("nightly"))!.value.rule, { cron: "0 4 * * *", tz: "UTC" });
+      assert.equal((await store.definition("nightly"))!.value.origin, "api");
     } finally {
       await app.close();
     }

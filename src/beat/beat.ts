@@ -104,7 +104,8 @@ export class Beat {
           log.warn(`schedule '${def.id}': task ${def.task} is not registered in this module; its runs will be dead-lettered unless a worker serves it`);
         }
         const r = await this.store.upsert(def, now);
-        if (r !== "unchanged") log.info(`schedule '${def.id}' ${r} (from code)`);
+        if (r === "kept") log.warn(`schedule '${def.id}' was added at run time; its code definition is not applied (taskd schedule remove ${def.id} lets the code define it)`);
+        else if (r !== "unchanged") log.info(`schedule '${def.id}' ${r} (from code)`);
       }
     }
     if (this.options.sendEvents ?? true) this.#events = new EventDispatcher(broker.nc, app.names.prefix, this.hostname);

@@ -17,8 +17,11 @@ export interface Versioned<T> {
   revision: number;
 }
 
-/** What an upsert did. */
-export type UpsertResult = "created" | "updated" | "unchanged";
+/**
+ * What an upsert did: `kept` when a code definition met a schedule added at run time under the
+ * same id (a deploy never changes those; remove it to let the code define it).
+ */
+export type UpsertResult = "created" | "updated" | "unchanged" | "kept";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -91,7 +94,9 @@ export class ScheduleStore {
     const kv = await this.kv();
     for (let attempt = 0; attempt < 5; attempt++) {
       const old = await this.definition(def.id);
-      if (old && old.value.hash === def.hash && (old.value.origin === def.origin || def.origin === "code")) {
+      if (old && old.value.origin === "api" && def.origin === "code") return old.value.hash === def.hash ? "unchanged" : "kept";
+      const same = old?.value.hash === def.hash;
+      if (same && old!.value.origin === def.origin) {
         // Same content: keep it (and its cursor); repair a missing state.
         if (!(await this.state(def.id))) await this.#resetState(def.id, now);
         return "unchanged";
@@ -103,7 +108,8 @@ export class ScheduleStore {
         if (isConflict(e)) continue;
         throw e;
       }
-      await this.#resetState(def.id, now);
+      // Only the origin changed (code → run time): the cursor stays.
+      if (!same || !(await this.state(def.id))) await this.#resetState(def.id, now);
       return old ? "updated" : "created";
     }
     throw new Error(`Cannot store schedule '${def.id}': it kept changing under concurrent writers`);
