@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { addLogHandler, App, type LogRecord } from "../mod.ts";
 import { Beat } from "../src/beat/beat.ts";
-import { normalize } from "../src/beat/definition.ts";
-import { ScheduleStore } from "../src/beat/store.ts";
+import { normalize } from "../src/app/schedule/definition.ts";
+import { ScheduleStore } from "../src/app/schedule/store.ts";
 import { NatsServer } from "./helpers/server.ts";
 
 let server: NatsServer;

@@ -5,8 +5,8 @@
  */
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { dueBetween, nextDue, parseEvery } from "../src/beat/rules.ts";
-import { contentHash, firingMsgId, firingTaskId, jitterMs, normalize, type ScheduleDefinition } from "../src/beat/definition.ts";
+import { dueBetween, nextDue, parseEvery } from "../src/app/schedule/rules.ts";
+import { contentHash, firingMsgId, firingTaskId, jitterMs, normalize, type ScheduleDefinition } from "../src/app/schedule/definition.ts";
 import { nextFiring, planFirings, type ScheduleState } from "../src/beat/plan.ts";
 
 const T = (iso: string) => Date.parse(iso);

@@ -29,8 +29,8 @@ import { noteBody } from "../validate/params.ts";
 import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated, ValidatedTaskOptions } from "../validate/types.ts";
 import { Control } from "../control/client.ts";
 import { sendTaskSentEvent } from "../events/sent.ts";
-import { defineSchedule, Schedules } from "../beat/schedules.ts";
-import type { ScheduleDefinition } from "../beat/definition.ts";
+import { defineSchedule, Schedules } from "./schedule/schedules.ts";
+import type { ScheduleDefinition } from "./schedule/definition.ts";
 
 /** Any function: what `app.task()` accepts as a body. */
 // deno-lint-ignore no-explicit-any

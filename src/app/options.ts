@@ -6,7 +6,7 @@
  */
 import type { BrokerAuthOptions } from "../nats/connection.ts";
 import type { Compression } from "../protocol/codec.ts";
-import type { BeatScheduleEntry } from "../beat/definition.ts";
+import type { BeatScheduleEntry } from "./schedule/definition.ts";
 
 /** Celery's defaults, reused by the CLI's help. */
 export const DEFAULTS = {

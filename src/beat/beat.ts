@@ -19,11 +19,11 @@ import { signals } from "../signals/signals.ts";
 import { EventDispatcher } from "../events/dispatcher.ts";
 import { READY_STATES } from "../result/states.ts";
 import { DUPLICATE_WINDOW_MS } from "../nats/broker.ts";
-import type { StoredSchedule } from "./definition.ts";
+import type { StoredSchedule } from "../app/schedule/definition.ts";
 import { nextFiring, planFirings, type ScheduleState } from "./plan.ts";
-import { isConflict, ScheduleStore } from "./store.ts";
-import { codeSchedules } from "./schedules.ts";
-import { publishFiring } from "./fire.ts";
+import { isConflict, ScheduleStore } from "../app/schedule/store.ts";
+import { codeSchedules } from "../app/schedule/schedules.ts";
+import { publishFiring } from "../app/schedule/fire.ts";
 
 const log = getLogger("taskd.beat");
 

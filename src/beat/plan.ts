@@ -5,28 +5,10 @@
  * answer from the same state, which is what lets any number of them run at once.
  * @module
  */
-import { type StoredSchedule, jitterMs } from "./definition.ts";
-import { dueBetween, nextDue } from "./rules.ts";
+import { jitterMs, type ScheduleState, type StoredSchedule } from "../app/schedule/definition.ts";
+import { dueBetween, nextDue } from "../app/schedule/rules.ts";
 
-/** A schedule's state as stored in KV (plain JSON), advanced by compare-and-set. */
-export interface ScheduleState {
-  /** The last due time handled (fired, skipped or dropped), ms since the epoch. */
-  cursor: number;
-  /** The due time of the last firing, ms. */
-  lastRun?: number;
-  /** The task id of the last firing. */
-  lastTaskId?: string;
-  /** When the last firing was published (beat clock), ms. */
-  firedAt?: number;
-  /** Paused: nothing fires and the cursor stays; `resume` moves it to the present. */
-  paused?: boolean;
-  /** Firings so far. */
-  runs?: number;
-  /** Due times skipped because the previous run was active (`overlap: "skip"`). */
-  overlapSkips?: number;
-  /** Missed due times dropped by the catch-up policy. */
-  dropped?: number;
-}
+export type { ScheduleState };
 
 /** One firing to publish. */
 export interface Firing {

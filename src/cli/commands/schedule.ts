@@ -5,8 +5,8 @@
  */
 import process from "node:process";
 import type { App } from "../../app/app.ts";
-import { type Catchup, normalize, type ScheduleDefinition } from "../../beat/definition.ts";
-import type { ScheduleListing } from "../../beat/schedules.ts";
+import { type Catchup, normalize, type ScheduleDefinition } from "../../app/schedule/definition.ts";
+import type { ScheduleListing } from "../../app/schedule/schedules.ts";
 import { type BrokerFlags, cliApp } from "../broker.ts";
 import { CliError } from "../errors.ts";
 

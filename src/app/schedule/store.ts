@@ -7,9 +7,8 @@
  */
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import { jetstream } from "@nats-io/jetstream";
-import type { App } from "../app/app.ts";
-import type { StoredSchedule } from "./definition.ts";
-import type { ScheduleState } from "./plan.ts";
+import type { App } from "../app.ts";
+import type { ScheduleState, StoredSchedule } from "./definition.ts";
 
 /** A value with the revision it was read at. */
 export interface Versioned<T> {

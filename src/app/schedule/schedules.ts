@@ -5,13 +5,12 @@
  * `taskd schedule …` does from the shell.
  * @module
  */
-import type { App } from "../app/app.ts";
-import { AsyncResult } from "../result/async_result.ts";
-import { getLogger } from "../log/logger.ts";
-import { type BeatScheduleEntry, checkScheduleId, jitterMs, normalize, type ScheduleDefinition, type StoredSchedule } from "./definition.ts";
+import type { App } from "../app.ts";
+import { AsyncResult } from "../../result/async_result.ts";
+import { getLogger } from "../../log/logger.ts";
+import { type BeatScheduleEntry, checkScheduleId, jitterMs, normalize, type ScheduleDefinition, type ScheduleState, type StoredSchedule } from "./definition.ts";
 import { describeRule, nextDue } from "./rules.ts";
 import { ScheduleStore, type UpsertResult } from "./store.ts";
-import type { ScheduleState } from "./plan.ts";
 import { publishFiring } from "./fire.ts";
 
 const log = getLogger("taskd.beat");

@@ -5,9 +5,9 @@
  * `taskd-backfilled` that become `request.schedule` on the worker.
  * @module
  */
-import type { App } from "../app/app.ts";
-import { buildMessage } from "../app/call.ts";
-import { H } from "../protocol/message.ts";
+import type { App } from "../app.ts";
+import { buildMessage } from "../call.ts";
+import { H } from "../../protocol/message.ts";
 import { firingMsgId, firingTaskId, type StoredSchedule } from "./definition.ts";
 
 /** What {@link publishFiring} sent. */

@@ -112,6 +112,26 @@ export interface StoredSchedule {
   hash: string;
 }
 
+/** A schedule's state as stored in KV (plain JSON), advanced by compare-and-set. */
+export interface ScheduleState {
+  /** The last due time handled (fired, skipped or dropped), ms since the epoch. */
+  cursor: number;
+  /** The due time of the last firing, ms. */
+  lastRun?: number;
+  /** The task id of the last firing. */
+  lastTaskId?: string;
+  /** When the last firing was published (beat clock), ms. */
+  firedAt?: number;
+  /** Paused: nothing fires and the cursor stays; `resume` moves it to the present. */
+  paused?: boolean;
+  /** Firings so far. */
+  runs?: number;
+  /** Due times skipped because the previous run was active (`overlap: "skip"`). */
+  overlapSkips?: number;
+  /** Missed due times dropped by the catch-up policy. */
+  dropped?: number;
+}
+
 const ID = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
 
 /** Checks a schedule id: letters, digits, `_`, `-`, and dots between them. Throws TypeError. */
