@@ -17,7 +17,6 @@ import type { App } from "../app/app.ts";
 import { getLogger } from "../log/logger.ts";
 import { signals } from "../signals/signals.ts";
 import { EventDispatcher } from "../events/dispatcher.ts";
-import { READY_STATES } from "../result/states.ts";
 import { DUPLICATE_WINDOW_MS } from "../nats/broker.ts";
 import type { StoredSchedule } from "../app/schedule/definition.ts";
 import { nextFiring, planFirings, type ScheduleState } from "./plan.ts";
@@ -337,8 +336,7 @@ export class Beat {
   async #previousActive(def: StoredSchedule, state: ScheduleState, now: number): Promise<boolean> {
     if (!state.lastTaskId || state.firedAt === undefined) return false;
     if (now - state.firedAt > def.overlapTimeout * 1000) return false;
-    const meta = await this.app.backend.get(state.lastTaskId);
-    return !meta || !READY_STATES.has(meta.status);
+    return !(await this.app.asyncResult(state.lastTaskId).ready());
   }
 
   #announce(def: StoredSchedule, taskId: string, due: number, backfilled: boolean): void {
