@@ -1,7 +1,7 @@
 # taskd: `make run` serves examples/tasks.ts (dev server when no broker is configured);
 # `make test` installs what it needs, builds dist/taskd and runs the suite on Bun and Deno.
 BIN := node_modules/.bin
-SRC := $(shell find src -name '*.ts') mod.ts package.json
+SRC := $(shell find src -name '*.ts') mod.ts worker.ts package.json
 
 .PHONY: all install build run test test-reliability bench check clean
 
@@ -17,9 +17,13 @@ install: node_modules/.installed
 	  (apt-get update -qq && apt-get install -y -qq nats-server) >/dev/null || \
 	  { echo "could not install nats-server: install it by hand (apt-get install nats-server)"; exit 1; }; }
 
-# The pool threads run src/worker/pool/thread.ts: a second entry point embedded in the binary.
-dist/taskd: node_modules/.installed $(SRC)
-	$(BIN)/bun build --compile src/cli/main.ts src/worker/pool/thread.ts --outfile dist/taskd
+# The pool threads run src/cli/thread.ts: a second entry point embedded in the binary, under
+# $bunfs/root/ by its path from the entries' common folder (src/cli/): keep both entries there.
+# The autoload flags make the binary read a task module's package.json and tsconfig.json files
+# as `bun tasks.ts` does: without them its packages resolve only through an index.js at their
+# root (oven-sh/bun#27058) and tsconfig `paths` are ignored (docs/modules.md).
+dist/taskd: node_modules/.installed $(SRC) Makefile
+	$(BIN)/bun build --compile --compile-autoload-package-json --compile-autoload-tsconfig src/cli/main.ts src/cli/thread.ts --outfile dist/taskd
 
 build: dist/taskd
 
@@ -36,10 +40,12 @@ test-reliability: install build
 bench: install build
 	bash bench/run.sh
 
+# Type check, lint, doc lint of both entries, and the layer check (docs/architecture.md).
 check: node_modules/.installed
-	$(BIN)/deno check mod.ts src/cli/main.ts
-	$(BIN)/deno lint src mod.ts
-	$(BIN)/deno doc --lint mod.ts
+	$(BIN)/deno check mod.ts worker.ts src/cli/main.ts src/cli/thread.ts
+	$(BIN)/deno lint src mod.ts worker.ts
+	$(BIN)/deno doc --lint mod.ts worker.ts
+	$(BIN)/deno run --allow-read .ci/layers.ts
 
 clean:
 	rm -rf dist .taskd

@@ -12,10 +12,13 @@
  * console.log(await r.get({ timeout: 10 })); // 5
  * await app.close();
  * ```
+ *
+ * What only a worker process needs (the `Worker` class, pools) is in the second entry,
+ * `taskd/worker` (worker.ts): importing `taskd` loads no worker code.
  * @module
  */
 export { allApps, App } from "./src/app/app.ts";
-export type { AnyFn, BoundArgs, TaskClass, TaskDecoratorOptions } from "./src/app/app.ts";
+export type { AnyFn, BoundArgs, TaskClass, TaskDecoratorOptions, ValidatedTaskOptions } from "./src/app/decorator.ts";
 export { Task } from "./src/app/task.ts";
 export type { EffectiveOptions, RetryOptions, UpdateStateOptions } from "./src/app/task.ts";
 export { ExceptionInfo, Request } from "./src/app/request.ts";
@@ -31,9 +34,10 @@ export type { AppConfig, ErrorClass, TaskOptions } from "./src/app/options.ts";
 export { backoffDelay } from "./src/app/backoff.ts";
 export { AsyncResult } from "./src/result/async_result.ts";
 export type { GetOptions, ResultOwner } from "./src/result/async_result.ts";
+export type { CanvasOwner } from "./src/nats/canvas_store.ts";
 export { EagerResult } from "./src/result/eager_result.ts";
-export { EXCEPTION_STATES, PROPAGATE_STATES, READY_STATES, states, UNREADY_STATES } from "./src/result/states.ts";
-export type { BuiltinState, State } from "./src/result/states.ts";
+export { EXCEPTION_STATES, PROPAGATE_STATES, READY_STATES, states, UNREADY_STATES } from "./src/protocol/states.ts";
+export type { BuiltinState, State } from "./src/protocol/states.ts";
 export { TaskdError } from "./src/errors/base.ts";
 export type { TaskdErrorOptions } from "./src/errors/base.ts";
 export { Ignore, Reject, Retry } from "./src/errors/semipredicates.ts";
@@ -50,6 +54,7 @@ export {
   TaskRevokedError,
   TimeLimitExceeded,
   TimeoutError,
+  ModuleLoadError,
   WorkerLostError,
 } from "./src/errors/errors.ts";
 export type { SerializedError } from "./src/errors/errors.ts";
@@ -68,7 +73,7 @@ export type {
   SchemaOutputs,
   TrailingOptional,
   Unvalidated,
-  ValidatedTaskOptions,
+
 } from "./src/validate/types.ts";
 export { Signal } from "./src/signals/signal.ts";
 export type { ConnectOptions, SignalHandler } from "./src/signals/signal.ts";
@@ -81,32 +86,28 @@ export type { ConfigurableLogger, LoggingOptions, LoggingSetup } from "./src/log
 export { registerSerializer } from "./src/protocol/codec.ts";
 export { aesGcmSerializer } from "./src/protocol/encryption.ts";
 export type { AesGcmOptions } from "./src/protocol/encryption.ts";
+export type { SigningOptions } from "./src/protocol/signing.ts";
 export type { Compression, Serializer } from "./src/protocol/codec.ts";
-export type { ResultBackend, ResultMeta } from "./src/nats/backend.ts";
+export type { ResultBackend } from "./src/nats/result_store.ts";
+export type { ResultMeta } from "./src/protocol/result.ts";
 export type { BrokerAuthOptions } from "./src/nats/connection.ts";
 export type { Names } from "./src/nats/names.ts";
 export type { Embed, TaskMessage } from "./src/protocol/message.ts";
-export { Worker } from "./src/worker/worker.ts";
-export type { WorkerOptions } from "./src/worker/worker.ts";
-export { Signature, signature } from "./src/canvas/signature.ts";
-export type { SignatureData, SignatureInit, SignatureOptions, SubtaskType, TailOf } from "./src/canvas/signature.ts";
+export { Signature, signature } from "./src/app/signature.ts";
+export type { SignatureData, SignatureInit, SignatureOptions, SubtaskType, TailOf } from "./src/app/signature.ts";
 export { Chain, chain } from "./src/canvas/chain.ts";
 export { Group, group } from "./src/canvas/group.ts";
 export { Chord, chord } from "./src/canvas/chord.ts";
-export { GroupResult } from "./src/canvas/group_result.ts";
+export { GroupResult } from "./src/result/group_result.ts";
 export { ChainError, ChordError } from "./src/canvas/errors.ts";
-export { Batches, SimpleRequest } from "./src/worker/batches.ts";
-export { HEARTBEAT_SECONDS } from "./src/worker/worker.ts";
-export { POOL_KINDS } from "./src/worker/pool/pool.ts";
-export type { Execution, Pool, PoolKind } from "./src/worker/pool/pool.ts";
-export { parseRate } from "./src/worker/ratelimit.ts";
+export { Batches, SimpleRequest } from "./src/app/batches.ts";
+export { parseRate } from "./src/protocol/rate.ts";
 export { Control, DEFAULT_CONTROL_TIMEOUT, Inspect } from "./src/control/client.ts";
-export type { BroadcastOptions } from "./src/control/client.ts";
+export type { BroadcastOptions, ControlOwner } from "./src/control/client.ts";
 export { CONTROL_COMMANDS } from "./src/control/protocol.ts";
 export type { ControlCommand, ControlReply, ControlTarget, TaskInfo } from "./src/control/protocol.ts";
 export { EventReceiver } from "./src/events/receiver.ts";
 export { TASK_EVENTS, SCHEDULE_EVENTS, WORKER_EVENTS } from "./src/events/event.ts";
 export type { EventType, TaskdEvent } from "./src/events/event.ts";
 export { formatEvent } from "./src/events/format.ts";
-export type { ActiveTask } from "./src/worker/execute.ts";
-export type { Outcome, TraceHooks } from "./src/worker/trace.ts";
+export type { Outcome, TraceHooks } from "./src/app/trace.ts";

@@ -6,7 +6,7 @@ import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Batches, Chain, chain, Chord, chord, Group, group, Signature, signature, SimpleRequest } from "../mod.ts";
 import { buildMessage } from "../src/app/call.ts";
-import { batchPrefetch } from "../src/worker/batches.ts";
+import { batchPrefetch } from "../src/worker/batch_buffer.ts";
 import { add, app, clicks, mul, tsum } from "./fixtures/canvas_tasks.ts";
 
 describe("signatures as data", () => {

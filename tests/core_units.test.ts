@@ -5,7 +5,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { backoffDelay } from "../src/app/backoff.ts";
-import { arityOf, checkArity } from "../src/app/arity.ts";
+import { arityOf, checkArity } from "../src/validate/arity.ts";
 import { json, msgpack } from "../src/protocol/codec.ts";
 import { decodeBody, decodeEnvelope, encodeTask, type TaskMessage } from "../src/protocol/message.ts";
 import { namesFor } from "../src/nats/names.ts";

@@ -6,62 +6,32 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import process from "node:process";
 import { Task } from "./task.ts";
-import { type AppConfig, DEFAULTS, routeFor, type TaskOptions } from "./options.ts";
+import { applyEager } from "./eager.ts";
+import type { AnyFn, BoundArgs, TaskDecoratorOptions, ValidatedTaskOptions } from "./decorator.ts";
+import { type AppConfig, DEFAULTS, routeFor } from "./options.ts";
 import { type ApplyOptions, buildMessage } from "./call.ts";
-import { arityOf, checkArity } from "./arity.ts";
-import { Request, requestMessage } from "./request.ts";
-import { NotRegistered, serializeError } from "../errors/errors.ts";
+import { arityOf, checkArity } from "../validate/arity.ts";
+import { type ExceptionInfo, type Request, requestMessage } from "./request.ts";
+import { NotRegistered } from "../errors/errors.ts";
 import { Broker } from "../nats/broker.ts";
-import { ResultBackend } from "../nats/backend.ts";
+import { ResultBackend } from "../nats/result_store.ts";
 import { revokeTask } from "../nats/revoked.ts";
-import { DEFAULT_BROKER_URL, openConnection } from "../nats/connection.ts";
+import { authOptions, DEFAULT_BROKER_URL, openConnection } from "../nats/connection.ts";
 import { checkName, type Names, namesFor } from "../nats/names.ts";
 import { encodeTask, type TaskMessage } from "../protocol/message.ts";
+import { MessageSigner } from "../protocol/signing.ts";
 import { AsyncResult } from "../result/async_result.ts";
-import { EagerResult } from "../result/eager_result.ts";
-import { states } from "../result/states.ts";
+import type { EagerResult } from "../result/eager_result.ts";
 import { signals } from "../signals/signals.ts";
-import { trace } from "../worker/trace.ts";
 import { validationOf } from "../validate/validate.ts";
-import { GroupResult } from "../canvas/group_result.ts";
-import type { Batches, SimpleRequest } from "../worker/batches.ts";
+import { GroupResult } from "../result/group_result.ts";
+import type { Batches, SimpleRequest } from "./batches.ts";
 import { noteBody } from "../validate/params.ts";
-import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated, ValidatedTaskOptions } from "../validate/types.ts";
+import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated } from "../validate/types.ts";
 import { Control } from "../control/client.ts";
 import { sendTaskSentEvent } from "../events/sent.ts";
 import { defineSchedule, Schedules } from "./schedule/schedules.ts";
 import type { ScheduleDefinition } from "./schedule/definition.ts";
-
-/** Any function: what `app.task()` accepts as a body. */
-// deno-lint-ignore no-explicit-any
-export type AnyFn = (...args: any[]) => any;
-/** A class `app.task({ base })` can use: a `Task` subclass constructed with no arguments. */
-// deno-lint-ignore no-explicit-any
-export type TaskClass = new () => Task<any, any>;
-/** The parameters of a bound body (`bind: true`) after `self`: what its `delay()` takes. */
-export type BoundArgs<F> = F extends (self: never, ...args: infer A) => unknown ? A : never;
-
-/** Options of `app.task()`: task options plus the base class. */
-export interface TaskDecoratorOptions extends TaskOptions {
-  /** The class the task is an instance of. @default the app's taskCls, else Task */
-  base?: TaskClass;
-  /** A Request subclass for this task's executions. */
-  Request?: typeof Request;
-  /** Batches: flush after this many messages. */
-  flushEvery?: number;
-  /** Batches: flush after this many seconds. */
-  flushInterval?: number;
-  /** Validate arguments and the return value with valibot schemas. */
-  validate?: boolean;
-  /** Validate mode: positional argument schemas. */
-  args?: unknown[];
-  /** Validate mode: keyword argument schema. */
-  kwargs?: unknown;
-  /** Validate mode: return value schema. */
-  returns?: unknown;
-  /** Validate mode: object schemas refuse unknown keys. */
-  validateStrict?: boolean;
-}
 
 const apps: App[] = [];
 const anonymousTasks = new WeakSet<Task>();
@@ -256,14 +226,7 @@ export class App {
       servers: this.brokerUrl(),
       name: `taskd ${this.main}`,
       timeout: (this.config.connectTimeout ?? 5) * 1000,
-      creds: this.config.creds,
-      nkey: this.config.nkey,
-      tlsCa: this.config.tlsCa,
-      tlsCert: this.config.tlsCert,
-      tlsKey: this.config.tlsKey,
-      user: this.config.user,
-      pass: this.config.pass,
-      token: this.config.token,
+      ...authOptions(this.config),
     }).catch((e) => {
       this.#conn = undefined;
       throw e;
@@ -330,6 +293,32 @@ export class App {
     return new AsyncResult(msg.id, this, name);
   }
 
+  #signer?: MessageSigner | null;
+
+  /**
+   * The signer of this App's messages (`signing.key`, else `TASKD_SIGNING_KEY`), or `null`
+   * when it sends unsigned messages. Throws a `TypeError` when the key is not an nkey seed.
+   * @ignore wiring for the worker and the CLI.
+   */
+  signer(): MessageSigner | null {
+    if (this.#signer === undefined) {
+      const key = this.config.signing?.key ?? process.env.TASKD_SIGNING_KEY;
+      this.#signer = key ? new MessageSigner(key) : null;
+    }
+    return this.#signer;
+  }
+
+  /**
+   * The public keys whose signatures a worker serving this App accepts (`signing.trusted`, else
+   * `TASKD_TRUSTED_KEYS`, plus its own key), or `undefined` when it accepts unsigned messages.
+   */
+  trustedKeys(): string[] | undefined {
+    const listed = this.config.signing?.trusted ?? process.env.TASKD_TRUSTED_KEYS?.split(/[\s,]+/).filter(Boolean);
+    const own = this.signer()?.publicKey;
+    if (!listed?.length && !own) return undefined;
+    return [...new Set([...(listed ?? []), ...(own ? [own] : [])])];
+  }
+
   /** Encodes and publishes a message: to its queue, or to the delayed stream when it has a future eta. */
   async publish(msg: TaskMessage, encode: { serializer?: string; compression?: "gzip" } = {}): Promise<void> {
     if (signals.beforeTaskPublish.hasReceivers) {
@@ -341,6 +330,7 @@ export class App {
     const delayed = eta !== undefined && eta > Date.now();
     if (msg.replyTo === undefined && this.sendReplies) msg.replyTo = this.backend.inbox(broker.nc)?.expect(msg.id, delayed ? eta : undefined);
     const wire = encodeTask(msg, encode);
+    this.signer()?.sign(wire.headers, wire.data);
     // Before the publish, on the same connection: a monitor sees task-sent before task-received.
     if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
     await broker.publish(delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue), wire);
@@ -357,20 +347,8 @@ export class App {
   }
 
   /** Runs `task` in this process (`apply()`), retrying in place, and returns its EagerResult. */
-  async applyEager(task: Task, args: unknown[], options: ApplyOptions = {}): Promise<EagerResult> {
-    const id = options.taskId ?? crypto.randomUUID();
-    const kwargs = options.kwargs ?? {};
-    for (let retries = options.retries ?? 0;; retries++) {
-      const Req = task.Request ?? Request;
-      const request = new Req({ id, taskName: task.name, args, kwargs, isEager: true, retries, rootId: id, correlationId: id, ignoreResult: options.ignoreResult ?? task.effective("ignoreResult") });
-      const outcome = await trace(task, request);
-      if (outcome.kind === "retry") continue;
-      const meta = { taskId: id, taskName: task.name, retries, dateDone: new Date().toISOString() };
-      if (outcome.kind === "success") return new EagerResult(id, { ...meta, status: states.SUCCESS, result: outcome.value });
-      if (outcome.kind === "ignored") return new EagerResult(id, { ...meta, status: states.PENDING, result: null });
-      const error = serializeError(outcome.kind === "rejected" ? outcome.reject : outcome.error);
-      return new EagerResult(id, { ...meta, status: states.FAILURE, result: error, traceback: error.stack });
-    }
+  applyEager(task: Task, args: unknown[], options: ApplyOptions = {}): Promise<EagerResult> {
+    return applyEager(task, args, options);
   }
 
   /** An AsyncResult for a known task id. */
@@ -431,5 +409,16 @@ export class App {
     if (!conn) return;
     const nc = await conn.catch(() => undefined);
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
+  }
+}
+
+// Signal arguments name these classes (src/signals/args.ts).
+declare module "../signals/args.ts" {
+  interface SignalTypes {
+    app: App;
+    appConfig: AppConfig;
+    exceptionInfo: ExceptionInfo;
+    request: Request;
+    task: Task;
   }
 }

@@ -7,9 +7,9 @@ import { hostname } from "node:os";
 import process from "node:process";
 import type { TaskMessage } from "../protocol/message.ts";
 import type { Compression } from "../protocol/codec.ts";
-import { checkTaskId } from "../nats/backend.ts";
-import { currentTask } from "./context.ts";
-import { frozenCallbacks, toSignatureList } from "../canvas/data.ts";
+import { checkTaskId } from "../protocol/result.ts";
+import { currentTask } from "../context/task_context.ts";
+import { frozenCallbacks, toSignatureList } from "../protocol/signature_data.ts";
 
 /** Options of `applyAsync` and `sendTask`. */
 export interface ApplyOptions {

@@ -4,8 +4,10 @@
  * App default > built-in default.
  * @module
  */
+import { DEFAULT_REPLICAS, DEFAULT_RESULT_EXPIRES } from "../nats/kv.ts";
 import type { BrokerAuthOptions } from "../nats/connection.ts";
 import type { Compression } from "../protocol/codec.ts";
+import type { SigningOptions } from "../protocol/signing.ts";
 import type { BeatScheduleEntry } from "./schedule/definition.ts";
 
 /** Celery's defaults, reused by the CLI's help. */
@@ -16,11 +18,11 @@ export const DEFAULTS = {
   defaultRetryDelay: 180,
   retryBackoffMax: 600,
   retryJitter: true,
-  resultExpires: 86_400,
+  resultExpires: DEFAULT_RESULT_EXPIRES,
   serializer: "msgpack",
   concurrency: 10,
   prefetchMultiplier: 4,
-  replicas: 1,
+  replicas: DEFAULT_REPLICAS,
   /** A message delivered this many times without completing is dead-lettered. */
   maxDeliveries: 10,
 } as const;
@@ -94,6 +96,13 @@ export interface AppConfig extends BrokerAuthOptions {
   replicas?: number;
   /** Seconds results are kept. @default 86400 */
   resultExpires?: number;
+  /**
+   * Signed messages: `key` (an nkey seed, `SU…`) signs every task message this App sends;
+   * a worker serving this App runs only messages signed by a `trusted` public key (`U…`) or by
+   * its own key, and dead-letters the rest. Also `TASKD_SIGNING_KEY` and `TASKD_TRUSTED_KEYS`
+   * (comma-separated). docs/security.md. @default undefined (unsigned)
+   */
+  signing?: SigningOptions;
   /**
    * Tasks this App sends ask workers to publish their result to its reply inbox, so `get()`
    * needs no per-task watch (docs/results.md); `false`: every `get()` watches the KV entry.

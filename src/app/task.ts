@@ -6,18 +6,18 @@
  */
 import type { App } from "./app.ts";
 import type { ApplyOptions } from "./call.ts";
-import { currentTask } from "./context.ts";
+import { currentTask } from "../context/task_context.ts";
 import { type AppConfig, type ErrorClass, type TaskOptions, DEFAULTS } from "./options.ts";
 import { type ExceptionInfo, Request } from "./request.ts";
-import type { Arity } from "./arity.ts";
+import type { Arity } from "../validate/arity.ts";
 import { getTaskLogger, type Logger } from "../log/logger.ts";
 import { MaxRetriesExceededError } from "../errors/errors.ts";
 import { Retry } from "../errors/semipredicates.ts";
 import type { AsyncResult } from "../result/async_result.ts";
 import type { EagerResult } from "../result/eager_result.ts";
-import type { State } from "../result/states.ts";
+import type { State } from "../protocol/states.ts";
 import type { Compression } from "../protocol/codec.ts";
-import { Signature, type TailOf } from "../canvas/signature.ts";
+import { Signature, type TailOf } from "./signature.ts";
 
 /** Options of `self.retry()`. */
 export interface RetryOptions {

@@ -10,8 +10,8 @@
 import type { App } from "../app/app.ts";
 import type { ApplyOptions } from "../app/call.ts";
 import type { AsyncResult } from "../result/async_result.ts";
-import { type SignatureData, type SignatureOptions, toSignatureData, toSignatureList } from "./data.ts";
-import { fromData, registerSubtaskType, Signature } from "./signature.ts";
+import { type SignatureData, type SignatureOptions, toSignatureData, toSignatureList } from "../protocol/signature_data.ts";
+import { fromData, registerSubtaskType, Signature } from "../app/signature.ts";
 
 /**
  * Steps of a chain: each result feeds the next; the chain's result is the last step's.

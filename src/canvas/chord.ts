@@ -8,10 +8,10 @@
 import type { App } from "../app/app.ts";
 import type { ApplyOptions } from "../app/call.ts";
 import type { AsyncResult } from "../result/async_result.ts";
-import { type SignatureData, type SignatureOptions, toSignatureData, toSignatureList } from "./data.ts";
+import { type SignatureData, type SignatureOptions, toSignatureData, toSignatureList } from "../protocol/signature_data.ts";
 import { Group } from "./group.ts";
 import { createChord } from "./chord_state.ts";
-import { fromData, registerSubtaskType, Signature } from "./signature.ts";
+import { fromData, registerSubtaskType, Signature } from "../app/signature.ts";
 
 /**
  * A header group and a body called with the header's results.

@@ -14,10 +14,11 @@ import type { Request } from "../app/request.ts";
 import { serializeError } from "../errors/errors.ts";
 import { getLogger } from "../log/logger.ts";
 import { msgpack } from "../protocol/codec.ts";
-import { isSignatureData, type SignatureData } from "./data.ts";
+import { isSignatureData, type SignatureData } from "../protocol/signature_data.ts";
 import { ChordError } from "./errors.ts";
-import { canvasBucket, isCasConflict } from "./store.ts";
-import { fromData } from "./signature.ts";
+import { canvasBucket } from "../nats/canvas_store.ts";
+import { isCasConflict } from "../nats/errors.ts";
+import { fromData } from "../app/signature.ts";
 
 const log = getLogger("taskd.canvas");
 

@@ -9,11 +9,11 @@ import type { App } from "../app/app.ts";
 import type { Request } from "../app/request.ts";
 import { serializeError } from "../errors/errors.ts";
 import { getLogger } from "../log/logger.ts";
-import type { Outcome } from "../worker/trace.ts";
-import { isSignatureData, type SignatureData } from "./data.ts";
+import type { Outcome } from "../app/trace.ts";
+import { isSignatureData, type SignatureData } from "../protocol/signature_data.ts";
 import { ChainError } from "./errors.ts";
 import { chordMemberDone, chordMemberFailed, isChordMember } from "./chord_state.ts";
-import { fromData } from "./signature.ts";
+import { fromData } from "../app/signature.ts";
 // Registers chain, group and chord so their data can be rebuilt here.
 import "./chain.ts";
 import "./group.ts";

@@ -7,9 +7,9 @@
 import type { App } from "../app/app.ts";
 import type { ApplyOptions } from "../app/call.ts";
 import type { AsyncResult } from "../result/async_result.ts";
-import { type SignatureData, type SignatureOptions, toSignatureData } from "./data.ts";
-import { GroupResult } from "./group_result.ts";
-import { fromData, registerSubtaskType, Signature } from "./signature.ts";
+import { type SignatureData, type SignatureOptions, toSignatureData } from "../protocol/signature_data.ts";
+import { GroupResult } from "../result/group_result.ts";
+import { fromData, registerSubtaskType, Signature } from "../app/signature.ts";
 
 /**
  * Tasks sent together; `applyAsync` resolves with a `GroupResult`.

@@ -5,9 +5,9 @@
  * answered).
  * @module
  */
-import type { App } from "../app/app.ts";
+import type { NatsConnection } from "@nats-io/nats-core";
 import { revokeTask } from "../nats/revoked.ts";
-import { parseRate } from "../worker/ratelimit.ts";
+import { parseRate } from "../protocol/rate.ts";
 import type { ControlCommand, ControlReply, TaskInfo } from "./protocol.ts";
 
 /** Options of a broadcast. */
@@ -67,10 +67,20 @@ export class Inspect {
   }
 }
 
+/** What `Control` needs from an app (an `App` is one). */
+export interface ControlOwner {
+  /** @ignore The app's connection, opened on first use: wiring, typed by nats.js. */
+  connection(): Promise<NatsConnection>;
+  /** Where commands go and where revocations are kept. */
+  readonly names: { readonly controlSubject: string; readonly revokedBucket: string };
+  /** Replicas of the revocations bucket. */
+  readonly config: { readonly replicas?: number };
+}
+
 /** Remote control of an app's workers. */
 export class Control {
   /** Control of `app`'s workers (use `app.control`). */
-  constructor(readonly app: App) {}
+  constructor(readonly app: ControlOwner) {}
 
   /**
    * Sends `command` to the workers and collects their replies (one `{ node: reply }` object

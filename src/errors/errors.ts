@@ -167,3 +167,11 @@ function toPlain(value: unknown): unknown {
     return String(value);
   }
 }
+
+/** The task module named on the command line could not be loaded; the message says why. */
+export class ModuleLoadError extends TaskdError {
+  /** Always `"ModuleLoadError"`: kept by bundlers and minifiers, unlike `constructor.name`. */
+  override name = "ModuleLoadError" as const;
+  /** Always `"MODULE_LOAD"`: a stable code to branch on, unlike the message. */
+  override readonly code = "MODULE_LOAD";
+}

@@ -3,7 +3,7 @@
  * @module
  */
 import type { Subscription } from "@nats-io/nats-core";
-import type { App } from "../app/app.ts";
+import type { NatsConnection } from "@nats-io/nats-core";
 import type { TaskdEvent } from "./event.ts";
 
 /**
@@ -21,7 +21,7 @@ export class EventReceiver implements AsyncIterable<TaskdEvent> {
   }
 
   /** Subscribes to `app`'s events (`filter`: e.g. `task.*`; default every event). Resolves once the server has the subscription. */
-  static async open(app: App, filter = ">"): Promise<EventReceiver> {
+  static async open(app: { connection(): Promise<NatsConnection>; readonly names: { readonly eventsSubject: string } }, filter = ">"): Promise<EventReceiver> {
     const nc = await app.connection();
     const sub = nc.subscribe(`${app.names.eventsSubject}.${filter}`);
     await nc.flush();

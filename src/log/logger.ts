@@ -8,7 +8,8 @@
 import process from "node:process";
 import { closeSync, openSync, writeSync } from "node:fs";
 import { setImmediate } from "node:timers";
-import { currentTask } from "../app/context.ts";
+import { currentTask } from "../context/task_context.ts";
+import { setHandlerErrorReporter } from "../signals/signal.ts";
 
 /** Log levels, lowest first. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -209,3 +210,8 @@ export function getTaskLogger(name: string): Logger {
     error: (...m) => write("error", name, true, m),
   };
 }
+
+// Signal handlers that throw are reported in taskd's log (level error), not on the console.
+setHandlerErrorReporter((signal, error) => {
+  getLogger("taskd.signals").error(`a ${signal} handler threw; taskd carries on:`, error instanceof Error ? error : String(error));
+});

@@ -83,3 +83,10 @@ export async function setupLogging(options: LoggingOptions = {}): Promise<Loggin
   await signals.afterSetupTaskLogger.send(undefined, { logger: configurable("taskd.task", true), ...args });
   return { custom: false };
 }
+
+// Signal arguments name this class (src/signals/args.ts).
+declare module "../signals/args.ts" {
+  interface SignalTypes {
+    logger: ConfigurableLogger;
+  }
+}

@@ -23,6 +23,7 @@ import { PayloadTooLargeError } from "../errors/errors.ts";
 import { H, type WireMessage } from "../protocol/message.ts";
 import type { Names } from "./names.ts";
 import { retryTransient } from "./retry.ts";
+import { isNotFound } from "./errors.ts";
 import { jsPublisher, toMsgHdrs } from "./jspublish.ts";
 
 /** How long a queue consumer waits for an ack before redelivering (workers heartbeat well inside it). */
@@ -191,11 +192,4 @@ function oneLine(s: string): string {
 
 function safeToken(s: string): string {
   return /^[A-Za-z0-9_-]+$/.test(s) ? s : "invalid";
-}
-
-/** True when a JetStream API error says the stream or consumer does not exist. */
-export function isNotFound(e: unknown): boolean {
-  // deno-lint-ignore no-explicit-any
-  const code = (e as any)?.code ?? (e as any)?.api_error?.err_code;
-  return code === 10059 || code === 10014 || /not found/i.test(String((e as Error)?.message));
 }

@@ -4,10 +4,10 @@
  * watches the bucket into a local set: checking a message costs no round trip.
  * @module
  */
-import { type KV, Kvm } from "@nats-io/kv";
-import { jetstream } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-import { checkTaskId } from "./backend.ts";
+import { checkTaskId } from "../protocol/result.ts";
+import { openBucket } from "./kv.ts";
 
 /** How long a revocation is remembered, in seconds. */
 export const REVOKE_TTL_SECONDS = 3 * 3600;
@@ -20,13 +20,7 @@ interface RevokeOwner {
 
 /** Opens (or creates) the revocations bucket. */
 export async function revokedBucket(app: RevokeOwner): Promise<KV> {
-  const kvm = new Kvm(jetstream(await app.connection()));
-  try {
-    return await kvm.create(app.names.revokedBucket, { ttl: REVOKE_TTL_SECONDS * 1000, history: 1, replicas: app.config.replicas ?? 1 });
-  } catch (e) {
-    if (/already in use|different configuration/i.test(String((e as Error)?.message))) return kvm.open(app.names.revokedBucket);
-    throw e;
-  }
+  return openBucket(await app.connection(), app.names.revokedBucket, { ttlSeconds: REVOKE_TTL_SECONDS, replicas: app.config.replicas });
 }
 
 /** Records that `taskId` is revoked. */

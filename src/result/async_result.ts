@@ -5,10 +5,11 @@
  * promise: it has no `then`.
  * @module
  */
-import type { ResultBackend, ResultMeta } from "../nats/backend.ts";
+import type { ResultBackend } from "../nats/result_store.ts";
+import type { ResultMeta } from "../protocol/result.ts";
 import { type SerializedError, SyncSubtaskError, TaskError, TaskRevokedError } from "../errors/errors.ts";
-import { currentTask } from "../app/context.ts";
-import { EXCEPTION_STATES, PROPAGATE_STATES, READY_STATES, type State, states } from "./states.ts";
+import { currentTask } from "../context/task_context.ts";
+import { EXCEPTION_STATES, PROPAGATE_STATES, READY_STATES, type State, states } from "../protocol/states.ts";
 
 /** Options of `get()`. */
 export interface GetOptions {

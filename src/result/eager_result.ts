@@ -3,9 +3,9 @@
  * as `AsyncResult`, answered from memory.
  * @module
  */
-import type { ResultMeta } from "../nats/backend.ts";
+import type { ResultMeta } from "../protocol/result.ts";
 import { settle, type GetOptions } from "./async_result.ts";
-import { READY_STATES, type State, states } from "./states.ts";
+import { READY_STATES, type State, states } from "../protocol/states.ts";
 
 /** The result of a task run in process by `apply()`. */
 export class EagerResult<T = unknown> {

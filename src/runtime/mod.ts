@@ -12,12 +12,15 @@ export interface Runtime {
   readonly version: string;
   /**
    * Makes `import … from name` inside modules loaded later resolve to the given, already
-   * loaded module namespaces. Needed in the compiled Bun binary, whose user modules cannot
-   * see the binary's own packages; elsewhere the package manager resolves the names.
+   * loaded module namespaces, whatever the importer's node_modules holds. Needed in the
+   * compiled Bun binary, whose user modules would otherwise get a second copy of `taskd` from
+   * their node_modules (or none); every other bare import resolves as Bun resolves it. Under
+   * Deno and Node the package manager resolves the names. Returns whether it aliased them.
    */
-  aliasModules(modules: Record<string, Record<string, unknown>>): void;
+  aliasModules(modules: Record<string, Record<string, unknown>>): boolean;
   /**
-   * The URL a `new Worker(…)` loads for the thread entry at `srcPath` (relative to `src/`),
+   * The URL a `new Worker(…)` loads for the thread entry at `srcPath` (relative to the folder
+   * of the binary's entry points, src/cli/),
    * given the URL it has when running from source. A compiled Bun binary embeds the entry
    * (the Makefile names it) under `$bunfs/root/`, where `import.meta.url` no longer points.
    */
@@ -25,8 +28,10 @@ export interface Runtime {
 }
 
 function threadUrlFor(sourceUrl: URL, srcPath: string): string {
-  // Inside `bun build --compile`, every module's import.meta.url is the binary's own.
-  if (sourceUrl.href.includes("/$bunfs/") || sourceUrl.href.includes("%24bunfs")) return `file:///$bunfs/root/${srcPath}`;
+  // Inside `bun build --compile`, every module's import.meta.url is the binary's own (this
+  // one's too), so the entry's source URL no longer points at it.
+  const here = import.meta.url;
+  if (here.includes("/$bunfs/") || here.includes("%24bunfs")) return `file:///$bunfs/root/${srcPath}`;
   return sourceUrl.href;
 }
 
@@ -49,13 +54,14 @@ function detect(): Runtime {
             }
           },
         });
+        return true;
       },
     };
   }
   if (g.Deno) {
-    return { name: "deno", version: g.Deno.version.deno, aliasModules() {}, threadUrl: threadUrlFor };
+    return { name: "deno", version: g.Deno.version.deno, aliasModules: () => false, threadUrl: threadUrlFor };
   }
-  return { name: "node", version: g.process?.versions?.node ?? "?", aliasModules() {}, threadUrl: threadUrlFor };
+  return { name: "node", version: g.process?.versions?.node ?? "?", aliasModules: () => false, threadUrl: threadUrlFor };
 }
 
 /** The runtime taskd is running on. */

@@ -4,14 +4,36 @@
  * later. docs/signals.md says where and when each signal fires.
  * @module
  */
-import type { App } from "../app/app.ts";
-import type { AppConfig } from "../app/options.ts";
-import type { ExceptionInfo, Request } from "../app/request.ts";
-import type { Task } from "../app/task.ts";
 import type { Retry } from "../errors/semipredicates.ts";
 import type { TaskMessage } from "../protocol/message.ts";
-import type { ConfigurableLogger } from "../log/setup.ts";
-import type { Worker, WorkerOptions } from "../worker/worker.ts";
+
+/**
+ * The classes that signal arguments name (the task, its request, the app, the worker …).
+ * Empty here, so that this folder imports no layer above it; the layers that define those
+ * classes fill it in by declaration merging (`declare module` at the end of src/app/app.ts,
+ * src/log/setup.ts and src/worker/worker.ts), so handlers get the real classes' types.
+ */
+// deno-lint-ignore no-empty-interface
+export interface SignalTypes {}
+
+/** The class registered under `K` in {@link SignalTypes}, else the structural `Fallback`. */
+export type Registered<K extends string, Fallback> = SignalTypes extends Record<K, infer T> ? T : Fallback;
+/** The app in signal arguments: `App`. */
+export type SignalApp = Registered<"app", { readonly main: string }>;
+/** An app's settings in signal arguments: `AppConfig`. */
+export type SignalAppConfig = Registered<"appConfig", Record<string, unknown>>;
+/** An error's details in signal arguments: `ExceptionInfo`. */
+export type SignalExceptionInfo = Registered<"exceptionInfo", { readonly type: string; readonly traceback: string; readonly exception: unknown }>;
+/** A request in signal arguments: `Request`. */
+export type SignalRequest = Registered<"request", { readonly id: string }>;
+/** A task in signal arguments: `Task`. */
+export type SignalTask = Registered<"task", { readonly name: string }>;
+/** A logger in signal arguments: `ConfigurableLogger`. */
+export type SignalLogger = Registered<"logger", { addHandler(fn: (record: unknown) => void): void }>;
+/** The worker in signal arguments: `Worker` (from `taskd/worker`). */
+export type SignalWorker = Registered<"worker", { readonly hostname: string }>;
+/** A worker's options in signal arguments: `WorkerOptions`. */
+export type SignalWorkerOptions = Registered<"workerOptions", Record<string, unknown>>;
 
 /** beforeTaskPublish: the message about to be published (mutable: changes are sent). */
 export interface BeforeTaskPublishArgs {
@@ -44,13 +66,13 @@ export interface TaskPrerunArgs {
   /** The task's id. */
   taskId: string;
   /** The task object. */
-  task: Task;
+  task: SignalTask;
   /** Positional arguments. */
   args: unknown[];
   /** Keyword arguments. */
   kwargs: Record<string, unknown>;
   /** taskd: the request (`task.request` inside the run). */
-  request: Request;
+  request: SignalRequest;
 }
 
 /** taskPostrun. */
@@ -64,13 +86,13 @@ export interface TaskPostrunArgs extends TaskPrerunArgs {
 /** taskRetry. */
 export interface TaskRetryArgs {
   /** The request of the run. */
-  request: Request;
+  request: SignalRequest;
   /** The Retry thrown; `reason.exc` is the error that caused it. */
   reason: Retry;
   /** The error, its type and stack. */
-  einfo: ExceptionInfo;
+  einfo: SignalExceptionInfo;
   /** taskd: the task and its id. */
-  task: Task;
+  task: SignalTask;
   /** The task's id. */
   taskId: string;
 }
@@ -80,11 +102,11 @@ export interface TaskSuccessArgs {
   /** The return value. */
   result: unknown;
   /** taskd: the task, its id and request. */
-  task: Task;
+  task: SignalTask;
   /** The task's id. */
   taskId: string;
   /** The request of the run. */
-  request: Request;
+  request: SignalRequest;
 }
 
 /** taskFailure. */
@@ -100,11 +122,11 @@ export interface TaskFailureArgs {
   /** The stack, as text (Celery passes a traceback object). */
   traceback: string;
   /** The error, its type and stack. */
-  einfo: ExceptionInfo;
+  einfo: SignalExceptionInfo;
   /** taskd: the task and its request. */
-  task: Task;
+  task: SignalTask;
   /** The request of the run. */
-  request: Request;
+  request: SignalRequest;
 }
 
 /** taskInternalError: taskd itself failed around a task. */
@@ -120,13 +142,13 @@ export interface TaskInternalErrorArgs {
 /** taskReceived. */
 export interface TaskReceivedArgs {
   /** The request about to run (the same object the task sees as `task.request`). */
-  request: Request;
+  request: SignalRequest;
 }
 
 /** taskRevoked. */
 export interface TaskRevokedArgs {
   /** The request that will not run (args and kwargs empty: the body is not decoded). */
-  request: Request;
+  request: SignalRequest;
   /** True when a running task was stopped. */
   terminated: boolean;
   /** The signal used to stop it, when terminated. */
@@ -158,7 +180,7 @@ export interface TaskRejectedArgs {
 /** importModules. */
 export interface ImportModulesArgs {
   /** The app. */
-  app: App;
+  app: SignalApp;
   /** taskd: the absolute path of the module loaded. */
   module: string;
 }
@@ -166,25 +188,25 @@ export interface ImportModulesArgs {
 /** celerydInit (sender: the node name). */
 export interface CelerydInitArgs {
   /** The Worker. */
-  instance: Worker;
+  instance: SignalWorker;
   /** The first app's config. */
-  conf: AppConfig;
+  conf: SignalAppConfig;
   /** The worker's options. */
-  options: WorkerOptions;
+  options: SignalWorkerOptions;
 }
 
 /** celerydAfterSetup (sender: the node name). */
 export interface CelerydAfterSetupArgs {
   /** The Worker. */
-  instance: Worker;
+  instance: SignalWorker;
   /** The first app's config. */
-  conf: AppConfig;
+  conf: SignalAppConfig;
 }
 
 /** workerInit, workerReady, workerShutdown (sender: the worker). */
 export interface WorkerArgs {
   /** taskd: the worker (also the sender). */
-  worker: Worker;
+  worker: SignalWorker;
 }
 
 /** workerShuttingDown (sender: the node name). */
@@ -240,13 +262,13 @@ export interface SetupLoggingArgs {
 /** afterSetupLogger and afterSetupTaskLogger. */
 export interface AfterSetupLoggerArgs extends SetupLoggingArgs {
   /** The logger just set up; `logger.addHandler(fn)` adds a handler of structured records. */
-  logger: ConfigurableLogger;
+  logger: SignalLogger;
 }
 
 /** userPreloadOptions (sender: the command's name, e.g. "worker"). */
 export interface UserPreloadOptionsArgs {
   /** The app. */
-  app: App;
+  app: SignalApp;
   /** Every parsed option, camelCased, including ones taskd does not know. */
   options: Record<string, unknown>;
 }

@@ -4,9 +4,6 @@
  * handler that throws is logged and never stops the others or the worker.
  * @module
  */
-import { getLogger } from "../log/logger.ts";
-
-const log = getLogger("taskd.signals");
 
 /** A signal handler: one object of named arguments, plus `signal` and `sender`. */
 export type SignalHandler<A> = (args: A & { signal: Signal<A>; sender: unknown }) => unknown;
@@ -28,9 +25,12 @@ interface Receiver<A> {
   once: boolean;
 }
 
-/** Where handler errors are reported: taskd's log (level error), unless replaced. */
+/**
+ * Where handler errors are reported: the console until taskd's log installs itself
+ * (src/log/logger.ts calls {@link setHandlerErrorReporter}), so this folder imports no other.
+ */
 export let reportHandlerError = (signal: string, error: unknown): void => {
-  log.error(`a ${signal} handler threw; taskd carries on:`, error instanceof Error ? error : String(error));
+  console.error(`a ${signal} handler threw; taskd carries on:`, error);
 };
 
 /** Replaces how handler errors are reported. */

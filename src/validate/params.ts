@@ -5,7 +5,7 @@
  * @module
  */
 
-import { parameterSources } from "../app/arity.ts";
+import { parameterSources } from "./arity.ts";
 
 const names = new WeakMap<object, (string | undefined)[]>();
 

@@ -4,7 +4,6 @@
  * (the `returns` schema's output, dumped to plain data).
  * @module
  */
-import type { TaskDecoratorOptions } from "../app/app.ts";
 
 /**
  * Any valibot schema, sync or async (`v.string()`, `v.object({…})`, `v.pipeAsync(…)`…).
@@ -62,11 +61,6 @@ export type Dumped<T> = T extends Date ? string
 
 /** What `get()` gives: the `returns` output dumped, else what the body returns. */
 export type Returned<R extends AnySchema | undefined, F extends Fn> = R extends AnySchema ? Dumped<OutputOf<R>> : Awaited<ReturnType<F>>;
-
-/** Options of a validated task (`validate: true` with schemas). */
-export type ValidatedTaskOptions<S extends readonly AnySchema[] | undefined, K extends AnySchema | undefined, R extends AnySchema | undefined> =
-  & Omit<TaskDecoratorOptions, "validate" | "args" | "kwargs" | "returns">
-  & { validate: true; args?: S; kwargs?: K; returns?: R };
 
 /** Plain task options: a literal `validate: true` must use the validated overloads, which check the body against the schemas. */
 export type Unvalidated<O> = O extends { validate: true } ? { validate?: false } : unknown;

@@ -14,8 +14,7 @@
  * @module
  */
 import * as v from "valibot";
-import type { Task } from "../app/task.ts";
-import { currentTask } from "../app/context.ts";
+import { currentTask } from "../context/task_context.ts";
 import { TaskValidationError } from "../errors/validation.ts";
 import { dump, DumpError } from "./dump.ts";
 import { argumentSubject, describe, kwargsSubject, returnSubject, underArgument } from "./issues.ts";
@@ -41,14 +40,32 @@ interface Cached {
   key: readonly unknown[];
   spec: ValidationSpec | undefined;
 }
-const cache = new WeakMap<Task, Cached>();
+const cache = new WeakMap<ValidatedTask, Cached>();
+
+/** What validate mode reads of a task (a `Task` is one). */
+export interface ValidatedTask {
+  /** The task's name, for messages. */
+  readonly name?: string;
+  /** Whether validate mode is on. */
+  readonly validate?: boolean;
+  /** Positional argument schemas. */
+  readonly args?: unknown;
+  /** Keyword argument schema. */
+  readonly kwargs?: unknown;
+  /** Return value schema. */
+  readonly returns?: unknown;
+  /** Object schemas refuse unknown keys. */
+  readonly validateStrict?: boolean;
+  /** The body, whose parameter names label argument errors. */
+  run(...args: never[]): unknown;
+}
 const refused = new WeakSet<object>();
 
 /**
  * The validation of `task`, or `undefined` when it is not in validate mode. Built once per
  * task (again only if its schema fields change); bad schemas throw `TypeError`.
  */
-export function validationOf(task: Task): ValidationSpec | undefined {
+export function validationOf(task: ValidatedTask): ValidationSpec | undefined {
   const key = [task.validate, task.args, task.kwargs, task.returns, task.validateStrict] as const;
   const hit = cache.get(task);
   if (hit && hit.key.every((k, i) => k === key[i])) return hit.spec;
@@ -62,7 +79,7 @@ export function isRefusedCall(error: unknown): boolean {
   return typeof error === "object" && error !== null && refused.has(error);
 }
 
-function build(task: Task): ValidationSpec | undefined {
+function build(task: ValidatedTask): ValidationSpec | undefined {
   const name = task.name ?? "task";
   if (!task.validate) {
     const given = (["args", "kwargs", "returns"] as const).filter((k) => task[k] !== undefined);

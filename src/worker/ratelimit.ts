@@ -7,33 +7,10 @@
  * docs/worker.md for how the global limit behaves when workers come and go.
  * @module
  */
-import { type KV, Kvm } from "@nats-io/kv";
-import { jetstream } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
-
-const UNITS: Record<string, number> = { s: 1, m: 60, h: 3600 };
-
-/**
- * Parses a rate into tasks per second: `"100/m"`, `"10/s"`, `"5/h"`, `"/s"` forms, or a number
- * (per second). `0`, `""`, `null` and `undefined` mean no limit (returns `undefined`).
- * @example
- * ```ts
- * parseRate("100/m"); // 1.666…
- * parseRate(5);       // 5
- * ```
- */
-export function parseRate(rate: string | number | null | undefined): number | undefined {
-  if (rate === undefined || rate === null || rate === "" || rate === 0 || rate === "0") return undefined;
-  if (typeof rate === "number") {
-    if (!Number.isFinite(rate) || rate < 0) throw new RangeError(`Cannot use rate limit ${rate}: give tasks per second as a number > 0, or "100/m"`);
-    return rate;
-  }
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(?:\/\s*([smh]))?\s*$/.exec(String(rate));
-  if (!m) throw new RangeError(`Cannot use rate limit '${rate}': write it as "<n>/s", "<n>/m" or "<n>/h" (e.g. "100/m")`);
-  const n = Number(m[1]);
-  if (n === 0) return undefined;
-  return n / UNITS[m[2] ?? "s"];
-}
+import { parseRate } from "../protocol/rate.ts";
+import { openBucket } from "../nats/kv.ts";
 
 /** Per-worker limits: the next instant each task may start. */
 export class RateLimiter {
@@ -69,7 +46,7 @@ export class RateLimiter {
 }
 
 /** How long reservations live in the bucket without use (they are instants, soon stale). */
-const GLOBAL_TTL_MS = 3600_000;
+const GLOBAL_TTL_SECONDS = 3600;
 
 /** A limit shared by every worker of the app, kept in a KV bucket on the server. */
 export class GlobalRateLimiter {
@@ -78,15 +55,7 @@ export class GlobalRateLimiter {
   constructor(readonly nc: NatsConnection, readonly bucket: string, readonly replicas = 1) {}
 
   #open(): Promise<KV> {
-    this.#kv ??= (async () => {
-      const kvm = new Kvm(jetstream(this.nc));
-      try {
-        return await kvm.create(this.bucket, { history: 1, ttl: GLOBAL_TTL_MS, replicas: this.replicas });
-      } catch (e) {
-        if (/already in use|different configuration/i.test(String((e as Error)?.message))) return kvm.open(this.bucket);
-        throw e;
-      }
-    })().catch((e) => {
+    this.#kv ??= openBucket(this.nc, this.bucket, { ttlSeconds: GLOBAL_TTL_SECONDS, replicas: this.replicas }).catch((e) => {
       this.#kv = undefined;
       throw e;
     });

@@ -10,11 +10,11 @@ import type { App } from "../app/app.ts";
 import type { Request } from "../app/request.ts";
 import type { Task } from "../app/task.ts";
 import { PayloadTooLargeError, serializeError } from "../errors/errors.ts";
-import type { ResultMeta } from "../nats/backend.ts";
-import { states } from "../result/states.ts";
+import type { ResultMeta } from "../protocol/result.ts";
+import { states } from "../protocol/states.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
-import type { Outcome } from "./trace.ts";
+import type { Outcome } from "../app/trace.ts";
 
 const log = getLogger("taskd.worker");
 

@@ -10,7 +10,7 @@ import type { Request } from "../app/request.ts";
 import { SoftTimeLimitExceeded, TimeLimitExceeded } from "../errors/errors.ts";
 import { getLogger } from "../log/logger.ts";
 import type { Execution } from "./pool/pool.ts";
-import type { Outcome } from "./trace.ts";
+import type { Outcome } from "../app/trace.ts";
 
 const log = getLogger("taskd.worker");
 

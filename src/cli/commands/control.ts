@@ -3,7 +3,7 @@
  * workers (all, or those named with `-d`).
  * @module
  */
-import { parseRate } from "../../worker/ratelimit.ts";
+import { parseRate } from "../../protocol/rate.ts";
 import { cliApp } from "../broker.ts";
 import { CliError } from "../errors.ts";
 import { broadcastOptions, type ControlFlags, printReplies } from "./inspect.ts";

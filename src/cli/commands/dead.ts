@@ -9,7 +9,7 @@ import process from "node:process";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { StoredMsg } from "@nats-io/jetstream";
 import type { Broker } from "../../nats/broker.ts";
-import { isNotFound } from "../../nats/broker.ts";
+import { isNotFound } from "../../nats/errors.ts";
 import { checkName } from "../../nats/names.ts";
 import { decodeBody, H } from "../../protocol/message.ts";
 import { type BrokerFlags, cliApp } from "../broker.ts";
@@ -40,7 +40,7 @@ export interface DeadLetter {
 }
 
 /** Headers a replay drops: the death record and the requeue counter. */
-const DROPPED = new Set([H.deadReason, H.deadAt, H.deadSubject, "taskd-requeues"]);
+const DROPPED = new Set<string>([H.deadReason, H.deadAt, H.deadSubject, H.requeues]);
 
 function describe(m: StoredMsg, prefix: string): DeadLetter {
   const get = (k: string) => m.header?.get(k) || undefined;

@@ -8,7 +8,7 @@
 import process from "node:process";
 import { type BrokerFlags, cliApp } from "../broker.ts";
 import { CliError } from "../errors.ts";
-import { checkTaskId } from "../../nats/backend.ts";
+import { checkTaskId } from "../../protocol/result.ts";
 
 /** Options of `taskd revoke`. */
 export interface RevokeFlags extends BrokerFlags {

@@ -9,7 +9,7 @@ import { ensureDevServer } from "../../nats/devserver.ts";
 import { Worker } from "../../worker/worker.ts";
 import { POOL_KINDS } from "../../worker/pool/pool.ts";
 import { resolve as resolvePath } from "node:path";
-import { type BrokerFlags, brokerConfigured } from "../broker.ts";
+import { applySigningFlags, type BrokerFlags, brokerConfigured } from "../broker.ts";
 import { loadTaskModule } from "../load.ts";
 import { sendPreloadOptions } from "../preload.ts";
 import { CliError } from "../errors.ts";
@@ -51,6 +51,7 @@ export async function workerCommand(module: string, flags: WorkerFlags, unknown:
     throw new CliError(`Cannot start worker: --pool ${flags.pool} is not a pool; use ${POOL_KINDS.join(" or ")}`);
   }
   if (flags.broker) process.env.TASKD_BROKER_URL = flags.broker;
+  applySigningFlags(flags);
   const apps = await loadTaskModule(module);
   await sendPreloadOptions("worker", apps[0], flags as Record<string, unknown>, unknown);
   for (const app of apps) {

@@ -9,7 +9,7 @@ import process from "node:process";
 import type { Request } from "../../app/request.ts";
 import type { Task } from "../../app/task.ts";
 import { signals } from "../../signals/signals.ts";
-import { type Outcome, trace, type TraceHooks } from "../trace.ts";
+import { type Outcome, trace, type TraceHooks } from "../../app/trace.ts";
 import type { Execution, Pool } from "./pool.ts";
 
 /** Runs tasks on the event loop of the worker's process. */

@@ -10,7 +10,7 @@
  */
 import type { Request } from "../../app/request.ts";
 import type { Task } from "../../app/task.ts";
-import type { Outcome, TraceHooks } from "../trace.ts";
+import type { Outcome, TraceHooks } from "../../app/trace.ts";
 
 /** The pool kinds `taskd worker --pool` accepts. */
 export const POOL_KINDS = ["async", "threads"] as const;

@@ -11,7 +11,7 @@ import type { Task } from "../../app/task.ts";
 import { serializeError, WorkerLostError } from "../../errors/errors.ts";
 import { getLogger } from "../../log/logger.ts";
 import { runtime } from "../../runtime/mod.ts";
-import type { Outcome, TraceHooks } from "../trace.ts";
+import type { Outcome, TraceHooks } from "../../app/trace.ts";
 import type { Execution, Pool, PoolOptions } from "./pool.ts";
 import { type FromThread, outcomeFromWire, requestToWire, type ToThread } from "./wire.ts";
 
@@ -74,7 +74,7 @@ export class ThreadsPool implements Pool {
   constructor(readonly options: PoolOptions) {
     if (!options.module) throw new TypeError("Cannot start a threads pool: it needs the task module's path");
     this.size = options.size;
-    this.#url = runtime.threadUrl(new URL("./thread.ts", import.meta.url), "worker/pool/thread.ts");
+    this.#url = runtime.threadUrl(new URL("../../cli/thread.ts", import.meta.url), "thread.ts");
     this.#init = { type: "init", module: options.module, brokerUrl: options.brokerUrl, loglevel: options.loglevel, hostname: options.hostname };
   }
 

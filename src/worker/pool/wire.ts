@@ -7,7 +7,7 @@
 import { type SerializedError, serializeError, SoftTimeLimitExceeded, TaskError, TaskRevokedError, TimeLimitExceeded } from "../../errors/errors.ts";
 import { Ignore, Reject, Retry } from "../../errors/semipredicates.ts";
 import type { Request } from "../../app/request.ts";
-import type { Outcome } from "../trace.ts";
+import type { Outcome } from "../../app/trace.ts";
 
 /** An outcome as plain data. */
 export type WireOutcome =

@@ -19,8 +19,8 @@
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { nuid } from "@nats-io/nats-core";
 import { msgpack } from "../protocol/codec.ts";
-import type { ResultMeta } from "../nats/backend.ts";
-import { READY_STATES } from "./states.ts";
+import type { ResultMeta } from "../protocol/result.ts";
+import { READY_STATES } from "../protocol/states.ts";
 
 /** How many results that came before their `get()` an inbox keeps; older ones are read from the KV. */
 export const REPLY_CACHE_SIZE = 10_000;
@@ -28,15 +28,6 @@ export const REPLY_CACHE_SIZE = 10_000;
 export const REPLY_PENDING_SIZE = 100_000;
 /** How long a waiter waits for a reply before it also watches the KV entry (ms). */
 export const REPLY_GRACE_MS = 5_000;
-
-// A reply inbox a worker accepts: `_INBOX.<one token>` (never a wildcard, never an API subject a
-// sender could aim a worker's permissions at).
-const REPLY_INBOX = /^_INBOX\.[A-Za-z0-9_-]+$/;
-
-/** Whether a worker may send a result under `inbox` (a `taskd-reply-to` value: `_INBOX.<token>`). */
-export function isReplySubject(inbox: string | undefined): inbox is string {
-  return typeof inbox === "string" && inbox.length <= 128 && REPLY_INBOX.test(inbox);
-}
 
 /** Core-publishes `bytes` (a ready result) to `subject`. Never throws: the reply is an optimisation. */
 export function sendReply(nc: NatsConnection, subject: string, bytes: Uint8Array): void {

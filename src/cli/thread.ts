@@ -2,20 +2,22 @@
  * The entry point of one pool thread (a second entry point of the compiled binary: see the
  * Makefile). It imports the user's task module the way the worker does — with the binary's
  * own `taskd` and `valibot` handed to it — fires `workerProcessInit`, then runs one task at a
- * time by name with `trace()` and posts the outcome back. The worker acks and stores.
+ * time by name with `trace()`, stores its result (as the async pool does inside the trace) and
+ * posts the outcome back; the worker acks. It lives with the command line: both are programs
+ * that load the user's module.
  * @module
  */
 import process from "node:process";
-import { loadTaskModule } from "../../cli/load.ts";
-import { Request } from "../../app/request.ts";
-import type { App } from "../../app/app.ts";
-import type { Task } from "../../app/task.ts";
-import { NotRegistered } from "../../errors/errors.ts";
-import { setLogLevel } from "../../log/logger.ts";
-import { signals } from "../../signals/signals.ts";
-import { trace, type TraceHooks } from "../trace.ts";
-import { storeOutcome, storeStarted } from "../results.ts";
-import { type FromThread, outcomeToWire, reasonFromWire, type ToThread } from "./wire.ts";
+import { loadTaskModule } from "./load.ts";
+import { Request } from "../app/request.ts";
+import type { App } from "../app/app.ts";
+import type { Task } from "../app/task.ts";
+import { NotRegistered } from "../errors/errors.ts";
+import { setLogLevel } from "../log/logger.ts";
+import { signals } from "../signals/signals.ts";
+import { trace, type TraceHooks } from "../app/trace.ts";
+import { storeOutcome, storeStarted } from "../worker/results.ts";
+import { type FromThread, outcomeToWire, reasonFromWire, type ToThread } from "../worker/pool/wire.ts";
 
 // deno-lint-ignore no-explicit-any
 const scope = globalThis as any;
@@ -38,7 +40,7 @@ async function init(m: Extract<ToThread, { type: "init" }>): Promise<void> {
       app.sendReplies = false;
       for (const [name, task] of app.tasks) registry.set(name, task);
     }
-    await signals.workerProcessInit.send(m.hostname, { pid: process.pid, pool: "threads", hostname: m.hostname });
+    await signals.workerProcessInit.send(m.hostname, { pid: process.pid, pool: "threads" });
     post({ type: "ready", tasks: [...registry.keys()] });
   } catch (e) {
     post({ type: "failed", message: (e as Error)?.message ?? String(e) });

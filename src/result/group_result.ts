@@ -4,11 +4,11 @@
  * `app.groupResult(id)` (or `GroupResult.restore`) rebuilds it in another process.
  * @module
  */
-import type { App } from "../app/app.ts";
-import { AsyncResult, type GetOptions } from "../result/async_result.ts";
-import { type State, states } from "../result/states.ts";
+
+import { AsyncResult, type GetOptions, type ResultOwner } from "./async_result.ts";
+import { type State, states } from "../protocol/states.ts";
 import { msgpack } from "../protocol/codec.ts";
-import { canvasBucket } from "./store.ts";
+import { canvasBucket, type CanvasOwner } from "../nats/canvas_store.ts";
 
 /**
  * The results of a group, in order. `get()` waits for all of them.
@@ -25,7 +25,7 @@ export class GroupResult<T = unknown> extends AsyncResult<T[]> {
     id: string,
     /** The members' results, in the group's order. */
     readonly results: AsyncResult<T>[],
-    readonly owner: App,
+    readonly owner: ResultOwner & CanvasOwner,
   ) {
     super(id, owner, "group");
   }
@@ -99,7 +99,7 @@ export class GroupResult<T = unknown> extends AsyncResult<T[]> {
   }
 
   /** Rebuilds a saved GroupResult; `null` when none is saved under `id`. */
-  static async restore<T = unknown>(app: App, id: string): Promise<GroupResult<T> | null> {
+  static async restore<T = unknown>(app: ResultOwner & CanvasOwner, id: string): Promise<GroupResult<T> | null> {
     const kv = await canvasBucket(app);
     const e = await kv.get(`group.${id}`);
     if (!e || e.operation !== "PUT" || e.length === 0) return null;

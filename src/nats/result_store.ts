@@ -4,49 +4,18 @@
  * (`$KV.<bucket>.<id>`, a plain core subscription that costs the server almost nothing) and
  * reads the key once, so a result that landed before the subscription is not missed. Results of
  * tasks this App sent usually arrive sooner and cheaper through its reply inbox
- * (src/result/replies.ts); the KV watch is the fallback and the source of truth.
+ * (src/nats/reply_inbox.ts); the KV watch is the fallback and the source of truth.
  * @module
  */
 import type { NatsConnection } from "@nats-io/nats-core";
-import { type KV, Kvm } from "@nats-io/kv";
-import { jetstream } from "@nats-io/jetstream";
+import type { KV } from "@nats-io/kv";
 import { msgpack } from "../protocol/codec.ts";
-import { READY_STATES, type State, states } from "../result/states.ts";
+import { READY_STATES, states } from "../protocol/states.ts";
 import { PayloadTooLargeError, type SerializedError, serializeError, TimeoutError } from "../errors/errors.ts";
-import { isReplySubject, ReplyInbox, sendReply } from "../result/replies.ts";
+import { ReplyInbox, sendReply } from "./reply_inbox.ts";
+import { checkTaskId, decodeMeta, isReplySubject, type ResultMeta } from "../protocol/result.ts";
 import { jsPublisher } from "./jspublish.ts";
-
-/** What the backend stores for a task. */
-export interface ResultMeta {
-  /** The task's state. */
-  status: State;
-  /** The return value (SUCCESS), the serialized error (FAILURE, RETRY, REVOKED), or custom meta. */
-  result: unknown;
-  /** The remote stack, for failures. */
-  traceback?: string;
-  /** When the task reached a ready state (ISO). */
-  dateDone?: string;
-  /** The task's id. */
-  taskId: string;
-  /** The task's name. */
-  taskName?: string;
-  /** How many times it was retried so far. */
-  retries?: number;
-  /** The worker's node name. */
-  worker?: string;
-  /** Ids of tasks it started (chords, groups). */
-  children?: string[];
-}
-
-const KEY = /^[-/_=.a-zA-Z0-9]+$/;
-
-/** Checks that a task id can be a KV key. */
-export function checkTaskId(id: string): string {
-  if (!KEY.test(id) || id.startsWith(".") || id.endsWith(".")) {
-    throw new TypeError(`Cannot use task id '${id}': use letters, digits and - / _ = . only`);
-  }
-  return id;
-}
+import { openBucket } from "./kv.ts";
 
 /** A KV-backed result store. */
 export class ResultBackend {
@@ -95,14 +64,7 @@ export class ResultBackend {
   async #open(): Promise<KV> {
     this.#kvReady = false;
     this.#nc = await this.connect();
-    const kvm = new Kvm(jetstream(this.#nc));
-    try {
-      return await kvm.create(this.bucket, { ttl: this.expiresSeconds * 1000, history: 1, replicas: this.replicas });
-    } catch (e) {
-      // A bucket made earlier with other settings (e.g. another resultExpires): use it as it is.
-      if (/already in use|different configuration/i.test(String((e as Error)?.message))) return kvm.open(this.bucket);
-      throw e;
-    }
+    return openBucket(this.#nc, this.bucket, { ttlSeconds: this.expiresSeconds, replicas: this.replicas });
   }
 
   /**
@@ -297,11 +259,3 @@ function isReady(m: ResultMeta): boolean {
 
 /** When `wait()` reads the key again after subscribing (ms). */
 const RECHECK_MS = [250];
-
-function decodeMeta(bytes: Uint8Array): ResultMeta {
-  const meta = msgpack.decode(bytes) as ResultMeta;
-  if (!meta || typeof meta !== "object" || typeof meta.status !== "string") {
-    throw new TypeError("Cannot read a stored result: it is not a taskd result entry");
-  }
-  return meta;
-}

@@ -1,6 +1,6 @@
 /**
- * Batches (Celery's `celery.contrib.batches`): a task class whose messages the worker buffers
- * and hands to the task as one list of `SimpleRequest`s, when `flushEvery` messages arrived or
+ * The worker's side of Batches (src/app/batches.ts): it buffers a batch task's messages and
+ * hands them to the task as one list of `SimpleRequest`s, when `flushEvery` messages arrived or
  * `flushInterval` seconds passed since the first buffered one, whichever comes first.
  *
  * Buffered messages hold no execution slot; they are kept alive with `working()` while they
@@ -10,76 +10,28 @@
  * @module
  */
 import type { JsMsg } from "@nats-io/jetstream";
-import { Task } from "../app/task.ts";
-import { type DeliveryInfo, Request } from "../app/request.ts";
-import { runInTask } from "../app/context.ts";
-import { backoffDelay } from "../app/backoff.ts";
+import type { Task } from "../app/task.ts";
+import { Request } from "../app/request.ts";
+import { type Batches, isBatches, SimpleRequest } from "../app/batches.ts";
+import { runInTask } from "../context/task_context.ts";
+import { autoretries, autoretryCountdown } from "../app/autoretry.ts";
 import { DEFAULTS } from "../app/options.ts";
 import { getLogger } from "../log/logger.ts";
-import { signals } from "../signals/signals.ts";
-import { states } from "../result/states.ts";
+import { states } from "../protocol/states.ts";
 import { serializeError } from "../errors/errors.ts";
 import { Retry } from "../errors/semipredicates.ts";
-import type { decodeBody, TaskEnvelope } from "../protocol/message.ts";
-import type { ExecContext } from "./execute.ts";
+import type { TaskEnvelope } from "../protocol/message.ts";
+import { type MessageBody, requestFor } from "./request.ts";
+
+/** What the batch buffer needs from the worker. */
+export interface BatchContext {
+  /** The worker's node name. */
+  hostname: string;
+  /** Messages whose ack is deferred, kept alive with `working()` while they wait and run. */
+  keepAlive: Set<JsMsg>;
+}
 
 const log = getLogger("taskd.worker");
-
-/** One buffered call, as the batch function sees it (Celery's SimpleRequest). */
-export class SimpleRequest {
-  /** One buffered call. */
-  constructor(
-    /** The task id (use it with `app.backend.markAsDone(id, value)`). */
-    readonly id: string,
-    /** The task's name. */
-    readonly name: string,
-    /** Positional arguments of the call. */
-    readonly args: unknown[],
-    /** Keyword arguments of the call. */
-    readonly kwargs: Record<string, unknown>,
-    /** Where the message came from (queue, subject, redelivered, deliveryCount). */
-    readonly deliveryInfo: DeliveryInfo,
-    /** The worker's node name. */
-    readonly hostname: string,
-    /** How many times this call was retried. */
-    readonly retries = 0,
-  ) {}
-
-  /** The simple form of a full request. */
-  static fromRequest(r: Request): SimpleRequest {
-    return new SimpleRequest(r.id, r.taskName, r.args, r.kwargs, r.deliveryInfo!, r.hostname ?? "", r.retries);
-  }
-}
-
-/**
- * Base class of batch tasks: `app.task({ base: Batches, flushEvery: 100, flushInterval: 10 }, fn)`.
- * The function receives `SimpleRequest[]`; its return value is not stored — store a result
- * per request with `app.backend.markAsDone(request.id, value)` (or `markAsFailure`).
- * @example
- * ```ts
- * export const countClick = app.task({ base: Batches, flushEvery: 100, flushInterval: 10 },
- *   function countClick(requests: SimpleRequest[]) {
- *     for (const r of requests) app.backend.markAsDone(r.id, String(r.args[0]).length);
- *   });
- * await countClick.delay("http://example.com");
- * ```
- */
-// deno-lint-ignore no-explicit-any
-export class Batches<R = any> extends Task<any[], R> {
-  /** Flush after this many messages. @default 10 */
-  override flushEvery = 10;
-  /** Flush this many seconds after the first buffered message. @default 30 */
-  override flushInterval = 30;
-  /** Calls take the batch task's own arguments, not the function's (`requests`). */
-  override typing = false;
-  /** @internal marks batch tasks (the worker buffers their messages). */
-  readonly batches = true as const;
-}
-
-/** Whether `task` is a batch task. */
-export function isBatches(task: Task): task is Batches {
-  return (task as Batches).batches === true;
-}
 
 interface Pending {
   m: JsMsg;
@@ -92,7 +44,7 @@ class BatchBuffer {
   readonly running = new Set<Promise<void>>();
   closing = false;
 
-  constructor(readonly task: Batches, readonly ctx: ExecContext) {}
+  constructor(readonly task: Batches, readonly ctx: BatchContext) {}
 
   add(p: Pending): void {
     if (this.closing) {
@@ -125,10 +77,10 @@ class BatchBuffer {
 
 const buffers = new Map<Batches, BatchBuffer>();
 
-// Warm shutdown: flush the buffers and finish running batches before the worker closes.
-signals.workerShuttingDown.connect(async () => {
+/** Warm shutdown: flushes every buffer, refuses later messages, and waits for running batches. */
+export async function closeBatchBuffers(): Promise<void> {
   await Promise.all([...buffers.values()].map((b) => b.close()));
-});
+}
 
 /** The consumer prefetch for `queue`: at least `flushEvery` of every batch task routed there. */
 export function batchPrefetch(registry: Map<string, Task>, queue: string, prefetch: number): number {
@@ -145,28 +97,10 @@ export function batchPrefetch(registry: Map<string, Task>, queue: string, prefet
 }
 
 /** Buffers one message of a batch task (instead of running it). */
-export function bufferBatch(ctx: ExecContext, m: JsMsg, queue: string, task: Batches, env: TaskEnvelope, body: ReturnType<typeof decodeBody>): void {
+export function bufferBatch(ctx: BatchContext, m: JsMsg, queue: string, task: Batches, env: TaskEnvelope, body: MessageBody): void {
   let buffer = buffers.get(task);
   if (!buffer) buffers.set(task, (buffer = new BatchBuffer(task, ctx)));
-  const request = new (task.Request ?? Request)({
-    id: env.id,
-    taskName: task.name,
-    args: body.args,
-    kwargs: body.kwargs,
-    embed: body.embed,
-    retries: env.retries,
-    eta: env.eta,
-    expires: env.expires,
-    group: env.group,
-    rootId: env.rootId,
-    parentId: env.parentId,
-    origin: env.origin,
-    argsrepr: env.argsrepr,
-    kwargsrepr: env.kwargsrepr,
-    hostname: ctx.hostname,
-    ignoreResult: env.ignoreResult ?? task.effective("ignoreResult"),
-    deliveryInfo: { queue, subject: m.subject, redelivered: m.info.redelivered, deliveryCount: m.info.deliveryCount },
-  });
+  const request = requestFor(task, env, ctx.hostname, { m, queue }, body);
   // markAsDone(id, …) stores by id alone: the backend sends the reply where the message asked.
   task.app.backend.routeReply(env.id, env.replyTo);
   log.debug(`Task ${task.name}[${env.id}] buffered for a batch`);
@@ -174,20 +108,14 @@ export function bufferBatch(ctx: ExecContext, m: JsMsg, queue: string, task: Bat
 }
 
 function retryDelay(task: Batches, retries: number): number {
-  const backoff = task.retryBackoff ?? false;
-  if (backoff !== false) {
-    return backoffDelay({ factor: backoff === true ? 1 : Number(backoff), retries, max: task.effective("retryBackoffMax"), jitter: task.effective("retryJitter") });
-  }
-  return task.retryKwargs?.countdown ?? task.effective("defaultRetryDelay");
+  return autoretryCountdown(task, retries) ?? task.effective("defaultRetryDelay");
 }
 
 function wantsRetry(task: Batches, error: unknown): boolean {
-  if (error instanceof Retry) return true;
-  const is = (list?: readonly unknown[]) => Boolean(list?.some((c) => typeof c === "function" && error instanceof (c as new () => unknown)));
-  return is(task.autoretryFor) && !is(task.dontAutoretryFor);
+  return error instanceof Retry || autoretries(task, error);
 }
 
-async function runBatch(task: Batches, items: Pending[], ctx: ExecContext): Promise<void> {
+async function runBatch(task: Batches, items: Pending[], ctx: BatchContext): Promise<void> {
   const app = task.app;
   const requests = items.map((p) => SimpleRequest.fromRequest(p.request));
   const batchId = `batch-${crypto.randomUUID()}`;

@@ -10,15 +10,15 @@
  * worker, the custom Request's onFailure.
  * @module
  */
-import { runInTask } from "../app/context.ts";
-import { ExceptionInfo, type Request, requestFailed } from "../app/request.ts";
-import type { Task } from "../app/task.ts";
-import { backoffDelay } from "../app/backoff.ts";
+import { runInTask } from "../context/task_context.ts";
+import { ExceptionInfo, type Request, requestFailed } from "./request.ts";
+import type { Task } from "./task.ts";
+import { autoretries, autoretryCountdown, isAny } from "./autoretry.ts";
 import { Ignore, Reject, Retry } from "../errors/semipredicates.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
 import { isRefusedCall, validationOf } from "../validate/validate.ts";
-import { states } from "../result/states.ts";
+import { states } from "../protocol/states.ts";
 
 const log = getLogger("taskd.trace");
 
@@ -59,29 +59,15 @@ async function safely(what: string, fn: () => unknown): Promise<void> {
   }
 }
 
-function isAny(e: unknown, classes: readonly unknown[] | undefined): boolean {
-  // deno-lint-ignore no-explicit-any
-  return Boolean(classes?.some((c) => typeof c === "function" && e instanceof (c as any)));
-}
-
 /** The arguments the body receives: args, then kwargs as one trailing object when there are any. */
 export function callArgs(args: unknown[], kwargs: Record<string, unknown>): unknown[] {
   return kwargs && Object.keys(kwargs).length > 0 ? [...args, kwargs] : args;
 }
 
 async function autoretry(task: Task, request: Request, error: unknown): Promise<Outcome | undefined> {
-  if (!isAny(error, task.autoretryFor) || isAny(error, task.dontAutoretryFor)) return undefined;
+  if (!autoretries(task, error)) return undefined;
   const kw = task.retryKwargs ?? {};
-  let countdown = kw.countdown;
-  const backoff = task.retryBackoff ?? false;
-  if (backoff !== false) {
-    countdown = backoffDelay({
-      factor: backoff === true ? 1 : Number(backoff),
-      retries: request.retries,
-      max: task.effective("retryBackoffMax"),
-      jitter: task.effective("retryJitter"),
-    });
-  }
+  const countdown = autoretryCountdown(task, request.retries);
   try {
     await task.retry({ exc: error, countdown, maxRetries: "maxRetries" in kw ? kw.maxRetries : undefined });
   } catch (e) {

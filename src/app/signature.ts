@@ -5,11 +5,11 @@
  * travels in messages and is called by name on any worker that registered the task.
  * @module
  */
-import { allApps, type App } from "../app/app.ts";
-import type { ApplyOptions } from "../app/call.ts";
-import type { Task } from "../app/task.ts";
+import { allApps, type App } from "./app.ts";
+import type { ApplyOptions } from "./call.ts";
+import type { Task } from "./task.ts";
 import { AsyncResult } from "../result/async_result.ts";
-import { type SignatureData, type SignatureOptions, type SubtaskType, toSignatureData, toSignatureList } from "./data.ts";
+import { type SignatureData, type SignatureOptions, type SubtaskType, toSignatureData, toSignatureList } from "../protocol/signature_data.ts";
 
 export type { SignatureData, SignatureOptions, SubtaskType };
 

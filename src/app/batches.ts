@@ -1,0 +1,64 @@
+/**
+ * Batches (Celery's `celery.contrib.batches`), the user-facing side: the `Batches` base class
+ * and the `SimpleRequest`s its function receives. The worker buffers a batch task's messages
+ * and flushes them as one call (src/worker/batch_buffer.ts).
+ * @module
+ */
+import { Task } from "./task.ts";
+import type { DeliveryInfo, Request } from "./request.ts";
+
+/** One buffered call, as the batch function sees it (Celery's SimpleRequest). */
+export class SimpleRequest {
+  /** One buffered call. */
+  constructor(
+    /** The task id (use it with `app.backend.markAsDone(id, value)`). */
+    readonly id: string,
+    /** The task's name. */
+    readonly name: string,
+    /** Positional arguments of the call. */
+    readonly args: unknown[],
+    /** Keyword arguments of the call. */
+    readonly kwargs: Record<string, unknown>,
+    /** Where the message came from (queue, subject, redelivered, deliveryCount). */
+    readonly deliveryInfo: DeliveryInfo,
+    /** The worker's node name. */
+    readonly hostname: string,
+    /** How many times this call was retried. */
+    readonly retries = 0,
+  ) {}
+
+  /** The simple form of a full request. */
+  static fromRequest(r: Request): SimpleRequest {
+    return new SimpleRequest(r.id, r.taskName, r.args, r.kwargs, r.deliveryInfo!, r.hostname ?? "", r.retries);
+  }
+}
+
+/**
+ * Base class of batch tasks: `app.task({ base: Batches, flushEvery: 100, flushInterval: 10 }, fn)`.
+ * The function receives `SimpleRequest[]`; its return value is not stored — store a result
+ * per request with `app.backend.markAsDone(request.id, value)` (or `markAsFailure`).
+ * @example
+ * ```ts
+ * export const countClick = app.task({ base: Batches, flushEvery: 100, flushInterval: 10 },
+ *   function countClick(requests: SimpleRequest[]) {
+ *     for (const r of requests) app.backend.markAsDone(r.id, String(r.args[0]).length);
+ *   });
+ * await countClick.delay("http://example.com");
+ * ```
+ */
+// deno-lint-ignore no-explicit-any
+export class Batches<R = any> extends Task<any[], R> {
+  /** Flush after this many messages. @default 10 */
+  override flushEvery = 10;
+  /** Flush this many seconds after the first buffered message. @default 30 */
+  override flushInterval = 30;
+  /** Calls take the batch task's own arguments, not the function's (`requests`). */
+  override typing = false;
+  /** @internal marks batch tasks (the worker buffers their messages). */
+  readonly batches = true as const;
+}
+
+/** Whether `task` is a batch task. */
+export function isBatches(task: Task): task is Batches {
+  return (task as Batches).batches === true;
+}
