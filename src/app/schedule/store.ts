@@ -5,8 +5,9 @@
  * update. Also the beat's clock check against the server (a KV entry's `created` time).
  * @module
  */
-import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
-import { jetstream } from "@nats-io/jetstream";
+import type { KV, KvEntry } from "@nats-io/kv";
+import { openBucket } from "../../nats/kv.ts";
+import { isCasConflict } from "../../nats/errors.ts";
 import type { App } from "../app.ts";
 import type { ScheduleState, StoredSchedule } from "./definition.ts";
 
@@ -27,11 +28,7 @@ const dec = new TextDecoder();
 const json = (v: unknown) => enc.encode(JSON.stringify(v));
 
 /** True when a KV write failed because the revision moved (another writer won). */
-export function isConflict(e: unknown): boolean {
-  // deno-lint-ignore no-explicit-any
-  const code = (e as any)?.api_error?.err_code ?? (e as any)?.code;
-  return code === 10071 || /wrong last sequence|key exists|already exists/i.test(String((e as Error)?.message));
-}
+export const isConflict: (e: unknown) => boolean = isCasConflict;
 
 /** The schedules bucket of one app prefix. */
 export class ScheduleStore {
@@ -54,13 +51,7 @@ export class ScheduleStore {
   }
 
   async #open(): Promise<KV> {
-    const kvm = new Kvm(jetstream(await this.app.connection()));
-    try {
-      return await kvm.create(this.bucket, { history: 1, replicas: this.app.config.replicas ?? 1 });
-    } catch (e) {
-      if (/already in use|different configuration/i.test(String((e as Error)?.message))) return kvm.open(this.bucket);
-      throw e;
-    }
+    return openBucket(await this.app.connection(), this.bucket, { ttlSeconds: 0, replicas: this.app.config.replicas });
   }
 
   async #read<T>(key: string): Promise<Versioned<T> | null> {
