@@ -77,8 +77,9 @@ export class ScheduleStore {
 
   /**
    * Creates or replaces `def`. The same content (hash) changes nothing, so its cursor is kept
-   * (a redeploy); new or changed content starts its cursor at `now` (nothing is backfilled for
-   * the time before it existed). A pause survives a change.
+   * (a redeploy); new or changed content starts its cursor at the server's time of the write
+   * (`now` when that cannot be read): nothing is backfilled for the time before it existed. A
+   * pause survives a change.
    */
   async upsert(def: StoredSchedule, now: number): Promise<UpsertResult> {
     const kv = await this.kv();
@@ -98,8 +99,12 @@ export class ScheduleStore {
         if (isConflict(e)) continue;
         throw e;
       }
-      // Only the origin changed (code → run time): the cursor stays.
-      if (!same || !(await this.state(def.id))) await this.#resetState(def.id, now);
+      // Only the origin changed (code → run time): the cursor stays. Otherwise it starts at the
+      // server's time of this write, whatever the writer's clock says.
+      if (!same || !(await this.state(def.id))) {
+        const written = await kv.get(`d.${def.id}`);
+        await this.#resetState(def.id, written?.created.getTime() ?? now);
+      }
       return old ? "updated" : "created";
     }
     throw new Error(`Cannot store schedule '${def.id}': it kept changing under concurrent writers`);
