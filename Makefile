@@ -3,7 +3,7 @@
 BIN := node_modules/.bin
 SRC := $(shell find src -name '*.ts') mod.ts worker.ts package.json
 
-.PHONY: all install build run test test-reliability bench check clean
+.PHONY: all install build run test test-reliability bench soak check clean
 
 all: build
 
@@ -16,6 +16,11 @@ install: node_modules/.installed
 	  echo "installing nats-server (Debian package)"; \
 	  (apt-get update -qq && apt-get install -y -qq nats-server) >/dev/null || \
 	  { echo "could not install nats-server: install it by hand (apt-get install nats-server)"; exit 1; }; }
+	@# The outside client test (tests/protocol.outside.e2e.test.ts) runs Debian's python3 with msgpack.
+	@/usr/bin/python3 -c 'import msgpack' >/dev/null 2>&1 || python3 -c 'import msgpack' >/dev/null 2>&1 || { \
+	  echo "installing python3-msgpack (Debian package)"; \
+	  (apt-get update -qq && apt-get install -y -qq python3 python3-msgpack) >/dev/null || \
+	  echo "could not install python3-msgpack: tests/protocol.outside.e2e.test.ts will be skipped"; }
 
 # The pool threads run src/cli/thread.ts: a second entry point embedded in the binary, under
 # $bunfs/root/ by its path from the entries' common folder (src/cli/): keep both entries there.
@@ -39,6 +44,11 @@ test-reliability: install build
 
 bench: install build
 	bash bench/run.sh
+
+# The chaos soak (not part of `make test`): SOAK_SECONDS (default 300), SOAK_CHAOS_MIN/MAX,
+# SOAK_RATE; a table on stdout and bench/soak/results/<date>.json. See docs/guarantees.md.
+soak: install build
+	$(BIN)/bun bench/soak/soak.ts
 
 # Type check, lint, doc lint of both entries, and the layer check (docs/architecture.md).
 check: node_modules/.installed

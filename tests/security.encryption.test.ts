@@ -71,6 +71,20 @@ describe("an encrypting body codec (AES-GCM) registered on both sides", () => {
     await eventually(() => /enc\.login\[[^\]]+\] succeeded/.test(worker!.output));
     assert.match(worker.output, /<hidden>/);
     assert.doesNotMatch(worker.output, new RegExp(SECRET));
+    // The result is sealed with the same codec: the bucket holds its state, not its value.
+    const entry = (await jsm.streams.getMessage("KV_taskd_results", { last_by_subj: `$KV.taskd_results.${r.id}` }))!;
+    assert.equal(has(entry.data, "alice"), false, "the result's value is in the results bucket");
+    assert.equal(has(entry.data, "SUCCESS"), true, "the state stays readable");
+    assert.equal(has(entry.data, "application/x-taskd-aesgcm"), true, "the entry names what sealed it");
+    assert.equal(await app.asyncResult(r.id).state, "SUCCESS");
+    const plainReader = new App("enc-reader", { broker: server.url });
+    registerSerializer("aesgcm", aesGcmSerializer({ key: randomBytes(32).toString("base64") }));
+    try {
+      await assert.rejects(plainReader.asyncResult(r.id).get({ timeout: 5 }), /Cannot read|AES-GCM|decrypt|authenticate/i, "another key cannot open it");
+    } finally {
+      registerSerializer("aesgcm", aesGcmSerializer({ key: KEY }));
+      await plainReader.close();
+    }
   });
 
   test("a body sealed with another key is dead-lettered with the reason; the worker serves on", { timeout: 60_000 }, async () => {

@@ -10,7 +10,8 @@ import { applyEager } from "./eager.ts";
 import type { AnyFn, BoundArgs, TaskDecoratorOptions, ValidatedTaskOptions } from "./decorator.ts";
 import { type AppConfig, DEFAULTS, routeFor } from "./options.ts";
 import { type ApplyOptions, buildMessage } from "./call.ts";
-import { arityOf, checkArity } from "../validate/arity.ts";
+import { arityOf } from "../validate/arity.ts";
+import { checkCall } from "../validate/bind.ts";
 import { type ExceptionInfo, type Request, requestMessage } from "./request.ts";
 import { NotRegistered } from "../errors/errors.ts";
 import { Broker } from "../nats/broker.ts";
@@ -263,9 +264,7 @@ export class App {
   async sendTaskFor(task: Task, args: unknown[], options: ApplyOptions = {}): Promise<AsyncResult | EagerResult> {
     if (this.config.taskAlwaysEager) return this.applyEager(task, args, options);
     const kwargs = options.kwargs ?? {};
-    if (task.arity && task.effective("typing")) {
-      checkArity(task.name, task.arity, args.length + (Object.keys(kwargs).length > 0 ? 1 : 0));
-    }
+    if (task.arity && task.effective("typing")) checkCall(task, args, kwargs);
     const spec = validationOf(task);
     if (spec) await spec.checkCall(args, kwargs);
     const msg = buildMessage(task.name, this.queueFor(task.name, task, options), args, options);

@@ -23,7 +23,7 @@ export interface ApplyOptions {
   queue?: string;
   /** The task id. @default a random UUID */
   taskId?: string;
-  /** Keyword arguments: they reach the body as one trailing object argument. */
+  /** Keyword arguments: bound to the body's parameters by name, the others as one options object (docs/tasks.md "Keyword arguments"). */
   kwargs?: Record<string, unknown>;
   /** Store no result for this call. */
   ignoreResult?: boolean;

@@ -18,6 +18,7 @@ import { Ignore, Reject, Retry } from "../errors/semipredicates.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
 import { isRefusedCall, validationOf } from "../validate/validate.ts";
+import { bindCall } from "../validate/bind.ts";
 import { states } from "../protocol/states.ts";
 
 const log = getLogger("taskd.trace");
@@ -59,9 +60,12 @@ async function safely(what: string, fn: () => unknown): Promise<void> {
   }
 }
 
-/** The arguments the body receives: args, then kwargs as one trailing object when there are any. */
-export function callArgs(args: unknown[], kwargs: Record<string, unknown>): unknown[] {
-  return kwargs && Object.keys(kwargs).length > 0 ? [...args, kwargs] : args;
+/**
+ * The arguments the body of `task` receives: args, then kwargs bound by name, the rest as one
+ * options object (src/validate/bind.ts). Throws a refused `TypeError` when they cannot bind.
+ */
+export function callArgs(task: Task, args: unknown[], kwargs: Record<string, unknown>): unknown[] {
+  return bindCall(task, args, kwargs);
 }
 
 async function autoretry(task: Task, request: Request, error: unknown): Promise<Outcome | undefined> {
@@ -97,7 +101,7 @@ export function trace(task: Task, request: Request, hooks: TraceHooks = {}): Pro
       await safely(`${task.name}.beforeStart`, () => task.beforeStart(id, args, kwargs));
       try {
         const spec = validationOf(task);
-        const input = spec ? await spec.parseArgs(args, kwargs) : callArgs(args, kwargs);
+        const input = spec ? await spec.parseArgs(args, kwargs) : callArgs(task, args, kwargs);
         let value = await task.run(...input);
         if (spec) value = await spec.parseReturn(value);
         outcome = { kind: "success", value };

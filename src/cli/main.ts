@@ -40,7 +40,7 @@ export async function main(argv: string[]): Promise<void> {
     .allowUnknownOptions() // user preload options: see src/cli/preload.ts
     .action((module: string, flags: Record<string, unknown>) => workerCommand(module, flags, unknownOptions(worker, flags)));
   withBrokerOptions(cli.command("call <name> [...args]", "Send a task by name; args are JSON when they parse, strings otherwise"))
-    .option("--kwargs <json>", "Keyword arguments as a JSON object")
+    .option("--kwargs <json>", "Keyword arguments as a JSON object, bound by name as in Celery (docs/tasks.md)")
     .option("--countdown <s>", "Run no earlier than this many seconds from now")
     .option("--eta <iso>", "Run no earlier than this time")
     .option("--expires <s|iso>", "Do not run after this many seconds, or this time")

@@ -15,6 +15,11 @@ export interface Serializer {
   encode(value: unknown): Uint8Array;
   /** Bytes to plain data. Must not run code found in the data. */
   decode(bytes: Uint8Array): unknown;
+  /**
+   * The encoding is secret (it encrypts): results of tasks sent with it are sealed with it too
+   * (docs/security.md). @default false
+   */
+  readonly encrypts?: boolean;
 }
 
 const packr = new Packr({

@@ -66,7 +66,7 @@ export interface TaskMessage {
   queue: string;
   /** Positional arguments (body). */
   args: unknown[];
-  /** Keyword arguments (body); the task body receives them as one trailing object argument. */
+  /** Keyword arguments (body): bound to the body's parameters by name, the others as one options object (docs/tasks.md). */
   kwargs: Record<string, unknown>;
   /** Callbacks and workflow steps (body). */
   embed: Embed;
@@ -90,7 +90,7 @@ export interface TaskMessage {
   timelimit?: [number | null, number | null];
   /** The caller's choice to store no result (`taskd-ignore-result`); absent: the task's setting. */
   ignoreResult?: boolean;
-  /** Reserved (`taskd-reply-to`): carried on the wire, not acted on yet. */
+  /** The sender's reply inbox (`taskd-reply-to`, `_INBOX.<token>`): where the ready result is also sent. */
   replyTo?: string;
   /** Extra user headers, passed through as they are. */
   headers?: Record<string, string>;
@@ -150,7 +150,11 @@ function oneLine(value: string): string {
   return /[\r\n]/.test(value) ? value.replace(/[\r\n]+/g, " ") : value;
 }
 
-/** Reads one header; `undefined` when absent. */
+/**
+ * Reads one header; `undefined` when absent. Protocol header names are matched whatever their
+ * case (`Taskd-Task` is `taskd-task`: docs/PROTOCOL.md "Header names"); a reader built on a
+ * worker's header record (src/worker/headers.ts) has them filed in lower case already.
+ */
 export type HeaderReader = (name: string) => string | undefined;
 
 /** The routing part of a message: everything but the body, read from headers only. */

@@ -3,7 +3,7 @@
  * Pydantic's `pydantic=True` for TypeScript.
  *
  * - `args: [schemaA, schemaB]` describe the positional arguments (without a `kwargs` schema, a
- *   call's keyword arguments are the trailing positional object, as for any task); `kwargs`
+ *   call's keyword arguments are bound by name first, as for any task: src/validate/bind.ts); `kwargs`
  *   describes the keyword arguments object, parsed even when empty so its defaults apply, and
  *   handed to the body after the positional ones; `returns` describes the return value.
  * - The client checks a call before sending it (`checkCall`) and sends the arguments as given;
@@ -19,6 +19,7 @@ import { TaskValidationError } from "../errors/validation.ts";
 import { dump, DumpError } from "./dump.ts";
 import { argumentSubject, describe, kwargsSubject, returnSubject, underArgument } from "./issues.ts";
 import { paramNamesOf } from "./params.ts";
+import { BindingError, bindCall, isBindingError } from "./bind.ts";
 import { isSchema, strictSchema } from "./strict.ts";
 
 /** How a task's calls and results are checked in validate mode. */
@@ -76,7 +77,7 @@ export function validationOf(task: ValidatedTask): ValidationSpec | undefined {
 
 /** Whether `error` is the refusal of a call's arguments by `parseArgs` (not retried; dead-lettered). */
 export function isRefusedCall(error: unknown): boolean {
-  return typeof error === "object" && error !== null && refused.has(error);
+  return typeof error === "object" && error !== null && (refused.has(error) || isBindingError(error));
 }
 
 function build(task: ValidatedTask): ValidationSpec | undefined {
@@ -105,8 +106,18 @@ function build(task: ValidatedTask): ValidationSpec | undefined {
   const nameOf = () => (names ??= paramNamesOf(task));
 
   async function parseCall(rawArgs: unknown[], rawKwargs: Record<string, unknown>): Promise<{ out: unknown[]; issues: string; list: Issues }> {
-    const hasKwargs = rawKwargs !== undefined && rawKwargs !== null && Object.keys(rawKwargs).length > 0;
-    const positional = kwargs === undefined && hasKwargs ? [...rawArgs, rawKwargs] : rawArgs;
+    // Without a kwargs schema, kwargs bind by name as for any task (src/validate/bind.ts);
+    // with one, they are all the options object that schema describes.
+    let positional = rawArgs;
+    if (kwargs === undefined) {
+      try {
+        positional = bindCall(task, rawArgs, rawKwargs);
+      } catch (e) {
+        if (!(e instanceof BindingError)) throw e;
+        const issue = bindingIssue(e, rawKwargs);
+        return { out: [], issues: e.reason, list: [issue] };
+      }
+    }
     const out: unknown[] = [];
     const argIssues: Issues = [];
     if (args) {
@@ -171,6 +182,10 @@ type Parsed = { success: true; output: unknown } | { success: false; issues: Iss
 async function parse(schema: Schema, input: unknown): Promise<Parsed> {
   const r = schema.async ? await v.safeParseAsync(schema, input) : v.safeParse(schema as Parameters<typeof v.safeParse>[0], input);
   return r.success ? { success: true, output: r.output } : { success: false, issues: r.issues as Issues };
+}
+
+function bindingIssue(e: BindingError, input: unknown): v.BaseIssue<unknown> {
+  return { kind: "schema", type: "arguments", input, expected: "keyword arguments the task declares", received: "another keyword", message: e.reason };
 }
 
 function extraArgument(input: unknown, count: number): v.BaseIssue<unknown> {

@@ -10,13 +10,14 @@ import type { JsMsg } from "@nats-io/jetstream";
 import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
 import { type Batches, isBatches } from "../app/batches.ts";
-import { checkArity } from "../validate/arity.ts";
+import { checkCall } from "../validate/bind.ts";
 import { NotRegistered } from "../errors/errors.ts";
 import { decodeBody, decodeEnvelope, H, type HeaderReader, type TaskEnvelope } from "../protocol/message.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
 import { failureMeta, storeResult } from "./results.ts";
 import { headersOf } from "./headers.ts";
+import { failDeadLetter } from "./dead_letter.ts";
 import type { MessageBody } from "./request.ts";
 import type { MessageVerifier } from "../protocol/signing.ts";
 
@@ -63,6 +64,8 @@ export async function admit(ctx: AdmitContext, m: JsMsg): Promise<Admission> {
   try {
     env = decodeEnvelope(get);
   } catch (e) {
+    // Unreadable headers: the FAILURE goes under the raw id, when it is a valid key.
+    await failDeadLetter(ctx, m, e);
     return { kind: "deadLetter", reason: (e as Error).message };
   }
   const task = ctx.registry.get(env.task);
@@ -86,9 +89,7 @@ export async function admit(ctx: AdmitContext, m: JsMsg): Promise<Admission> {
   let body: MessageBody;
   try {
     body = decodeBody(get, m.data);
-    if (task.arity && task.effective("typing")) {
-      checkArity(task.name, task.arity, body.args.length + (Object.keys(body.kwargs).length > 0 ? 1 : 0));
-    }
+    if (task.arity && task.effective("typing")) checkCall(task, body.args, body.kwargs);
   } catch (e) {
     return refuse(e);
   }

@@ -10,7 +10,8 @@ import type { App } from "../app/app.ts";
 import type { Request } from "../app/request.ts";
 import type { Task } from "../app/task.ts";
 import { PayloadTooLargeError, serializeError } from "../errors/errors.ts";
-import type { ResultMeta } from "../protocol/result.ts";
+import { type ResultMeta, sealMeta } from "../protocol/result.ts";
+import { serializerByName } from "../protocol/codec.ts";
 import { states } from "../protocol/states.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
@@ -72,24 +73,27 @@ export async function storeStarted(task: Task, request: Request, hostname: strin
  * storeErrorsEvenIfIgnored. A requeued rejection and an ignored run store nothing.
  */
 export async function storeOutcome(task: Task, request: Request, o: Outcome, hostname: string): Promise<void> {
+  // A task sent with an encrypting serializer gets its result sealed with it (docs/security.md).
+  const serializer = serializerByName(task.effective("serializer"));
+  const store = (app: App, m: ResultMeta, replyTo?: string) => storeResult(app, serializer.encrypts ? sealMeta(m, serializer) : m, replyTo);
   const ignoreResult = request.ignoreResult;
   const storeErrors = !ignoreResult || task.effective("storeErrorsEvenIfIgnored");
   const base = { taskId: request.id, taskName: task.name, retries: request.retries, worker: hostname };
   const meta = { id: request.id, task: task.name, retries: request.retries };
   if (o.kind === "success") {
-    if (!ignoreResult) await storeResult(task.app, { ...base, status: states.SUCCESS, result: o.value, dateDone: new Date().toISOString() }, request.replyTo);
+    if (!ignoreResult) await store(task.app, { ...base, status: states.SUCCESS, result: o.value, dateDone: new Date().toISOString() }, request.replyTo);
   } else if (o.kind === "failure") {
-    if (storeErrors) await storeResult(task.app, failureMeta(meta, o.error, hostname), request.replyTo);
+    if (storeErrors) await store(task.app, failureMeta(meta, o.error, hostname), request.replyTo);
   } else if (o.kind === "retry") {
     if (storeErrors) {
       const e = serializeError(o.retry.exc ?? o.retry);
-      await storeResult(task.app, { ...base, status: states.RETRY, result: e, traceback: e.stack }, request.replyTo);
+      await store(task.app, { ...base, status: states.RETRY, result: e, traceback: e.stack }, request.replyTo);
     }
   } else if (o.kind === "revoked") {
     if (!ignoreResult) {
-      await storeResult(task.app, { ...base, status: states.REVOKED, result: { type: "TaskRevokedError", message: o.error.message }, dateDone: new Date().toISOString() }, request.replyTo);
+      await store(task.app, { ...base, status: states.REVOKED, result: { type: "TaskRevokedError", message: o.error.message }, dateDone: new Date().toISOString() }, request.replyTo);
     }
   } else if (o.kind === "rejected" && !o.reject.requeue) {
-    if (storeErrors) await storeResult(task.app, failureMeta(meta, o.reject, hostname), request.replyTo);
+    if (storeErrors) await store(task.app, failureMeta(meta, o.reject, hostname), request.replyTo);
   }
 }

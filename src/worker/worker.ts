@@ -186,7 +186,7 @@ export class Worker {
     await this.#controlServer.start();
     const global = this.loops.globalRates.size > 0 ? new GlobalRateLimiter(this.#nc, `${app.names.prefix}_ratelimits`, app.config.replicas ?? DEFAULTS.replicas) : undefined;
     this.startedAt = Date.now();
-    this.#scheduler = new Scheduler(this.#broker);
+    this.#scheduler = new Scheduler(this.#broker, this.#context());
     this.#scheduler.start();
     this.loops.start(this.#broker, this.queues, this.#context(), global);
     // Late-acked and running messages: tell the server we are alive well inside ack_wait.

@@ -6,7 +6,7 @@
  * @module
  */
 import process from "node:process";
-import { headers as natsHeaders } from "@nats-io/nats-core";
+import { Match, headers as natsHeaders } from "@nats-io/nats-core";
 import type { StoredMsg } from "@nats-io/jetstream";
 import type { Broker } from "../../nats/broker.ts";
 import { isNotFound } from "../../nats/errors.ts";
@@ -42,8 +42,13 @@ export interface DeadLetter {
 /** Headers a replay drops: the death record and the requeue counter. */
 const DROPPED = new Set<string>([H.deadReason, H.deadAt, H.deadSubject, H.requeues]);
 
+/** A header of a stored message, its name matched whatever its case (as a worker reads them). */
+function headerOf(m: StoredMsg, name: string): string | undefined {
+  return m.header?.get(name, Match.IgnoreCase) || undefined;
+}
+
 function describe(m: StoredMsg, prefix: string): DeadLetter {
-  const get = (k: string) => m.header?.get(k) || undefined;
+  const get = (k: string) => headerOf(m, k);
   return {
     seq: m.seq,
     queue: m.subject.slice(`${prefix}.dead.`.length),
@@ -118,7 +123,7 @@ export function deadShowCommand(seq: string, flags: DeadFlags): Promise<void> {
     for (const [k, v] of m.header ?? []) headers[k] = v[0];
     let body: { args?: unknown[]; kwargs?: Record<string, unknown>; error?: string };
     try {
-      const b = decodeBody((k) => m.header?.get(k) || undefined, m.data);
+      const b = decodeBody((k) => headerOf(m, k), m.data);
       body = { args: b.args, kwargs: b.kwargs };
     } catch (e) {
       body = { error: (e as Error).message };
@@ -155,7 +160,7 @@ export function deadRetryCommand(seqs: string[], flags: DeadFlags): Promise<void
     else for (const s of seqs) targets.push(await getOne(broker, Number(s)));
     for (const m of targets) {
       const d = describe(m, broker.names.prefix);
-      const target = flags.queue ?? (m.header?.get(H.queue) || d.queue);
+      const target = flags.queue ?? (headerOf(m, H.queue) || d.queue);
       let subject: string;
       try {
         subject = broker.names.taskSubject(target);
@@ -164,11 +169,11 @@ export function deadRetryCommand(seqs: string[], flags: DeadFlags): Promise<void
       }
       const h = natsHeaders();
       for (const [k, values] of m.header ?? []) {
-        if (DROPPED.has(k) || k.startsWith("Nats-") || k === H.queue) continue;
+        if (DROPPED.has(k.toLowerCase()) || k.startsWith("Nats-") || k.toLowerCase() === H.queue) continue;
         for (const v of values) h.append(k, v);
       }
-      if (m.header?.get(H.protocol)) h.set(H.queue, target);
-      const eta = Date.parse(m.header?.get(H.eta) ?? "");
+      if (headerOf(m, H.protocol)) h.set(H.queue, target);
+      const eta = Date.parse(headerOf(m, H.eta) ?? "");
       const to = eta > Date.now() ? broker.names.delayedSubject(target) : subject;
       await broker.js.publish(to, m.data, { headers: h, msgID: `${d.id ?? "msg"}:${d.retries ?? 0}:replay:${d.seq}` });
       await jsm.streams.deleteMessage(broker.names.deadStream, m.seq, false);
