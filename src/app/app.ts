@@ -31,6 +31,8 @@ import { noteBody } from "../validate/params.ts";
 import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated } from "../validate/types.ts";
 import { Control } from "../control/client.ts";
 import { sendTaskSentEvent } from "../events/sent.ts";
+import { defineSchedule, Schedules } from "./schedule/schedules.ts";
+import type { ScheduleDefinition } from "./schedule/definition.ts";
 
 const apps: App[] = [];
 const anonymousTasks = new WeakSet<Task>();
@@ -81,6 +83,7 @@ export class App {
     if (!(expires > 0)) throw new RangeError(`Cannot create App: 'resultExpires' must be > 0 seconds: current value is ${expires}`);
     this.sendReplies = config.resultReplies ?? true;
     this.backend = new ResultBackend(() => this.connection(), this.names.resultsBucket, expires, config.replicas ?? DEFAULTS.replicas);
+    for (const [id, entry] of Object.entries(config.beatSchedule ?? {})) defineSchedule(this, id, entry);
     apps.push(this);
   }
 
@@ -369,6 +372,25 @@ export class App {
    */
   async revoke(taskId: string, options: { terminate?: boolean } = {}): Promise<void> {
     await revokeTask(this, taskId, options.terminate ?? false);
+  }
+
+  /**
+   * Defines a periodic task in code (docs/beat.md); beats store it on the server when they start,
+   * keeping its cursor when the definition is unchanged. Throws on an invalid rule.
+   * @example
+   * ```ts
+   * app.schedule("tick", { task: tick, every: 1, args: ["t"] });
+   * app.schedule("nightly", { task: "tasks.nightly", cron: "30 2 * * *", tz: "Europe/Berlin", catchup: "once", overlap: "skip" });
+   * ```
+   */
+  schedule(id: string, definition: ScheduleDefinition): void {
+    defineSchedule(this, id, definition);
+  }
+
+  #schedules?: Schedules;
+  /** Schedules stored on the server: `list`, `add`, `remove`, `pause`, `resume`, `run`. */
+  get schedules(): Schedules {
+    return (this.#schedules ??= new Schedules(this));
   }
 
   #control?: Control;

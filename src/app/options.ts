@@ -8,6 +8,7 @@ import { DEFAULT_REPLICAS, DEFAULT_RESULT_EXPIRES } from "../nats/kv.ts";
 import type { BrokerAuthOptions } from "../nats/connection.ts";
 import type { Compression } from "../protocol/codec.ts";
 import type { SigningOptions } from "../protocol/signing.ts";
+import type { BeatScheduleEntry } from "./schedule/definition.ts";
 
 /** Celery's defaults, reused by the CLI's help. */
 export const DEFAULTS = {
@@ -154,6 +155,12 @@ export interface AppConfig extends BrokerAuthOptions {
   taskCls?: new () => any;
   /** Seconds a client waits for its first connection. @default 5 */
   connectTimeout?: number;
+  /**
+   * Periodic tasks by schedule id, as Celery's `beat_schedule` (docs/beat.md): stored on the
+   * server when a beat starts. @default {}
+   * @example `{ "add-every-30s": { task: "tasks.add", schedule: 30, args: [16, 16] } }`
+   */
+  beatSchedule?: Record<string, BeatScheduleEntry>;
 }
 
 /** Resolves the queue for `name` from `taskRoutes` (exact name first, then `*` globs). */

@@ -18,6 +18,8 @@ import { purgeCommand, type PurgeFlags } from "./commands/purge.ts";
 import { INSPECT_COMMANDS, inspectCommand } from "./commands/inspect.ts";
 import { controlCommand } from "./commands/control.ts";
 import { eventsCommand } from "./commands/events.ts";
+import { beatCommand } from "./commands/beat.ts";
+import { SCHEDULE_ACTIONS, scheduleCommand } from "./commands/schedule.ts";
 
 /** Runs the command line with `argv` (without the runtime and script). */
 export async function main(argv: string[]): Promise<void> {
@@ -33,6 +35,7 @@ export async function main(argv: string[]): Promise<void> {
     .option("--time-limit <s>", "Default hard time limit, seconds")
     .option("--soft-time-limit <s>", "Default soft time limit, seconds")
     .option("--without-events", "Send no task or worker events")
+    .option("-B, --beat", "Also run a beat (periodic tasks) in this worker; any number may run")
     .example("taskd worker ./tasks.ts -c 20 -Q default -n w1@host")
     .allowUnknownOptions() // user preload options: see src/cli/preload.ts
     .action((module: string, flags: Record<string, unknown>) => workerCommand(module, flags, unknownOptions(worker, flags)));
@@ -83,6 +86,30 @@ export async function main(argv: string[]): Promise<void> {
     .option("--json", "One JSON object per line")
     .option("--heartbeats", "Also show worker heartbeats")
     .action((flags: Record<string, unknown>) => eventsCommand(flags));
+  withBrokerOptions(cli.command("beat <module>", "Fire the periodic tasks of the module's apps (any number of beats may run)"))
+    .option("-l, --loglevel <level>", "debug, info, warn or error", { default: "info" })
+    .option("-n, --hostname <name>", "Name in events and logs")
+    .example("taskd beat ./tasks.ts")
+    .action((module: string, flags: Record<string, unknown>) => beatCommand(module, flags));
+  withBrokerOptions(cli.command("schedule <action> [...args]", `Periodic tasks stored on the server: ${SCHEDULE_ACTIONS.join(", ")}`))
+    .option("--task <name>", "add: the task to run")
+    .option("--every <s>", "add: every S seconds, or 15m, 2h")
+    .option("--cron <expr>", "add: a cron expression (5 fields, or 6 with leading seconds)")
+    .option("--tz <zone>", "add: the cron's IANA time zone (default: UTC)")
+    .option("--at <iso>", "add: one run at this time")
+    .option("--args <json>", "add: positional arguments, a JSON array")
+    .option("--kwargs <json>", "add: keyword arguments, a JSON object")
+    .option("--queue <name>", "add: the queue to send to")
+    .option("--expires <s>", "add: a run not started this many seconds after its due time is dropped")
+    .option("--catchup <policy>", "add: skip (default), once, or all:N")
+    .option("--overlap <policy>", "add: allow (default) or skip")
+    .option("--jitter <s>", "add: delay each run by up to S seconds")
+    .option("--start <iso>", "add: no run before this time")
+    .option("--end <iso>", "add: no run at or after this time")
+    .option("--json", "list: print JSON")
+    .example("taskd schedule add nightly --task tasks.report --cron '30 2 * * *' --tz Europe/Berlin")
+    .example("taskd schedule list")
+    .action((action: string, args: string[], flags: Record<string, unknown>) => scheduleCommand(String(action), args.map(String), flags));
   cli.help();
   cli.version(`${pkg.version} (${runtime.name} ${runtime.version})`);
   cli.parse(["taskd", "taskd", ...argv], { run: false });

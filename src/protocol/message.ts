@@ -38,6 +38,9 @@ export const H = {
   deadReason: "taskd-dead-reason",
   deadAt: "taskd-dead-at",
   deadSubject: "taskd-dead-subject",
+  schedule: "taskd-schedule",
+  scheduledFor: "taskd-scheduled-for",
+  backfilled: "taskd-backfilled",
 } as const;
 
 /** What a message carries besides its arguments: callbacks and workflow steps. */

@@ -13,6 +13,7 @@ import { applySigningFlags, type BrokerFlags, brokerConfigured } from "../broker
 import { loadTaskModule } from "../load.ts";
 import { sendPreloadOptions } from "../preload.ts";
 import { CliError } from "../errors.ts";
+import { type Beat, startBeats } from "../../beat/beat.ts";
 
 const log = getLogger("taskd.worker");
 
@@ -30,6 +31,8 @@ export interface WorkerFlags extends BrokerFlags {
   /** cac's negation of --without-events. */
   events?: boolean;
   withoutEvents?: boolean;
+  /** -B: also run a beat. */
+  beat?: boolean;
 }
 
 function positiveInt(name: string, value: unknown): number | undefined {
@@ -74,9 +77,11 @@ export async function workerCommand(module: string, flags: WorkerFlags, unknown:
   process.on("uncaughtException", (e) => log.error("uncaught error outside any task (the worker goes on):", e));
   process.on("unhandledRejection", (e) => log.error("unhandled rejection outside any task (the worker goes on):", e));
   let signalled = 0;
+  let beats: Beat[] = [];
   const done = new Promise<void>((resolve) => {
     const onSignal = (sig: string) => {
       signalled++;
+      for (const b of beats) b.stop();
       if (signalled === 1) {
         log.info(`${sig} received: warm shutdown (finishing running tasks; send again for cold shutdown)`);
         worker.stop(false, sig).then(resolve, resolve);
@@ -95,6 +100,7 @@ export async function workerCommand(module: string, flags: WorkerFlags, unknown:
   });
   try {
     await worker.start();
+    if (flags.beat) beats = await startBeats(apps, { embedded: true, hostname: worker.hostname });
   } catch (e) {
     dev?.stop();
     throw e;
