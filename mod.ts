@@ -75,6 +75,7 @@ export type {
   Unvalidated,
 
 } from "./src/validate/types.ts";
+export type { ValidateConfig, ValidateContext } from "./src/validate/validate.ts";
 export { Signal } from "./src/signals/signal.ts";
 export type { ConnectOptions, SignalHandler } from "./src/signals/signal.ts";
 export { signals } from "./src/signals/signals.ts";
@@ -83,11 +84,11 @@ export { addLogHandler, getLogger, getLogLevel, getTaskLogger, LOG_FORMAT, LOG_L
 export type { Logger, LogHandler, LogLevel, LogRecord } from "./src/log/logger.ts";
 export { setupLogging } from "./src/log/setup.ts";
 export type { ConfigurableLogger, LoggingOptions, LoggingSetup } from "./src/log/setup.ts";
-export { registerSerializer } from "./src/protocol/codec.ts";
+export { registerCompression, registerSerializer } from "./src/protocol/codec.ts";
 export { aesGcmSerializer } from "./src/protocol/encryption.ts";
 export type { AesGcmOptions } from "./src/protocol/encryption.ts";
 export type { SigningOptions } from "./src/protocol/signing.ts";
-export type { Compression, Serializer } from "./src/protocol/codec.ts";
+export type { Compression, Compressor, Serializer } from "./src/protocol/codec.ts";
 export type { ResultBackend } from "./src/nats/result_store.ts";
 export type { ResultMeta } from "./src/protocol/result.ts";
 export type { BrokerAuthOptions } from "./src/nats/connection.ts";

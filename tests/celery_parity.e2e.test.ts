@@ -179,4 +179,20 @@ describe("Celery parity through dist/taskd", () => {
     await eventually(async () => (await r.state) === "SUCCESS", 30_000);
     assert.match(String(await r.result), /^delivery [2-9]/);
   });
+
+  test("a compression registered with registerCompression travels end to end", async () => {
+    const text = "a".repeat(5000);
+    const r = await parity.squeezed.delay(text);
+    assert.equal(await r.get({ timeout: 15 }), 5000);
+    await eventually(() => worker.output.includes(`parity.squeezed[${r.id}] succeeded`));
+  });
+
+  test("validateContext reaches valibot's parse; validateDump shapes the stored return", async () => {
+    const r = await parity.modelled.delay(2, 3);
+    assert.deepEqual(await r.get({ timeout: 15 }), { sum: 5, at: "dumped by the task" });
+    const bad = await app.sendTask("parity.modelled", ["x", "y"]);
+    const e = await failureOf(bad.get({ timeout: 15 }));
+    assert.equal(e.remoteType, "TaskValidationError");
+    assert.equal((e.data as { issues: unknown[] }).issues.length, 1, "abortEarly: valibot stopped at the first issue");
+  });
 });

@@ -20,6 +20,7 @@ import { revokeTask } from "../nats/revoked.ts";
 import { authOptions, DEFAULT_BROKER_URL, openConnection } from "../nats/connection.ts";
 import { checkName, type Names, namesFor } from "../nats/names.ts";
 import { encodeTask, type TaskMessage } from "../protocol/message.ts";
+import type { Compression } from "../protocol/codec.ts";
 import { MessageSigner } from "../protocol/signing.ts";
 import { AsyncResult } from "../result/async_result.ts";
 import type { EagerResult } from "../result/eager_result.ts";
@@ -325,7 +326,7 @@ export class App {
   }
 
   /** Encodes and publishes a message: to its queue, or to the delayed stream when it has a future eta. */
-  async publish(msg: TaskMessage, encode: { serializer?: string; compression?: "gzip" } = {}): Promise<void> {
+  async publish(msg: TaskMessage, encode: { serializer?: string; compression?: Compression } = {}): Promise<void> {
     if (signals.beforeTaskPublish.hasReceivers) {
       await signals.beforeTaskPublish.send(msg.task, { body: [msg.args, msg.kwargs, msg.embed], exchange: "", routingKey: msg.queue, headers: msg, properties: {} });
     }

@@ -4,6 +4,7 @@
  * `base` class) whose `run` is the function; class tasks subclass `Task` and define `run`.
  * @module
  */
+import type { ValidateContext } from "../validate/validate.ts";
 import type { App } from "./app.ts";
 import type { ApplyOptions } from "./call.ts";
 import { currentTask } from "../context/task_context.ts";
@@ -79,6 +80,10 @@ export class Task<A extends unknown[] = any[], R = any> {
   declare returns?: unknown;
   /** Validate mode: object schemas refuse unknown keys. */
   declare validateStrict?: boolean;
+  /** Validate mode: valibot's parse config, or a function of the task giving it. */
+  declare validateContext?: ValidateContext;
+  /** Validate mode: how a parsed return value is dumped for storing. */
+  declare validateDump?: (value: unknown) => unknown;
   /** @internal the body's arity, for the typing check. */
   declare arity?: Arity;
   // The task options as fields (see TaskOptions). Unset (undefined) means "not set on this

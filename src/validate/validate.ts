@@ -57,6 +57,13 @@ export interface ValidatedTask {
   readonly returns?: unknown;
   /** Object schemas refuse unknown keys. */
   readonly validateStrict?: boolean;
+  /**
+   * valibot's parse config (`lang`, `abortEarly`, `abortPipeEarly`, `message`), or a function of
+   * the task's name giving it: Celery's `pydantic_context`, as valibot takes context.
+   */
+  readonly validateContext?: ValidateContext;
+  /** Turns the parsed return value into what is stored (Celery's `pydantic_dump_kwargs`); default: plain data (Dates as ISO strings, class instances as plain objects). */
+  readonly validateDump?: (value: unknown) => unknown;
   /** The body, whose parameter names label argument errors. */
   run(...args: never[]): unknown;
 }
@@ -67,7 +74,7 @@ const refused = new WeakSet<object>();
  * task (again only if its schema fields change); bad schemas throw `TypeError`.
  */
 export function validationOf(task: ValidatedTask): ValidationSpec | undefined {
-  const key = [task.validate, task.args, task.kwargs, task.returns, task.validateStrict] as const;
+  const key = [task.validate, task.args, task.kwargs, task.returns, task.validateStrict, task.validateContext, task.validateDump] as const;
   const hit = cache.get(task);
   if (hit && hit.key.every((k, i) => k === key[i])) return hit.spec;
   const spec = build(task);
@@ -104,6 +111,10 @@ function build(task: ValidatedTask): ValidationSpec | undefined {
   const returns = task.returns === undefined ? undefined : check("returns", task.returns);
   let names: (string | undefined)[] | undefined;
   const nameOf = () => (names ??= paramNamesOf(task));
+  const context = task.validateContext;
+  const config = () => (typeof context === "function" ? context({ task: name }) : context) as v.Config<v.BaseIssue<unknown>> | undefined;
+  const parse = (schema: Schema, input: unknown) => parseWith(schema, input, config());
+  const dumpValue = task.validateDump ?? dump;
 
   async function parseCall(rawArgs: unknown[], rawKwargs: Record<string, unknown>): Promise<{ out: unknown[]; issues: string; list: Issues }> {
     // Without a kwargs schema, kwargs bind by name as for any task (src/validate/bind.ts);
@@ -125,6 +136,7 @@ function build(task: ValidatedTask): ValidationSpec | undefined {
         const r = await parse(args[i], positional[i]);
         if (r.success) out.push(r.output);
         else argIssues.push(...underArgument(r.issues, i, positional));
+        if (argIssues.length && config()?.abortEarly) break; // valibot's abortEarly, across arguments too
       }
       for (let i = args.length; i < positional.length; i++) argIssues.push(...underArgument([extraArgument(positional[i], args.length)], i, positional));
     } else {
@@ -167,7 +179,7 @@ function build(task: ValidatedTask): ValidationSpec | undefined {
         });
       }
       try {
-        return dump(r.output);
+        return dumpValue(r.output);
       } catch (e) {
         if (!(e instanceof DumpError)) throw e;
         const issue = dumpIssue(e, r.output);
@@ -179,8 +191,21 @@ function build(task: ValidatedTask): ValidationSpec | undefined {
 
 type Parsed = { success: true; output: unknown } | { success: false; issues: Issues };
 
-async function parse(schema: Schema, input: unknown): Promise<Parsed> {
-  const r = schema.async ? await v.safeParseAsync(schema, input) : v.safeParse(schema as Parameters<typeof v.safeParse>[0], input);
+/** The parts of valibot's parse config a task may set (valibot's `Config`). */
+export interface ValidateConfig {
+  /** The language of valibot's messages (with `@valibot/i18n`). */
+  lang?: string;
+  /** Stop at the first issue. */
+  abortEarly?: boolean;
+  /** Stop a pipe at its first issue. */
+  abortPipeEarly?: boolean;
+}
+
+/** valibot's parse config, or a function of the task giving it (`validateContext`). */
+export type ValidateContext = ValidateConfig | ((task: { task: string }) => ValidateConfig | undefined);
+
+async function parseWith(schema: Schema, input: unknown, config?: v.Config<v.BaseIssue<unknown>>): Promise<Parsed> {
+  const r = schema.async ? await v.safeParseAsync(schema, input, config) : v.safeParse(schema as Parameters<typeof v.safeParse>[0], input, config);
   return r.success ? { success: true, output: r.output } : { success: false, issues: r.issues as Issues };
 }
 
