@@ -95,8 +95,13 @@ export async function main(argv: string[]): Promise<void> {
   await cli.runMatchedCommand();
 }
 
-if (import.meta.main) {
-  main(process.argv.slice(2)).then(
+/**
+ * Runs the command line and exits the process: 0 when the command finished, 1 with a one-line
+ * message on stderr when it failed (the stack too with `TASKD_DEBUG=1`). The package's `taskd`
+ * bin (bin/taskd.mjs) calls this when no compiled binary is at hand.
+ */
+export function run(argv: string[]): Promise<void> {
+  return main(argv).then(
     () => process.exit(0),
     (e) => {
       const message = e instanceof Error ? e.message : String(e);
@@ -106,3 +111,9 @@ if (import.meta.main) {
     },
   );
 }
+
+// Read through a variable: `bun build --target node` rewrites a literal `import.meta.main` into
+// a test that is always true under Node.js ESM, which would run the CLI on every import of the
+// built dist/lib/src/cli/main.js (the bin imports it and calls run()).
+const meta: { main?: boolean } = import.meta;
+if (meta.main) run(process.argv.slice(2));
