@@ -24,6 +24,7 @@ export type { EffectiveOptions, RetryOptions, UpdateStateOptions } from "./src/a
 export { ExceptionInfo, Request } from "./src/app/request.ts";
 export type { DeliveryInfo, RequestClass, RequestFields } from "./src/app/request.ts";
 export type { ApplyOptions } from "./src/app/call.ts";
+export type { SendTaskArgs, TaskArgs, TaskResult } from "./src/app/by_name.ts";
 export { DEFAULTS } from "./src/app/options.ts";
 export type { AppConfig, ErrorClass, TaskOptions } from "./src/app/options.ts";
 export { backoffDelay } from "./src/app/backoff.ts";
