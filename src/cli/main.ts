@@ -9,6 +9,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { runtime } from "../runtime/mod.ts";
 import { withBrokerOptions } from "./broker.ts";
 import { workerCommand } from "./commands/worker.ts";
+import { watchWorker } from "./watch.ts";
 import { type CallFlags, callCommand, resultCommand, type ResultFlags } from "./commands/call.ts";
 import { DEFAULTS } from "../app/options.ts";
 import { deadCommand, type DeadFlags } from "./commands/dead.ts";
@@ -33,9 +34,13 @@ export async function main(argv: string[]): Promise<void> {
     .option("--time-limit <s>", "Default hard time limit, seconds")
     .option("--soft-time-limit <s>", "Default soft time limit, seconds")
     .option("--without-events", "Send no task or worker events")
+    .option("--watch", "Restart the worker (warm shutdown first) when the module or its relative imports change: for development")
     .example("taskd worker ./tasks.ts -c 20 -Q default -n w1@host")
+    .example("taskd worker ./tasks.ts --watch")
     .allowUnknownOptions() // user preload options: see src/cli/preload.ts
-    .action((module: string, flags: Record<string, unknown>) => workerCommand(module, flags, unknownOptions(worker, flags)));
+    .action((module: string, flags: Record<string, unknown>) =>
+      flags.watch ? watchWorker(module, argv) : workerCommand(module, flags, unknownOptions(worker, flags))
+    );
   withBrokerOptions(cli.command("call <name> [...args]", "Send a task by name; args are JSON when they parse, strings otherwise"))
     .option("--kwargs <json>", "Keyword arguments as a JSON object, bound by name as in Celery (docs/tasks.md)")
     .option("--countdown <s>", "Run no earlier than this many seconds from now")
