@@ -68,5 +68,19 @@ check: node_modules/.installed
 	$(BIN)/deno doc --lint mod.ts worker.ts
 	$(BIN)/deno run --allow-read .ci/layers.ts
 
+# A release: the compiled binary named for its platform, the npm tarball, and SHA256SUMS over
+# both, in dist/release/; then the JSR dry run (offline; --allow-slow-types: see docs/packaging.md).
+VERSION = $(shell node -p 'require("./package.json").version')
+PLATFORM = $(shell node -p 'process.platform + "-" + process.arch')
+release: build
+	rm -rf dist/release && mkdir -p dist/release
+	cp dist/taskd dist/release/taskd-$(VERSION)-$(PLATFORM)
+	npm pack --pack-destination dist/release
+	cd dist/release && sha256sum taskd-$(VERSION)-$(PLATFORM) taskd-$(VERSION).tgz > SHA256SUMS
+	@$(BIN)/deno publish --dry-run --allow-dirty --allow-slow-types >dist/release/jsr-dry-run.log 2>&1 || \
+	  { cat dist/release/jsr-dry-run.log; exit 1; }
+	@echo "JSR dry run: ok (dist/release/jsr-dry-run.log)"
+	@cat dist/release/SHA256SUMS
+
 clean:
 	rm -rf dist .taskd
