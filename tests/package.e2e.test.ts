@@ -63,6 +63,9 @@ const RUNTIMES = [
   { name: "node", worker: ["node", "node_modules/.bin/taskd", "worker", "./tasks.js"], client: ["node", "client.mjs"] },
 ];
 
+/** Whether this Node.js imports `.ts` files itself (type stripping, Node.js >= 22.18). */
+const nodeStripsTypes = spawnSync("node", ["-p", "Boolean(process.features.typescript)"], { encoding: "utf8" }).stdout?.trim() === "true";
+
 describe("the npm package installed into a fresh project (Bun, Deno, Node.js)", () => {
   before(async () => {
     if (!existsSync(join(ROOT, "dist", "lib", "mod.js"))) throw new Error("dist/lib is missing: run make build first");
@@ -141,4 +144,30 @@ describe("the npm package installed into a fresh project (Bun, Deno, Node.js)", 
       }
     });
   }
+
+  test("npx taskd worker ./tasks.ts: Node.js without type stripping hands the worker to bun from PATH", async (t) => {
+    if (offline) return void t.skip(offline);
+    if (spawnSync("node", ["--version"]).status !== 0) return void t.skip("no node on PATH");
+    const queue = "pkg-node-ts";
+    const w = new WorkerProcess(spawn("node", ["node_modules/.bin/taskd", "worker", "./tasks.ts", "-Q", queue], { cwd: project, env, stdio: ["ignore", "pipe", "pipe"] }));
+    try {
+      await w.waitFor(/ready: consuming/, 60_000);
+      const r = await run("node", ["client.mjs"], project, { ...env, PKG_QUEUE: queue }, 60_000);
+      assert.equal(r.code, 0, `${r.output}\n--- worker:\n${w.output}`);
+      assert.deepEqual(JSON.parse(r.stdout.trim().split("\n").at(-1)!), { sum: 5, worker: nodeStripsTypes ? "node" : "bun", client: "node" });
+    } finally {
+      assert.equal(await w.stop(), 0, `SIGTERM reaches the worker through the bin:\n${w.output}`);
+    }
+  });
+
+  test("the bin runs the compiled binary when there is one (TASKD_BINARY)", async (t) => {
+    if (offline) return void t.skip(offline);
+    const binary = join(ROOT, "dist", "taskd");
+    if (!existsSync(binary)) return void t.skip("no dist/taskd: run make build");
+    const viaBinary = await run("node", ["node_modules/.bin/taskd", "--version"], project, { ...env, TASKD_BINARY: binary }, 30_000);
+    assert.equal(viaBinary.code, 0, viaBinary.output);
+    assert.match(viaBinary.stdout, /\(bun /, "the binary is Bun's");
+    const onNode = await run("node", ["node_modules/.bin/taskd", "--version"], project, env, 30_000);
+    assert.match(onNode.stdout, /\(node /, "without a binary, the runtime at hand");
+  });
 });
