@@ -124,6 +124,12 @@ describe("the npm package installed into a fresh project (Bun, Deno, Node.js)", 
     assert.equal(checked.code, 0, checked.output);
   });
 
+  test("a TypeScript client for Node.js passes tsc (nodenext) against the package's .d.ts", async (t) => {
+    if (offline) return void t.skip(offline);
+    const checked = await run(join(ROOT, "node_modules", ".bin", "tsc"), ["-p", "tsconfig.node.json"], project, env, 120_000);
+    assert.equal(checked.code, 0, checked.output);
+  });
+
   for (const rt of RUNTIMES) {
     test(`${rt.name}: the package's taskd bin runs the worker on ${rt.name}, a ${rt.name} client gets the result`, async (t) => {
       if (offline) return void t.skip(offline);
