@@ -137,8 +137,12 @@ export function watchWorker(module: string, argv: string[]): Promise<void> {
   const restart = async (file: string) => {
     if (restarting || stopping) return;
     restarting = true;
-    log.info(`${file} changed: restarting the worker (warm shutdown first)`);
-    if (child && child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+    if (child && child.exitCode === null && child.signalCode === null) {
+      log.info(`${file} changed: restarting the worker (warm shutdown first)`);
+      child.kill("SIGTERM");
+    } else {
+      log.info(`${file} changed: starting the worker`);
+    }
     await exited;
     restarting = false;
     if (!stopping) start();
