@@ -49,9 +49,9 @@ function binary() {
 /** Whether Node.js (this one) can import the task module `argv` names. */
 function nodeLoads(args) {
   const i = args.indexOf("worker");
-  const module = i >= 0 ? args.slice(i + 1).find((a) => !a.startsWith("-")) : undefined;
-  if (!module || !/\.[cm]?tsx?$/.test(module)) return true;
-  return Boolean(process.features?.typescript);
+  // Any argument after `worker` naming a TypeScript file (options may come before the module).
+  const typescript = i >= 0 && args.slice(i + 1).some((a) => /\.[cm]?tsx?$/.test(a));
+  return !typescript || Boolean(process.features?.typescript);
 }
 
 function onPath(cmd) {
