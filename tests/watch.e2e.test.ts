@@ -1,8 +1,9 @@
 /**
  * `taskd worker ./tasks.ts --watch`: an edit of the module or of a file it imports restarts
  * the worker within 2 s, after a warm shutdown (a task running at the edit finishes and its
- * result is stored), and the new code serves the next call. Runs the compiled binary (or the
- * CLI under Deno with TASKD_TEST_WORKER=deno) on a module in a temporary folder.
+ * result is stored), and the new code serves the next call. Runs the compiled binary on a
+ * module in a temporary folder (tests/package.e2e.test.ts has the package's bin; under Deno a
+ * restarted worker would not get the repository's `--config`).
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -58,7 +59,7 @@ describe("taskd worker --watch", () => {
     writeFileSync(join(dir, "tasks.ts"), tasksSource());
     writeFileSync(join(dir, "lib", "version.ts"), versionSource("v1"));
     client = new App("watch-client", { broker: server.url });
-    worker = await startWorker(server.url, "./tasks.ts", { cwd: dir, args: ["--watch", "-Q", QUEUE] });
+    worker = await startWorker(server.url, "./tasks.ts", { kind: "binary", cwd: dir, args: ["--watch", "-Q", QUEUE] });
   });
 
   after(async () => {
