@@ -3,7 +3,7 @@
 BIN := node_modules/.bin
 SRC := $(shell find src -name '*.ts') mod.ts worker.ts package.json
 
-.PHONY: all install build run test test-reliability bench soak check clean
+.PHONY: all install build lib run test test-reliability bench soak check release clean
 
 all: build
 
@@ -30,7 +30,18 @@ install: node_modules/.installed
 dist/taskd: node_modules/.installed $(SRC) Makefile
 	$(BIN)/bun build --compile --compile-autoload-package-json --compile-autoload-tsconfig src/cli/main.ts src/cli/thread.ts --outfile dist/taskd
 
-build: dist/taskd
+# The npm package's JavaScript and types (package.json "exports", "files"): bun build bundles
+# the entries with shared chunks, so the CLI, `taskd` and `taskd/worker` share one module
+# instance each (one App registry); tsc writes the .d.ts files beside them.
+LIB_ENTRIES := mod.ts worker.ts src/cli/main.ts src/cli/thread.ts
+dist/lib/mod.js: node_modules/.installed $(SRC) tsconfig.build.json
+	rm -rf dist/lib
+	$(BIN)/bun build $(LIB_ENTRIES) --outdir dist/lib --root . --target node --format esm --splitting --packages external
+	$(BIN)/tsc -p tsconfig.build.json
+
+lib: dist/lib/mod.js
+
+build: dist/taskd dist/lib/mod.js
 
 run: install build
 	dist/taskd worker examples/tasks.ts
@@ -56,6 +67,20 @@ check: node_modules/.installed
 	$(BIN)/deno lint src mod.ts worker.ts
 	$(BIN)/deno doc --lint mod.ts worker.ts
 	$(BIN)/deno run --allow-read .ci/layers.ts
+
+# A release: the compiled binary named for its platform, the npm tarball, and SHA256SUMS over
+# both, in dist/release/; then the JSR dry run (offline; --allow-slow-types: see docs/packaging.md).
+VERSION = $(shell node -p 'require("./package.json").version')
+PLATFORM = $(shell node -p 'process.platform + "-" + process.arch')
+release: build
+	rm -rf dist/release && mkdir -p dist/release
+	cp dist/taskd dist/release/taskd-$(VERSION)-$(PLATFORM)
+	npm pack --pack-destination dist/release
+	cd dist/release && sha256sum taskd-$(VERSION)-$(PLATFORM) taskd-$(VERSION).tgz > SHA256SUMS
+	@$(BIN)/deno publish --dry-run --allow-dirty --allow-slow-types >dist/release/jsr-dry-run.log 2>&1 || \
+	  { cat dist/release/jsr-dry-run.log; exit 1; }
+	@echo "JSR dry run: ok (dist/release/jsr-dry-run.log)"
+	@cat dist/release/SHA256SUMS
 
 clean:
 	rm -rf dist .taskd

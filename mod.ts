@@ -29,6 +29,7 @@ export type { UpsertResult } from "./src/app/schedule/store.ts";
 export type { BeatScheduleEntry, Catchup, Named, Overlap, ScheduleCallOptions, ScheduleCommon, ScheduleDefinition, StoredSchedule } from "./src/app/schedule/definition.ts";
 export type { Rule } from "./src/app/schedule/rules.ts";
 export type { ApplyOptions } from "./src/app/call.ts";
+export type { SendTaskArgs, TaskArgs, TaskResult } from "./src/app/by_name.ts";
 export { DEFAULTS } from "./src/app/options.ts";
 export type { AppConfig, ErrorClass, TaskOptions } from "./src/app/options.ts";
 export { backoffDelay } from "./src/app/backoff.ts";

@@ -10,6 +10,7 @@ import { applyEager } from "./eager.ts";
 import type { AnyFn, BoundArgs, TaskDecoratorOptions, ValidatedTaskOptions } from "./decorator.ts";
 import { type AppConfig, DEFAULTS, routeFor } from "./options.ts";
 import { type ApplyOptions, buildMessage } from "./call.ts";
+import type { SendTaskArgs, TaskResult } from "./by_name.ts";
 import { arityOf } from "../validate/arity.ts";
 import { checkCall } from "../validate/bind.ts";
 import { type ExceptionInfo, type Request, requestMessage } from "./request.ts";
@@ -282,13 +283,20 @@ export class App {
   }
 
   /**
-   * Sends a task by name, without its module.
+   * Sends a task by name, without its module. Give the task's type (`typeof` the task, from an
+   * `import type`, or a function type) to have the arguments checked and `get()` typed.
    * @example
    * ```ts
    * const r = await app.sendTask("tasks.add", [2, 3]);
+   * // typed, without loading the worker's module:
+   * import type { add } from "./tasks.ts";
+   * const sum = await (await app.sendTask<typeof add>("tasks.add", [2, 3])).get(); // number
+   * const same = await app.sendTask<(x: number, y: number) => number>("tasks.add", [2, 3]);
    * ```
    */
-  async sendTask(name: string, args: unknown[] = [], options: ApplyOptions = {}): Promise<AsyncResult> {
+  async sendTask<F = unknown>(name: string, ...rest: SendTaskArgs<F>): Promise<AsyncResult<TaskResult<F>>> {
+    const args: unknown[] = rest[0] ?? [];
+    const options: ApplyOptions = rest[1] ?? {};
     if (typeof name !== "string" || !name) throw new TypeError("Cannot send task: its name must be a non-empty string");
     const task = this.tasks.get(name);
     const msg = buildMessage(name, this.queueFor(name, task, options), args, options);
@@ -296,7 +304,7 @@ export class App {
       serializer: options.serializer ?? task?.effective("serializer") ?? this.config.taskSerializer,
       compression: options.compression ?? task?.effective("compression") ?? this.config.taskCompression,
     });
-    return new AsyncResult(msg.id, this, name, options.ignoreResult ?? task?.effective("ignoreResult") ?? false);
+    return new AsyncResult<TaskResult<F>>(msg.id, this, name, options.ignoreResult ?? task?.effective("ignoreResult") ?? false);
   }
 
   #signer?: MessageSigner | null;

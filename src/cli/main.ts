@@ -9,6 +9,7 @@ import pkg from "../../package.json" with { type: "json" };
 import { runtime } from "../runtime/mod.ts";
 import { withBrokerOptions } from "./broker.ts";
 import { workerCommand } from "./commands/worker.ts";
+import { watchWorker } from "./watch.ts";
 import { type CallFlags, callCommand, resultCommand, type ResultFlags } from "./commands/call.ts";
 import { DEFAULTS } from "../app/options.ts";
 import { deadCommand, type DeadFlags } from "./commands/dead.ts";
@@ -36,9 +37,13 @@ export async function main(argv: string[]): Promise<void> {
     .option("--soft-time-limit <s>", "Default soft time limit, seconds")
     .option("--without-events", "Send no task or worker events")
     .option("-B, --beat", "Also run a beat (periodic tasks) in this worker; any number may run")
+    .option("--watch", "Restart the worker (warm shutdown first) when the module or its relative imports change: for development")
     .example("taskd worker ./tasks.ts -c 20 -Q default -n w1@host")
+    .example("taskd worker ./tasks.ts --watch")
     .allowUnknownOptions() // user preload options: see src/cli/preload.ts
-    .action((module: string, flags: Record<string, unknown>) => workerCommand(module, flags, unknownOptions(worker, flags)));
+    .action((module: string, flags: Record<string, unknown>) =>
+      flags.watch ? watchWorker(module, argv) : workerCommand(module, flags, unknownOptions(worker, flags))
+    );
   withBrokerOptions(cli.command("call <name> [...args]", "Send a task by name; args are JSON when they parse, strings otherwise"))
     .option("--kwargs <json>", "Keyword arguments as a JSON object, bound by name as in Celery (docs/tasks.md)")
     .option("--countdown <s>", "Run no earlier than this many seconds from now")
@@ -122,8 +127,13 @@ export async function main(argv: string[]): Promise<void> {
   await cli.runMatchedCommand();
 }
 
-if (import.meta.main) {
-  main(process.argv.slice(2)).then(
+/**
+ * Runs the command line and exits the process: 0 when the command finished, 1 with a one-line
+ * message on stderr when it failed (the stack too with `TASKD_DEBUG=1`). The package's `taskd`
+ * bin (bin/taskd.mjs) calls this when no compiled binary is at hand.
+ */
+export function run(argv: string[]): Promise<void> {
+  return main(argv).then(
     () => process.exit(0),
     (e) => {
       const message = e instanceof Error ? e.message : String(e);
@@ -133,3 +143,9 @@ if (import.meta.main) {
     },
   );
 }
+
+// Read through a variable: `bun build --target node` rewrites a literal `import.meta.main` into
+// a test that is always true under Node.js ESM, which would run the CLI on every import of the
+// built dist/lib/src/cli/main.js (the bin imports it and calls run()).
+const meta: { main?: boolean } = import.meta;
+if (meta.main) run(process.argv.slice(2));

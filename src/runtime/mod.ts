@@ -3,6 +3,7 @@
  * runtime-neutral and uses `node:` built-ins, which both runtimes provide.
  * @module
  */
+import { existsSync } from "node:fs";
 
 /** What taskd needs from the runtime it runs on. */
 export interface Runtime {
@@ -32,7 +33,19 @@ function threadUrlFor(sourceUrl: URL, srcPath: string): string {
   // one's too), so the entry's source URL no longer points at it.
   const here = import.meta.url;
   if (here.includes("/$bunfs/") || here.includes("%24bunfs")) return `file:///$bunfs/root/${srcPath}`;
-  return sourceUrl.href;
+  return builtThreadUrl(sourceUrl, srcPath) ?? sourceUrl.href;
+}
+
+/**
+ * In the npm package's built JavaScript (dist/lib, `make lib`), this module and the code that
+ * starts threads sit in chunks at the top of dist/lib, and the thread entry is
+ * dist/lib/src/cli/<srcPath> as `.js`. Undefined when `sourceUrl` names a file that exists
+ * (running from source).
+ */
+function builtThreadUrl(sourceUrl: URL, srcPath: string): string | undefined {
+  if (sourceUrl.protocol !== "file:" || existsSync(sourceUrl)) return undefined;
+  const built = new URL(`./src/cli/${srcPath.replace(/\.ts$/, ".js")}`, import.meta.url);
+  return existsSync(built) ? built.href : undefined;
 }
 
 // deno-lint-ignore no-explicit-any
