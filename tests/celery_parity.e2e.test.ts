@@ -7,7 +7,11 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { connect } from "@nats-io/transport-node";
+import { jetstream } from "@nats-io/jetstream";
+import { headers as natsHeaders } from "@nats-io/nats-core";
 import { App, EventReceiver, TaskError } from "../mod.ts";
+import { encodeTask } from "../src/protocol/message.ts";
 import { NatsServer } from "./helpers/server.ts";
 import { eventually, fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
 import * as parity from "./fixtures/parity_tasks.ts";
@@ -194,5 +198,32 @@ describe("Celery parity through dist/taskd", () => {
     const e = await failureOf(bad.get({ timeout: 15 }));
     assert.equal(e.remoteType, "TaskValidationError");
     assert.equal((e.data as { issues: unknown[] }).issues.length, 1, "abortEarly: valibot stopped at the first issue");
+  });
+
+  test("celerydInit handlers change the worker's conf before it applies it (prefetch)", async () => {
+    const stats = (await app.control.inspect({ destination: ["parity@test"] }).stats())["parity@test"] as { prefetchCount: number };
+    assert.equal(stats.prefetchCount, 16, "-c 8 × the multiplier 2 the handler set");
+  });
+
+  test("a celerydAfterSetup handler adds a queue the worker then consumes", async () => {
+    assert.equal(await (await parity.own.delay()).get({ timeout: 15 }), "from my own queue");
+  });
+
+  test("heartbeatSent carries its event", async () => {
+    assert.equal(await app.asyncResult("heartbeat-parity_test").get({ timeout: 10 }), "worker-heartbeat");
+  });
+
+  test("taskInternalError carries Celery's arguments: taskId, args, kwargs, request, exception, traceback, einfo", async () => {
+    const nc = await connect({ servers: server.url });
+    try {
+      const wire = encodeTask({ id: "bad id!", task: "parity.long", retries: 0, queue: "default", args: [], kwargs: {}, embed: {} });
+      const h = natsHeaders();
+      for (const [k, v] of Object.entries(wire.headers)) h.set(k, v);
+      await jetstream(nc).publish("taskd.tasks.default", wire.data, { headers: h });
+    } finally {
+      await nc.close();
+    }
+    // The id cannot be a result key: storing fails for good, and the signal says so.
+    assert.deepEqual(await app.asyncResult("internal-bad_id_").get({ timeout: 10 }), { exception: "TypeError", traceback: true, einfo: "TypeError", request: "bad id!", args: [] });
   });
 });

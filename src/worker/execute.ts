@@ -7,7 +7,9 @@
  */
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Task } from "../app/task.ts";
-import { type Request, requestFailed } from "../app/request.ts";
+import { ExceptionInfo, type Request, requestFailed } from "../app/request.ts";
+import { H } from "../protocol/message.ts";
+import { headerOf } from "./headers.ts";
 import type { Outcome, TraceHooks } from "../app/trace.ts";
 import { states } from "../protocol/states.ts";
 import type { TaskEnvelope } from "../protocol/message.ts";
@@ -70,7 +72,9 @@ export async function execute(ctx: ExecContext, m: JsMsg, queue: string): Promis
     await run(ctx, m, queue, a.task, a.env, a.body);
   } catch (e) {
     log.error(`internal error on message ${m.seq} of ${m.subject}:`, e);
-    await signals.taskInternalError.send(undefined, { exception: e, message: m });
+    const einfo = new ExceptionInfo(e);
+    const name = headerOf(m, H.task);
+    await signals.taskInternalError.send(name ? (ctx.registry.get(name) ?? name) : undefined, { taskId: headerOf(m, H.id), exception: e, traceback: einfo.traceback, einfo, message: m });
   }
 }
 

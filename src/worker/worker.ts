@@ -73,7 +73,7 @@ export class Worker {
   /** Tasks run at once. */
   readonly concurrency: number;
   /** Received messages held at most (running, waiting for a rate limit or a slot). */
-  readonly prefetch: number;
+  prefetch!: number;
   /** Queues consumed. */
   readonly queues: string[];
   /** Tasks served, by name. */
@@ -85,7 +85,7 @@ export class Worker {
   /** @ignore Revoked task ids, fed by the revocations bucket: internal state. */
   readonly revoked: RevokedSet = new RevokedSet();
   /** @ignore The consume loops, with the messages they hold and the rate limits: internal state. */
-  readonly loops: ConsumeLoops;
+  loops!: ConsumeLoops;
   /** What remote control sees and changes. */
   readonly control: ControlTarget = new WorkerControl(this);
   /** When the worker became ready (ms since the epoch). */
@@ -116,14 +116,24 @@ export class Worker {
     this.hostname = options.hostname ?? `taskd@${osHostname()}`;
     this.concurrency = options.concurrency ?? DEFAULTS.concurrency;
     this.slots = new Slots(this.concurrency);
-    this.prefetch = options.prefetch ?? this.concurrency * (first.config.workerPrefetchMultiplier ?? DEFAULTS.prefetchMultiplier);
-    if (!(this.prefetch >= 1)) throw new RangeError(`Cannot start a worker: prefetch must be >= 1: current value is ${this.prefetch}`);
     const queues = options.queues?.length
       ? options.queues
       : [...new Set([first.config.taskDefaultQueue ?? DEFAULTS.queue, ...[...this.registry.values()].map((t) => t.queue).filter((q): q is string => !!q)])];
     this.queues = queues.map((q) => checkName("queue", q));
     this.maxDeliveries = options.maxDeliveries ?? DEFAULTS.maxDeliveries;
     this.poolKind = options.pool ?? "async";
+    this.#configure();
+  }
+
+  /**
+   * Reads what the apps' config decides — prefetch and rate limits — into the consume loops. Run
+   * at construction and again after celerydInit, whose handlers may change the config (Celery's
+   * per-worker `conf.task_default_rate_limit`, `worker_prefetch_multiplier`).
+   */
+  #configure(): void {
+    const first = this.apps[0];
+    this.prefetch = this.options.prefetch ?? this.concurrency * (first.config.workerPrefetchMultiplier ?? DEFAULTS.prefetchMultiplier);
+    if (!(this.prefetch >= 1)) throw new RangeError(`Cannot start a worker: prefetch must be >= 1: current value is ${this.prefetch}`);
     this.loops = new ConsumeLoops({ hostname: this.hostname, registry: this.registry, prefetch: this.prefetch, slots: this.slots, isRevoked: (id) => this.revoked.has(id) });
     for (const [name, task] of this.registry) {
       try {
@@ -134,6 +144,15 @@ export class Worker {
         throw new RangeError(`Cannot start a worker: task ${name} has a bad rate limit: ${(e as Error).message}`);
       }
     }
+  }
+
+  /**
+   * Adds a queue to consume, before the worker is ready (a celerydAfterSetup handler's use, as
+   * Celery's `instance.app.amqp.queues.select_add`). Throws a `TypeError` on a bad queue name.
+   */
+  addQueue(queue: string): void {
+    const q = checkName("queue", queue);
+    if (!this.queues.includes(q)) this.queues.push(q);
   }
 
   /** Tasks this worker finished. */
@@ -151,6 +170,7 @@ export class Worker {
     const app = this.apps[0];
     this.#verifier = verifierFor(app);
     await signals.celerydInit.send(this.hostname, { instance: this, conf: app.config, options: this.options });
+    this.#configure();
     await setupLogging({ loglevel: this.options.loglevel, logfile: this.options.logfile });
     this.#nc = await connectWithRetry(
       { servers: app.brokerUrl(), name: this.hostname, timeout: 2000, ...authOptions(app.config) },
@@ -165,8 +185,8 @@ export class Worker {
     }
     this.#broker = await app.broker();
     await this.#broker.ensureStreams();
-    for (const q of this.queues) await this.#broker.ensureQueueConsumer(q);
     await signals.celerydAfterSetup.send(this.hostname, { instance: this, conf: app.config });
+    for (const q of this.queues) await this.#broker.ensureQueueConsumer(q);
     await this.revoked.start(app, (id, terminate) => {
       if (terminate) this.control.revoke([id], true);
     });
@@ -208,8 +228,9 @@ export class Worker {
   }
 
   async #heartbeat(freq: number): Promise<void> {
+    const event = { type: "worker-heartbeat", hostname: this.hostname, timestamp: Date.now() / 1000, freq, ...this.#load() };
     this.#events?.send("worker-heartbeat", { freq, ...this.#load() });
-    await signals.heartbeatSent.send(this, {}).catch(() => {});
+    await signals.heartbeatSent.send(this, { event });
   }
 
   async #watchStatus(nc: NatsConnection): Promise<void> {
