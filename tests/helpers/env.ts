@@ -14,7 +14,7 @@ import { after, before } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import type { ConnectionOptions, NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
-import type { App } from "../../mod.ts";
+import { App, type AppConfig } from "../../mod.ts";
 import { type DeadLetter, deadLetters, describeDeadLetter } from "../../src/nats/dead_letters.ts";
 import { namesFor } from "../../src/nats/names.ts";
 import type { Run as TaskRun } from "../fixtures/failure_tasks.ts";
@@ -58,6 +58,7 @@ export class Taskd implements AsyncDisposable {
   /** The run log tasks of tests/fixtures/failure_tasks.ts append to (`TASKD_TEST_RUNS`). */
   readonly runLog = new RunFile();
   readonly #o: TaskdOptions;
+  readonly #apps: App[] = [];
 
   constructor(readonly server: NatsServer, o: TaskdOptions) {
     this.#o = o;
@@ -84,6 +85,13 @@ export class Taskd implements AsyncDisposable {
     });
     this.workers.push(w);
     return w;
+  }
+
+  /** A new client App on the server; it is closed at teardown. */
+  app(main: string, config: AppConfig = {}): App {
+    const app = new App(main, { ...config, broker: this.url });
+    this.#apps.push(app);
+    return app;
   }
 
   /** Runs a one-shot `taskd …` command against the server. */
@@ -115,7 +123,7 @@ export class Taskd implements AsyncDisposable {
 
   /** Closes the apps and the connection, stops the workers, then the server (deleting its store). */
   async [Symbol.asyncDispose](): Promise<void> {
-    for (const app of this.#o.apps ?? []) await app.close();
+    for (const app of [...(this.#o.apps ?? []), ...this.#apps]) await app.close();
     await this.nc?.close();
     await Promise.all(this.workers.map((w) => w.stop()));
     await this.server.stop();
