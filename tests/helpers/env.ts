@@ -40,6 +40,8 @@ export interface TaskdOptions {
   connect?: boolean | Partial<ConnectionOptions>;
   /** Extra nats-server arguments. */
   serverArgs?: string[];
+  /** At teardown, how long a worker has after SIGTERM before SIGKILL. @default 10_000 */
+  stopGraceMs?: number;
 }
 
 /** A dead letter as the tests read it: the shared description plus its subject and first header values. */
@@ -125,7 +127,7 @@ export class Taskd implements AsyncDisposable {
   async [Symbol.asyncDispose](): Promise<void> {
     for (const app of [...(this.#o.apps ?? []), ...this.#apps]) await app.close();
     await this.nc?.close();
-    await Promise.all(this.workers.map((w) => w.stop()));
+    await Promise.all(this.workers.map((w) => w.stop(this.#o.stopGraceMs)));
     await this.server.stop();
   }
 }
