@@ -3,7 +3,7 @@
 BIN := node_modules/.bin
 SRC := $(shell find src -name '*.ts') mod.ts worker.ts package.json
 
-.PHONY: all install build run test test-reliability bench check clean
+.PHONY: all install build run test test-fast test-reliability bench check clean
 
 all: build
 
@@ -32,6 +32,12 @@ run: install build
 
 test: install build check
 	bash tests/run.sh
+
+# Day to day: the suite without the cluster, fuzz, broker-restart and lost-worker tests (they load
+# the box or wait out the 30 s ack_wait), on Bun (about 2 minutes); `make test` runs them all on
+# both runtimes. Both here too: make test-fast TASKD_TEST_RUNTIMES="bun deno".
+test-fast: install build
+	TASKD_TEST_RUNTIMES="$${TASKD_TEST_RUNTIMES:-bun}" bash tests/run.sh $(filter-out $(wildcard tests/reliability*.test.ts tests/fuzz*.test.ts) tests/failures.lost.e2e.test.ts tests/batches_crash.e2e.test.ts,$(wildcard tests/*.test.ts))
 
 # The fault, fuzz and security tests alone (they are part of `make test` too: tests/*.test.ts).
 test-reliability: install build

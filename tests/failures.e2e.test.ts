@@ -6,7 +6,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { TaskError } from "../mod.ts";
+import type { TaskError } from "../mod.ts";
 import {
   app,
   backoff,
@@ -28,17 +28,7 @@ import {
   unexpected,
 } from "./fixtures/failure_tasks.ts";
 import { useTaskd } from "./helpers/env.ts";
-import { eventually } from "./helpers/taskd.ts";
-
-async function failureOf(p: Promise<unknown>): Promise<TaskError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof TaskError, `expected a TaskError, got ${e}`);
-    return e;
-  }
-  assert.fail("expected the task to fail");
-}
+import { eventually, failureOf } from "./helpers/taskd.ts";
 
 describe("failure semantics through dist/taskd", () => {
   const t = useTaskd({ module: "failure_tasks.ts", args: ["-c", "20", "-Q", "default", "-n", "fw1@test"], apps: [app] });

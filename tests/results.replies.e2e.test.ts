@@ -7,7 +7,7 @@
  */
 import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { headers as natsHeaders, type Msg, type NatsConnection } from "@nats-io/nats-core";
+import { headers as natsHeaders, type Msg } from "@nats-io/nats-core";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { App } from "../mod.ts";
 import { add, app } from "./fixtures/tasks.ts";

@@ -11,7 +11,7 @@ import { useTaskd } from "./helpers/env.ts";
 const T = { timeout: 60_000 };
 
 describe("global rate limit", () => {
-  const t = useTaskd({ module: "runtime_tasks.ts", workers: [["-c", "4", "-n", "g1@test"], ["-c", "4", "-n", "g2@test", "--pool", "threads"]], apps: [app], connect: false });
+  useTaskd({ module: "runtime_tasks.ts", workers: [["-c", "4", "-n", "g1@test"], ["-c", "4", "-n", "g2@test", "--pool", "threads"]], apps: [app], connect: false });
 
   test('a global limit of "10/s" holds across two workers', T, async () => {
     const sent = Date.now();

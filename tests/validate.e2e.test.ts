@@ -5,20 +5,10 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { TaskError, TaskValidationError } from "../mod.ts";
+import { type TaskError, TaskValidationError } from "../mod.ts";
 import { app, greet, looseUser, maybe, register, strictUser, when, x, xLate } from "./fixtures/validate_tasks.ts";
 import { useTaskd } from "./helpers/env.ts";
-import { eventually } from "./helpers/taskd.ts";
-
-async function failureOf(p: Promise<unknown>): Promise<TaskError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof TaskError, `expected a TaskError, got ${e}`);
-    return e;
-  }
-  assert.fail("expected the task to fail");
-}
+import { eventually, failureOf } from "./helpers/taskd.ts";
 
 type WireIssue = { message: string; path?: { key: unknown }[] };
 const pathsOf = (e: TaskError) => ((e.data as { issues: WireIssue[] }).issues).map((i) => (i.path ?? []).map((p) => p.key));

@@ -7,6 +7,18 @@
  * Clients get the server's URL passed in (`app.useBroker(url)` for the fixture modules' apps,
  * `{ broker: t.url }` for new ones); the process-wide `TASKD_BROKER_URL` is never set, and it is
  * removed once here so a broker configured in the developer's shell cannot leak into the tests.
+ *
+ * @example
+ * ```ts
+ * describe("tasks through dist/taskd", () => {
+ *   const t = useTaskd({ module: "tasks.ts", args: ["-c", "4"], apps: [app] });
+ *   test("add() runs on the worker", async () => {
+ *     assert.equal(await (await add.delay(2, 3)).get({ timeout: 20 }), 5);
+ *     assert.equal((await t.cli(["call", "tasks.add", "2", "3", "--wait"])).stdout.trim(), "5");
+ *     assert.deepEqual(await t.deadLetters(), []);
+ *   });
+ * });
+ * ```
  * @module
  */
 import process from "node:process";
