@@ -33,9 +33,10 @@ run: install build
 test: install build check
 	bash tests/run.sh
 
-# Day to day: the suite without the cluster, fuzz, broker-restart, lost-worker and npm-registry
-# tests (they load the box, wait out the 30 s ack_wait or install from the network), on Bun (about 2 minutes); `make test` runs them all on
-# both runtimes. Both here too: make test-fast TASKD_TEST_RUNTIMES="bun deno".
+# Day to day, on Bun (about 2 minutes): the suite without the cluster, fuzz, broker-restart,
+# lost-worker and npm-registry tests (they load the box, wait out the 30 s ack_wait or install
+# from the network); `make test` runs them all on both runtimes. Both runtimes here too:
+# make test-fast TASKD_TEST_RUNTIMES="bun deno".
 test-fast: install build
 	TASKD_TEST_RUNTIMES="$${TASKD_TEST_RUNTIMES:-bun}" bash tests/run.sh $(filter-out $(wildcard tests/reliability*.test.ts tests/fuzz*.test.ts) tests/failures.lost.e2e.test.ts tests/batches_crash.e2e.test.ts tests/modules.npm.e2e.test.ts,$(wildcard tests/*.test.ts))
 
