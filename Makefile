@@ -3,7 +3,7 @@
 BIN := node_modules/.bin
 SRC := $(shell find src -name '*.ts') mod.ts worker.ts package.json
 
-.PHONY: all install build lib run test test-reliability bench soak check release clean
+.PHONY: all install build lib run test test-fast test-reliability bench soak check release clean
 
 all: build
 
@@ -48,6 +48,13 @@ run: install build
 
 test: install build check
 	bash tests/run.sh
+
+# Day to day, on Bun (about 2 minutes): the suite without the cluster, fuzz, broker-restart,
+# lost-worker and npm-registry tests (they load the box, wait out the 30 s ack_wait or install
+# from the network); `make test` runs them all on both runtimes. Both runtimes here too:
+# make test-fast TASKD_TEST_RUNTIMES="bun deno".
+test-fast: install build
+	TASKD_TEST_RUNTIMES="$${TASKD_TEST_RUNTIMES:-bun}" bash tests/run.sh $(filter-out $(wildcard tests/reliability*.test.ts tests/fuzz*.test.ts) tests/failures.lost.e2e.test.ts tests/batches_crash.e2e.test.ts tests/modules.npm.e2e.test.ts,$(wildcard tests/*.test.ts))
 
 # The fault, fuzz and security tests alone (they are part of `make test` too: tests/*.test.ts).
 test-reliability: install build

@@ -6,10 +6,10 @@
  * @module
  */
 import process from "node:process";
-import { Match, headers as natsHeaders } from "@nats-io/nats-core";
+import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { StoredMsg } from "@nats-io/jetstream";
 import type { Broker } from "../../nats/broker.ts";
-import { isNotFound } from "../../nats/errors.ts";
+import { deadLetters, describeDeadLetter as describe, storedHeader as headerOf } from "../../nats/dead_letters.ts";
 import { checkName } from "../../nats/names.ts";
 import { decodeBody, H } from "../../protocol/message.ts";
 import { type BrokerFlags, cliApp } from "../broker.ts";
@@ -27,58 +27,8 @@ export interface DeadFlags extends BrokerFlags {
   all?: boolean;
 }
 
-/** One dead letter as the commands show it. */
-export interface DeadLetter {
-  seq: number;
-  queue: string;
-  task?: string;
-  id?: string;
-  retries?: number;
-  reason?: string;
-  deadAt?: string;
-  from?: string;
-}
-
 /** Headers a replay drops: the death record and the requeue counter. */
 const DROPPED = new Set<string>([H.deadReason, H.deadAt, H.deadSubject, H.requeues]);
-
-/** A header of a stored message, its name matched whatever its case (as a worker reads them). */
-function headerOf(m: StoredMsg, name: string): string | undefined {
-  return m.header?.get(name, Match.IgnoreCase) || undefined;
-}
-
-function describe(m: StoredMsg, prefix: string): DeadLetter {
-  const get = (k: string) => headerOf(m, k);
-  return {
-    seq: m.seq,
-    queue: m.subject.slice(`${prefix}.dead.`.length),
-    task: get(H.task),
-    id: get(H.id),
-    retries: get(H.retries) === undefined ? undefined : Number(get(H.retries)),
-    reason: get(H.deadReason),
-    deadAt: get(H.deadAt) ?? m.time.toISOString(),
-    from: get(H.deadSubject),
-  };
-}
-
-/** Every stored dead letter (of `queue`, when given), oldest first, at most `limit`. */
-async function* deadLetters(broker: Broker, queue?: string, limit = Infinity): AsyncGenerator<StoredMsg> {
-  const jsm = await broker.jsm();
-  const stream = broker.names.deadStream;
-  const info = await jsm.streams.info(stream).catch((e) => {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  });
-  if (!info || info.state.messages === 0) return;
-  const subject = queue === undefined ? undefined : broker.names.deadSubject(queue);
-  let n = 0;
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && n < limit; seq++) {
-    const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-    if (!m || (subject && m.subject !== subject)) continue;
-    n++;
-    yield m;
-  }
-}
 
 async function getOne(broker: Broker, seq: number): Promise<StoredMsg> {
   if (!Number.isInteger(seq) || seq < 1) throw new CliError(`Cannot find dead letter '${seq}': give its sequence number as taskd dead list prints it`);
@@ -104,7 +54,7 @@ export function deadListCommand(flags: DeadFlags): Promise<void> {
   return withBroker(flags, async (broker) => {
     const limit = flags.limit === undefined ? Infinity : Number(flags.limit);
     let count = 0;
-    for await (const m of deadLetters(broker, flags.queue, limit)) {
+    for await (const m of deadLetters(await broker.jsm(), broker.names, flags.queue, limit)) {
       const d = describe(m, broker.names.prefix);
       count++;
       if (flags.json) process.stdout.write(JSON.stringify(d) + "\n");
@@ -156,7 +106,7 @@ export function deadRetryCommand(seqs: string[], flags: DeadFlags): Promise<void
   return withBroker(flags, async (broker) => {
     const jsm = await broker.jsm();
     const targets: StoredMsg[] = [];
-    if (flags.all) for await (const m of deadLetters(broker, flags.queue)) targets.push(m);
+    if (flags.all) for await (const m of deadLetters(jsm, broker.names, flags.queue)) targets.push(m);
     else for (const s of seqs) targets.push(await getOne(broker, Number(s)));
     for (const m of targets) {
       const d = describe(m, broker.names.prefix);

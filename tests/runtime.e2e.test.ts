@@ -4,12 +4,12 @@
  * revoke --terminate. Only the threads pool can stop a CPU-bound `while (true) {}`: that test
  * runs there alone (the async pool documents it).
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { TaskError } from "../mod.ts";
 import { add, app, flaky, handled, hang, hangForever, limited, lostOnce, nap, patient, spin, spinForever, stray } from "./fixtures/runtime_tasks.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { eventually, fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
+import { eventually } from "./helpers/taskd.ts";
 
 /** Per-test options: Bun's node:test shim defaults to 5 s. */
 const T = { timeout: 60_000 };
@@ -20,37 +20,24 @@ function isTimeLimit(e: unknown): boolean {
 
 for (const pool of ["async", "threads"] as const) {
   describe(`worker runtime, ${pool} pool`, () => {
-    let server: NatsServer;
-    let worker: WorkerProcess;
     const node = `rt-${pool}@test`;
 
-    before(async () => {
-      server = await NatsServer.start();
-      process.env.TASKD_BROKER_URL = server.url;
-      worker = await startWorker(server.url, fixture("runtime_tasks.ts"), { args: ["--pool", pool, "-c", "2", "-n", node] });
-    });
-
-    after(async () => {
-      await app.close();
-      await worker?.stop();
-      await server?.stop();
-      delete process.env.TASKD_BROKER_URL;
-    });
+    const t = useTaskd({ module: "runtime_tasks.ts", args: ["--pool", pool, "-c", "2", "-n", node], apps: [app] });
 
     test("the ready line names the pool; workerProcessInit fired once per execution unit", T, () => {
-      assert.match(worker.output, new RegExp(`${node} ready: .*\\(${pool} pool, concurrency 2`));
-      const inits = worker.output.split("\n").filter((l) => l.includes("workerProcessInit")).length;
+      assert.match(t.worker.output, new RegExp(`${node} ready: .*\\(${pool} pool, concurrency 2`));
+      const inits = t.worker.output.split("\n").filter((l) => l.includes("workerProcessInit")).length;
       assert.equal(inits, pool === "threads" ? 2 : 1);
     });
 
     test("retries, handlers and signals behave as in every pool", T, async () => {
       const r = await flaky.delay();
       assert.equal(await r.get({ timeout: 20 }), 1);
-      await worker.waitFor(`taskPostrun ${r.id} state=RETRY`, 5000);
-      await worker.waitFor(`taskPostrun ${r.id} state=SUCCESS`, 5000);
+      await t.worker.waitFor(`taskPostrun ${r.id} state=RETRY`, 5000);
+      await t.worker.waitFor(`taskPostrun ${r.id} state=SUCCESS`, 5000);
       const h = await handled.delay(21);
       assert.equal(await h.get({ timeout: 10 }), 42);
-      await worker.waitFor(`onSuccess ${h.id} 42`, 5000);
+      await t.worker.waitFor(`onSuccess ${h.id} 42`, 5000);
     });
 
     test("a task past its hard time limit fails with TimeLimitExceeded, onTimeout runs, and the next task runs", T, async () => {
@@ -61,7 +48,7 @@ for (const pool of ["async", "threads"] as const) {
       assert.ok(took >= 1000, `failed after ${took} ms, before its 1 s limit`);
       assert.ok(took < 8000, `took ${took} ms`);
       assert.equal(await r.state, "FAILURE");
-      await worker.waitFor(`onTimeout soft=false timeout=1 id=${r.id}`, 5000);
+      await t.worker.waitFor(`onTimeout soft=false timeout=1 id=${r.id}`, 5000);
       assert.equal(await (await add.delay(2, 3)).get({ timeout: 10 }), 5);
     });
 
@@ -75,7 +62,7 @@ for (const pool of ["async", "threads"] as const) {
         // Both slots work again: two tasks at once still complete.
         const [a, b] = await Promise.all([add.delay(1, 1), add.delay(2, 2)]);
         assert.deepEqual(await Promise.all([a.get({ timeout: 10 }), b.get({ timeout: 10 })]), [2, 4]);
-        await eventually(() => worker.output.split("\n").filter((l) => l.includes("workerProcessInit")).length >= 3, 10_000);
+        await eventually(() => t.worker.output.split("\n").filter((l) => l.includes("workerProcessInit")).length >= 3, 10_000);
       });
     }
 
@@ -96,7 +83,7 @@ for (const pool of ["async", "threads"] as const) {
     test("the soft time limit aborts request.signal with SoftTimeLimitExceeded and calls onTimeout(true)", T, async () => {
       const r = await patient.delay();
       assert.deepEqual(await r.get({ timeout: 20 }), { name: "SoftTimeLimitExceeded", isSoft: true });
-      await worker.waitFor(`onTimeout soft=true timeout=0.5 id=${r.id}`, 5000);
+      await t.worker.waitFor(`onTimeout soft=true timeout=0.5 id=${r.id}`, 5000);
     });
 
     test('10 tasks at "5/s" take at least 1.8 s to start', T, async () => {
@@ -125,15 +112,15 @@ for (const pool of ["async", "threads"] as const) {
     });
 
     test("inspect ping names the worker; registered lists the tasks; active shows a running id", T, async () => {
-      const ping = await runCli(server.url, ["inspect", "ping", "--timeout", "3"]);
+      const ping = await t.cli(["inspect", "ping", "--timeout", "3"]);
       assert.equal(ping.code, 0, ping.stderr);
       assert.match(ping.stdout, new RegExp(`-> ${node}: OK pong`));
-      const reg = await runCli(server.url, ["inspect", "registered", "-d", node]);
+      const reg = await t.cli(["inspect", "registered", "-d", node]);
       assert.equal(reg.code, 0, reg.stderr);
       for (const name of ["rt.add", "rt.spin", "rt.hang", "rt.limited", "rt.nap"]) assert.match(reg.stdout, new RegExp(`\\* ${name.replace(".", "\\.")}\\n`));
       const r = await nap.delay(1500);
       const found = await eventually(async () => {
-        const act = await runCli(server.url, ["inspect", "active", "-d", node]);
+        const act = await t.cli(["inspect", "active", "-d", node]);
         return act.stdout.includes(r.id) ? act.stdout : undefined;
       }, 10_000, 100);
       assert.match(found, new RegExp(`rt\\.nap\\[${r.id}\\]`));
@@ -144,12 +131,12 @@ for (const pool of ["async", "threads"] as const) {
       const body = pool === "threads" ? spinForever : hangForever;
       const r = await body.delay();
       await eventually(async () => (await app.control.inspect({ destination: node }).active())[node]?.some((t) => t.id === r.id), 10_000);
-      const cli = await runCli(server.url, ["revoke", r.id, "--terminate"]);
+      const cli = await t.cli(["revoke", r.id, "--terminate"]);
       assert.equal(cli.code, 0, cli.stderr);
       assert.match(cli.stdout, /terminated/);
       await assert.rejects(r.get({ timeout: 10 }), (e: Error) => e.name === "TaskRevokedError" || /revoked/i.test(e.message));
       assert.equal(await r.state, "REVOKED");
-      await worker.waitFor(`taskRevoked ${r.id} terminated=true`, 5000);
+      await t.worker.waitFor(`taskRevoked ${r.id} terminated=true`, 5000);
       assert.equal(await (await add.delay(20, 22)).get({ timeout: 10 }), 42);
     });
   });

@@ -3,37 +3,25 @@
  * the consumer's ack_wait) to the surviving worker and every task completes; at-least-once means
  * a task whose body finished but whose ack never left may run twice, and the test reports how many.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { app, record } from "./fixtures/reliable.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { eventually, fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
+import { eventually } from "./helpers/taskd.ts";
 import { rssKb, RunLog, Sender } from "./helpers/runlog.ts";
 
 const N = 2000;
 const CONCURRENCY = 16;
-let server: NatsServer;
-const workers: WorkerProcess[] = [];
 const log = new RunLog();
 
 describe("worker killed with -9 under load", () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-  });
-
-  after(async () => {
-    await app.close();
-    await Promise.all(workers.map((w) => w.stop(2000)));
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  const t = useTaskd({ module: "reliable.ts", workers: [], env: { TASKD_RUNLOG: log.path }, apps: [app], connect: false, stopGraceMs: 2000 });
 
   test("late-acked tasks held by the dead worker come back and every task completes", { timeout: 120_000 }, async () => {
     for (const name of ["victim", "survivor"]) {
-      workers.push(await startWorker(server.url, fixture("reliable.ts"), { args: ["-c", String(CONCURRENCY), "-n", `${name}@rel`], env: { TASKD_RUNLOG: log.path } }));
+      await t.startWorker(["-c", String(CONCURRENCY), "-n", `${name}@rel`]);
     }
-    const [victim, survivor] = workers;
+    const [victim, survivor] = t.workers;
     const ids: string[] = new Array(N);
     const sender = new Sender(N, async (i) => {
       ids[i] = (await record.delay(i, 10)).id;

@@ -5,24 +5,20 @@
  * replies only to `_INBOX.<token>` subjects. Also: a delivered message's headers read once
  * (src/worker/headers.ts) equal what nats.js reads.
  */
-import { after, before, describe, test } from "node:test";
+import { before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "@nats-io/transport-node";
-import { headers as natsHeaders, type Msg, type NatsConnection } from "@nats-io/nats-core";
+import { headers as natsHeaders, type Msg } from "@nats-io/nats-core";
 import { AckPolicy, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { App } from "../mod.ts";
 import { add, app } from "./fixtures/tasks.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { eventually, fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
+import { eventually } from "./helpers/taskd.ts";
 import { REPLY_GRACE_MS } from "../src/nats/reply_inbox.ts";
 import { isReplySubject } from "../src/protocol/result.ts";
 import { headersOf } from "../src/worker/headers.ts";
 import { msgpack } from "../src/protocol/codec.ts";
 import type { TaskMessage } from "../src/protocol/message.ts";
 
-let server: NatsServer;
-let worker: WorkerProcess;
-let spy: NatsConnection;
 const seen: { subject: string; data: Uint8Array }[] = [];
 
 function taskMessage(fields: Partial<TaskMessage> & { id: string }): TaskMessage {
@@ -30,21 +26,11 @@ function taskMessage(fields: Partial<TaskMessage> & { id: string }): TaskMessage
 }
 
 describe("results through the reply inbox", () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    worker = await startWorker(server.url, fixture("tasks.ts"), { args: ["-c", "10", "-Q", "default"] });
-    spy = await connect({ servers: server.url });
-    spy.subscribe("_INBOX.>", { callback: (_e, m: Msg) => void seen.push({ subject: m.subject, data: m.data }) });
-    await spy.flush();
-  });
+  const t = useTaskd({ module: "tasks.ts", args: ["-c", "10", "-Q", "default"], apps: [app] });
 
-  after(async () => {
-    await app.close();
-    await spy?.close();
-    await worker?.stop();
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
+  before(async () => {
+    t.nc.subscribe("_INBOX.>", { callback: (_e, m: Msg) => void seen.push({ subject: m.subject, data: m.data }) });
+    await t.nc.flush();
   });
 
   test("the worker sends the data and the put's stored ack under the client's inbox; get() settles, the KV already holds it", async () => {
@@ -68,8 +54,8 @@ describe("results through the reply inbox", () => {
   });
 
   test("an App that did not send the task, and resultReplies: false, read the KV entry", async () => {
-    const quiet = new App("tasks", { broker: server.url, resultReplies: false });
-    const other = new App("tasks", { broker: server.url });
+    const quiet = new App("tasks", { broker: t.url, resultReplies: false });
+    const other = new App("tasks", { broker: t.url });
     try {
       const before = seen.length;
       const r = await quiet.sendTask("tasks.add", [40, 2]);
@@ -92,7 +78,7 @@ describe("results through the reply inbox", () => {
     const r = await app.sendTask("tasks.add", [1, 2], { queue: "nobody" });
     const t0 = performance.now();
     const got = r.get({ timeout: 30 });
-    const writer = new App("tasks", { broker: server.url });
+    const writer = new App("tasks", { broker: t.url });
     try {
       await writer.backend.markAsDone(r.id, 3, { taskName: "tasks.add" });
       assert.equal(await got, 3);
@@ -109,7 +95,7 @@ describe("results through the reply inbox", () => {
     for (const bad of ["$JS.API.STREAM.DELETE.TASKD_DEAD", "_INBOX.a.b", "_INBOX.*", "_INBOX.>", "_INBOX.", "taskd.tasks.default", "_INBOX.a b", undefined]) {
       assert.equal(isReplySubject(bad), false, String(bad));
     }
-    const jsm = await jetstreamManager(spy);
+    const jsm = await jetstreamManager(t.nc);
     await jsm.streams.add({ name: "VICTIM", subjects: ["victim.>"] });
     const id = crypto.randomUUID();
     await app.publish(taskMessage({ id, replyTo: "$JS.API.STREAM.DELETE.VICTIM" }));
@@ -118,10 +104,10 @@ describe("results through the reply inbox", () => {
   });
 
   test("headers read once per message equal nats.js's reading, odd names and repeated headers included", async () => {
-    const jsm = await jetstreamManager(spy);
+    const jsm = await jetstreamManager(t.nc);
     await jsm.streams.add({ name: "HDRS", subjects: ["hdrs.>"] });
     await jsm.consumers.add("HDRS", { durable_name: "h", ack_policy: AckPolicy.Explicit });
-    const js = jetstream(spy);
+    const js = jetstream(t.nc);
     const h = natsHeaders();
     h.set("taskd-task", "tasks.add");
     h.set("taskd-argsrepr", "  spaced value  ");

@@ -6,17 +6,16 @@
  * a normal task sent after them succeeds. The PRNG is seeded (TASKD_FUZZ_SEED) so a failure
  * reproduces.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
-import { connect } from "@nats-io/transport-node";
-import { headers as natsHeaders, type MsgHdrs, type NatsConnection } from "@nats-io/nats-core";
+import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { app, record } from "./fixtures/reliable.ts";
 import { msgpack } from "../src/protocol/codec.ts";
 import { decodeBody, decodeEnvelope, type HeaderReader } from "../src/protocol/message.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { eventually, fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
+import { eventually } from "./helpers/taskd.ts";
 import { rssKb } from "./helpers/runlog.ts";
 
 const COUNT = Number(process.env.TASKD_FUZZ_COUNT ?? 10_000);
@@ -140,37 +139,21 @@ function natsHeadersOf(h: Record<string, string>): MsgHdrs | undefined {
   return out;
 }
 
-let server: NatsServer;
-let worker: WorkerProcess;
-let nc: NatsConnection;
-
 describe(`fuzzing a queue with ${COUNT} broken messages (seed ${SEED})`, () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    nc = await connect({ servers: server.url });
-  });
-
-  after(async () => {
-    await app.close();
-    await nc?.close();
-    await worker?.stop(2000);
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  const t = useTaskd({ module: "reliable.ts", workers: [], apps: [app], stopGraceMs: 2000 });
 
   test("each is dead-lettered with a reason; the worker lives with bounded memory and serves a normal task", { timeout: 180_000 }, async () => {
-    worker = await startWorker(server.url, fixture("reliable.ts"), { args: ["-c", "16", "-n", "fuzz@test"] });
+    const worker = await t.startWorker(["-c", "16", "-n", "fuzz@test"]);
     const pid = worker.proc.pid!;
     const baseline = rssKb(pid);
     let peak = baseline;
     const sampler = setInterval(() => (peak = Math.max(peak, rssKb(pid))), 100);
     const next = generator(SEED);
-    const js = jetstream(nc);
+    const js = jetstream(t.nc);
     const kinds = new Map<string, number>();
     const t0 = Date.now();
     try {
-      const jsm = await jetstreamManager(nc);
+      const jsm = await jetstreamManager(t.nc);
       const inflight = new Set<Promise<unknown>>();
       let half = 0;
       for (let i = 0; i < COUNT; i++) {

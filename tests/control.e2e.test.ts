@@ -2,11 +2,11 @@
  * Remote control and inspection through dist/taskd workers: the library's `app.control` and
  * the `taskd inspect` / `taskd control` commands, to all workers or one named with `-d`.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { add, app, hangForever, stamp } from "./fixtures/runtime_tasks.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { eventually, fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
+import { eventually } from "./helpers/taskd.ts";
 
 /** Per-test options: Bun's node:test shim defaults to 5 s. */
 const T = { timeout: 60_000 };
@@ -14,25 +14,7 @@ const T = { timeout: 60_000 };
 const BOTH = { destination: ["c1@test", "c2@test"], timeout: 10 };
 
 describe("remote control and inspection", () => {
-  let server: NatsServer;
-  let w1: WorkerProcess;
-  let w2: WorkerProcess;
-
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    [w1, w2] = await Promise.all([
-      startWorker(server.url, fixture("runtime_tasks.ts"), { args: ["-c", "4", "-n", "c1@test"] }),
-      startWorker(server.url, fixture("runtime_tasks.ts"), { args: ["-c", "4", "-n", "c2@test", "--pool", "threads"] }),
-    ]);
-  });
-
-  after(async () => {
-    await app.close();
-    await Promise.all([w1?.stop(), w2?.stop()]);
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  const t = useTaskd({ module: "runtime_tasks.ts", workers: [["-c", "4", "-n", "c1@test"], ["-c", "4", "-n", "c2@test", "--pool", "threads"]], apps: [app] });
 
   test("app.control.ping() gets one pong per worker; destination limits who answers", T, async () => {
     const all = await app.control.ping(BOTH);
@@ -64,7 +46,7 @@ describe("remote control and inspection", () => {
   });
 
   test("rate_limit set at run time spaces starts, and 0 removes it; reserved shows the waiting tasks", T, async () => {
-    const set = await runCli(server.url, ["control", "rate_limit", "rt.stamp", "2/s"]);
+    const set = await t.cli(["control", "rate_limit", "rt.stamp", "2/s"]);
     assert.equal(set.code, 0, set.stderr);
     assert.match(set.stdout, /c1@test: OK\n\s+new rate limit set successfully/);
     const sent = Date.now();
@@ -78,7 +60,7 @@ describe("remote control and inspection", () => {
     const starts = (await Promise.all(rs.map((r) => r.get({ timeout: 20 })))).sort((a, b) => a - b);
     // Two workers at 2/s each: one of them started at least 5, 0.5 s apart.
     assert.ok(starts[9] - sent >= 2000, `10 starts within ${starts[9] - sent} ms`);
-    const off = await runCli(server.url, ["control", "rate_limit", "rt.stamp", "0"]);
+    const off = await t.cli(["control", "rate_limit", "rt.stamp", "0"]);
     assert.equal(off.code, 0, off.stderr);
     const t0 = Date.now();
     const again = await Promise.all(Array.from({ length: 6 }, () => stamp.delay()));
@@ -87,14 +69,14 @@ describe("remote control and inspection", () => {
   });
 
   test("rate_limit for an unknown task or a bad rate is refused with a clear error", T, async () => {
-    const unknown = await runCli(server.url, ["control", "rate_limit", "rt.nope", "2/s", "-d", "c1@test"]);
+    const unknown = await t.cli(["control", "rate_limit", "rt.nope", "2/s", "-d", "c1@test"]);
     assert.equal(unknown.code, 1);
     assert.match(unknown.stderr, /no task of that name is registered on c1@test/);
-    const bad = await runCli(server.url, ["control", "rate_limit", "rt.stamp", "2/fortnight"]);
+    const bad = await t.cli(["control", "rate_limit", "rt.stamp", "2/fortnight"]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /Cannot use rate limit '2\/fortnight'/);
     await assert.rejects(app.control.rateLimit("rt.stamp", "fast"), RangeError);
-    const bogus = await runCli(server.url, ["inspect", "bogus"]);
+    const bogus = await t.cli(["inspect", "bogus"]);
     assert.equal(bogus.code, 1);
     assert.match(bogus.stderr, /Cannot inspect 'bogus': use one of ping, registered/);
     const replies = await app.control.broadcast("nope" as "ping", {}, { destination: "c1@test" });
@@ -112,15 +94,16 @@ describe("remote control and inspection", () => {
   });
 
   test("control shutdown -d stops one worker warm; the other keeps answering", T, async () => {
-    const res = await runCli(server.url, ["control", "shutdown", "-d", "c2@test"]);
+    const res = await t.cli(["control", "shutdown", "-d", "c2@test"]);
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /c2@test: OK\n\s+shutting down/);
+    const [w1, w2] = t.workers;
     assert.equal(await w2.exited, 0);
     assert.match(w2.output, /workerProcessShutdown/);
     const ping = await app.control.ping();
     assert.deepEqual(Object.assign({}, ...ping), { "c1@test": { ok: "pong" } });
     await w1.stop();
-    const none = await runCli(server.url, ["inspect", "ping", "--timeout", "0.5"]);
+    const none = await t.cli(["inspect", "ping", "--timeout", "0.5"]);
     assert.equal(none.code, 1);
     assert.match(none.stderr, /No nodes replied within time constraint/);
   });

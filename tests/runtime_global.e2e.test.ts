@@ -2,34 +2,16 @@
  * `globalRateLimit` across two dist/taskd workers: one schedule kept on the server, so two
  * workers together start no more than the limit.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { app, globallyLimited } from "./fixtures/runtime_tasks.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
 
 /** Per-test options: Bun's node:test shim defaults to 5 s. */
 const T = { timeout: 60_000 };
 
 describe("global rate limit", () => {
-  let server: NatsServer;
-  let workers: WorkerProcess[] = [];
-
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    workers = await Promise.all([
-      startWorker(server.url, fixture("runtime_tasks.ts"), { args: ["-c", "4", "-n", "g1@test"] }),
-      startWorker(server.url, fixture("runtime_tasks.ts"), { args: ["-c", "4", "-n", "g2@test", "--pool", "threads"] }),
-    ]);
-  });
-
-  after(async () => {
-    await app.close();
-    await Promise.all(workers.map((w) => w.stop()));
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  useTaskd({ module: "runtime_tasks.ts", workers: [["-c", "4", "-n", "g1@test"], ["-c", "4", "-n", "g2@test", "--pool", "threads"]], apps: [app], connect: false });
 
   test('a global limit of "10/s" holds across two workers', T, async () => {
     const sent = Date.now();

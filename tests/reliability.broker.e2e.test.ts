@@ -4,33 +4,18 @@
  * acksLate every one of 3,000 tasks runs (counted through a run log the task appends to, not
  * through the broker) and its result is readable.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { app, record } from "./fixtures/reliable.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { eventually, fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
+import { eventually } from "./helpers/taskd.ts";
 import { pause, rssKb, RunLog, Sender } from "./helpers/runlog.ts";
 
 const N = 3000;
-let server: NatsServer;
-const workers: WorkerProcess[] = [];
 const log = new RunLog();
 
 describe("broker killed with -9 and restarted under load", () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    for (const name of ["w1", "w2"]) {
-      workers.push(await startWorker(server.url, fixture("reliable.ts"), { args: ["-c", "16", "-n", `${name}@rel`], env: { TASKD_RUNLOG: log.path } }));
-    }
-  });
-
-  after(async () => {
-    await app.close();
-    await Promise.all(workers.map((w) => w.stop(2000)));
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  const t = useTaskd({ module: "reliable.ts", workers: [["-c", "16", "-n", "w1@rel"], ["-c", "16", "-n", "w2@rel"]], env: { TASKD_RUNLOG: log.path }, apps: [app], connect: false, stopGraceMs: 2000 });
 
   test("3,000 late-acked tasks all run and their results are readable", { timeout: 150_000 }, async () => {
     const ids: string[] = new Array(N);
@@ -40,10 +25,10 @@ describe("broker killed with -9 and restarted under load", () => {
     sender.done.catch(() => {});
     await eventually(() => sender.sent >= N / 3, 60_000, 5);
     const ranBefore = log.runs().length;
-    await server.kill("SIGKILL");
+    await t.server.kill("SIGKILL");
     const killedAt = Date.now();
     await pause(2000); // the outage
-    await server.restart();
+    await t.server.restart();
     const restartedAt = Date.now();
     await sender.done;
     const sentAt = Date.now();
@@ -51,7 +36,7 @@ describe("broker killed with -9 and restarted under load", () => {
     const doneAt = Date.now();
     const s = log.summary(N);
     const firstAfter = Math.min(...log.runs().filter((r) => r.at > restartedAt).map((r) => r.at));
-    const rss = Math.max(...workers.map((w) => rssKb(w.proc.pid)));
+    const rss = Math.max(...t.workers.map((w) => rssKb(w.proc.pid)));
     console.log(
       `[figures] broker -9: sent ${N}, ran before kill ${ranBefore}, completed ${s.distinct}, runs ${s.runs}, duplicates ${s.duplicates}, ` +
         `outage ${restartedAt - killedAt} ms, recovery (restart -> first run) ${firstAfter - restartedAt} ms, ` +
@@ -68,8 +53,8 @@ describe("broker killed with -9 and restarted under load", () => {
       return all.every((m) => m?.status === "SUCCESS") ? all : undefined;
     }, 60_000, 500);
     metas.forEach((m, i) => assert.equal(m!.result, i * 2));
-    if (process.env.TASKD_TEST_VERBOSE) for (const w of workers) console.log(w.output.split("\n").filter((l) => !/succeeded in/.test(l)).join("\n"));
-    for (const w of workers) {
+    if (process.env.TASKD_TEST_VERBOSE) for (const w of t.workers) console.log(w.output.split("\n").filter((l) => !/succeeded in/.test(l)).join("\n"));
+    for (const w of t.workers) {
       assert.equal(w.proc.exitCode, null, w.output);
       assert.match(w.output, /lost the broker connection/);
       assert.match(w.output, /reconnected to the broker/);

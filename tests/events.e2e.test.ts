@@ -7,8 +7,8 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { EventReceiver, type TaskdEvent } from "../mod.ts";
 import { add, app, patient } from "./fixtures/runtime_tasks.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { cliCommand, eventually, fixture, ROOT, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
+import { cliCommand, eventually, ROOT } from "./helpers/taskd.ts";
 
 /** Per-test options: Bun's node:test shim defaults to 5 s. */
 const T = { timeout: 60_000 };
@@ -37,27 +37,20 @@ class EventsProcess {
 }
 
 describe("events", () => {
-  let server: NatsServer;
-  let worker: WorkerProcess;
+  const t = useTaskd({ module: "runtime_tasks.ts", workers: [], apps: [app] });
   let lines: EventsProcess;
   let json: EventsProcess;
 
   before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    lines = new EventsProcess(server.url, []);
-    json = new EventsProcess(server.url, ["--json"]);
+    lines = new EventsProcess(t.url, []);
+    json = new EventsProcess(t.url, ["--json"]);
     await Promise.all([lines.listening(), json.listening()]);
-    worker = await startWorker(server.url, fixture("runtime_tasks.ts"), { args: ["-n", "ev@test", "--pool", "threads", "-c", "2"] });
+    await t.startWorker(["-n", "ev@test", "--pool", "threads", "-c", "2"]);
   });
 
   after(async () => {
-    await app.close();
     await lines?.stop();
     await json?.stop();
-    await worker?.stop();
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
   });
 
   test("taskd events prints a task's lifecycle, one readable line per event", T, async () => {
@@ -122,7 +115,7 @@ describe("events", () => {
         if (e.type === "worker-offline") break;
       }
     })();
-    await worker.stop();
+    await t.worker.stop();
     await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error(`no worker-offline; saw ${seen}`)), 15_000))]);
     events.close();
     assert.ok(seen.includes("worker-offline"));

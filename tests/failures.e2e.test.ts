@@ -3,15 +3,9 @@
  * letters and `taskd dead`, expected errors, MaxRetriesExceededError, `throw: false`. Runs are
  * counted through a side channel (tests/fixtures/failure_tasks.ts appends one line per run).
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { TaskError } from "../mod.ts";
 import {
   app,
   backoff,
@@ -30,89 +24,18 @@ import {
   requeueForever,
   requeueForeverEarly,
   requeueLate,
-  type Run,
   unexpected,
 } from "./fixtures/failure_tasks.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { eventually, fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
-import { completeLines } from "./helpers/taskd.ts";
-
-let server: NatsServer;
-let worker: WorkerProcess;
-let nc: NatsConnection;
-const runsFile = join(mkdtempSync(join(tmpdir(), "taskd-failures-")), "runs.jsonl");
-
-function runs(id?: string): Run[] {
-  if (!existsSync(runsFile)) return [];
-  const all = completeLines(readFileSync(runsFile, "utf8")).map((l) => JSON.parse(l) as Run);
-  return id === undefined ? all : all.filter((r) => r.id === id);
-}
-
-/** Waits until no further run of `id` appears for `quietMs` (to prove that nothing more runs). */
-async function settled(id: string, quietMs = 1000): Promise<Run[]> {
-  let n = runs(id).length;
-  for (let still = 0; still < quietMs; still += 100) {
-    await new Promise((r) => setTimeout(r, 100));
-    const m = runs(id).length;
-    if (m !== n) [n, still] = [m, 0];
-  }
-  return runs(id);
-}
-
-interface Dead {
-  seq: number;
-  subject: string;
-  headers: Record<string, string>;
-}
-
-async function deadLetters(): Promise<Dead[]> {
-  const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info("TASKD_DEAD").catch(() => undefined);
-  const out: Dead[] = [];
-  if (!info || info.state.messages === 0) return out;
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-    const m = await jsm.streams.getMessage("TASKD_DEAD", { seq }).catch(() => null);
-    if (!m) continue;
-    const headers: Record<string, string> = {};
-    for (const [k, v] of m.header) headers[k] = v[0];
-    out.push({ seq: m.seq, subject: m.subject, headers });
-  }
-  return out;
-}
-
-async function failureOf(p: Promise<unknown>): Promise<TaskError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof TaskError, `expected a TaskError, got ${e}`);
-    return e;
-  }
-  assert.fail("expected the task to fail");
-}
+import { useTaskd } from "./helpers/env.ts";
+import { eventually, failureOf } from "./helpers/taskd.ts";
 
 describe("failure semantics through dist/taskd", () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    worker = await startWorker(server.url, fixture("failure_tasks.ts"), {
-      args: ["-c", "20", "-Q", "default", "-n", "fw1@test"],
-      env: { TASKD_TEST_RUNS: runsFile },
-    });
-    nc = await connect({ servers: server.url });
-  });
-
-  after(async () => {
-    await app.close();
-    await nc?.close();
-    await worker?.stop();
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  const t = useTaskd({ module: "failure_tasks.ts", args: ["-c", "20", "-Q", "default", "-n", "fw1@test"], apps: [app] });
 
   test("a task retried twice then succeeding runs exactly three times", { timeout: 60_000 }, async () => {
     const r = await flaky.delay(2);
     assert.equal(await r.get({ timeout: 20 }), 2);
-    const seen = await settled(r.id);
+    const seen = await t.settled(r.id);
     assert.deepEqual(seen.map((x) => x.retries), [0, 1, 2]);
     assert.equal(await r.state, "SUCCESS");
   });
@@ -124,7 +47,7 @@ describe("failure semantics through dist/taskd", () => {
     assert.equal((meta?.result as { type: string }).type, "Error");
     assert.equal((meta?.result as { message: string }).message, "later");
     // The next attempt waits in the delayed stream, due in about 180 s, with retries + 1.
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(t.nc);
     const info = await jsm.streams.info("TASKD_DELAYED");
     let found: Record<string, string> | undefined;
     for (let seq = info.state.first_seq; seq <= info.state.last_seq && !found; seq++) {
@@ -142,7 +65,7 @@ describe("failure semantics through dist/taskd", () => {
     const r = await backoff.delay();
     const err = await failureOf(r.get({ timeout: 30 }));
     assert.equal(err.remoteType, "TypeError");
-    const seen = await settled(r.id);
+    const seen = await t.settled(r.id);
     assert.deepEqual(seen.map((x) => x.retries), [0, 1, 2]);
     const g1 = seen[1].at - seen[0].at;
     const g2 = seen[2].at - seen[1].at;
@@ -154,14 +77,14 @@ describe("failure semantics through dist/taskd", () => {
     const r = await picky.delay();
     const err = await failureOf(r.get({ timeout: 20 }));
     assert.equal(err.remoteType, "RangeError");
-    assert.equal((await settled(r.id)).length, 1);
+    assert.equal((await t.settled(r.id)).length, 1);
   });
 
   test("autoretry options work as class fields (autoretryFor, retryKwargs)", { timeout: 60_000 }, async () => {
     const r = await classRetry.delay();
     const err = await failureOf(r.get({ timeout: 20 }));
     assert.equal(err.remoteType, "TypeError");
-    assert.deepEqual((await settled(r.id)).map((x) => x.retries), [0, 1]);
+    assert.deepEqual((await t.settled(r.id)).map((x) => x.retries), [0, 1]);
   });
 
   test("past maxRetries: MaxRetriesExceededError without exc, the exc itself with one", { timeout: 60_000 }, async () => {
@@ -173,15 +96,15 @@ describe("failure semantics through dist/taskd", () => {
     assert.match(ea.remoteMessage, /retried 1 times and maxRetries is 1/);
     assert.equal(eb.remoteType, "TypeError");
     assert.equal(eb.remoteMessage, "the original cause");
-    assert.equal((await settled(a.id)).length, 2);
-    assert.equal((await settled(b.id)).length, 2);
+    assert.equal((await t.settled(a.id)).length, 2);
+    assert.equal((await t.settled(b.id)).length, 2);
   });
 
   test("retry({ throw: false }) schedules the retry and lets the task go on", { timeout: 60_000 }, async () => {
     const r = await noThrow.delay();
     assert.equal(await r.get({ timeout: 20 }), "first:true");
     await eventually(async () => (await r.result) === "second", 15_000);
-    assert.deepEqual((await settled(r.id)).map((x) => x.retries), [0, 1]);
+    assert.deepEqual((await t.settled(r.id)).map((x) => x.retries), [0, 1]);
   });
 
   test("Reject(requeue: true) runs twice, under acksLate (redelivered) and under early ack", { timeout: 60_000 }, async () => {
@@ -189,24 +112,24 @@ describe("failure semantics through dist/taskd", () => {
     const early = await requeueEarly.delay();
     assert.equal(await late.get({ timeout: 20 }), "second");
     assert.equal(await early.get({ timeout: 20 }), "second");
-    const l = await settled(late.id);
+    const l = await t.settled(late.id);
     assert.equal(l.length, 2);
     assert.deepEqual(l.map((x) => x.redelivered), [false, true]);
-    assert.equal((await settled(early.id)).length, 2);
+    assert.equal((await t.settled(early.id)).length, 2);
   });
 
   test("Reject without requeue lands in the dead-letter stream with its reason and original headers", { timeout: 60_000 }, async () => {
     const r = await rejectDead.delay("bad input 42");
     const err = await failureOf(r.get({ timeout: 20 }));
     assert.equal(err.remoteType, "Reject");
-    const dead = await eventually(async () => (await deadLetters()).find((d) => d.headers["taskd-id"] === r.id));
+    const dead = await eventually(async () => (await t.deadLetters()).find((d) => d.headers["taskd-id"] === r.id));
     assert.equal(dead.subject, "taskd.dead.default");
     assert.equal(dead.headers["taskd-dead-reason"], "bad input 42");
     assert.equal(dead.headers["taskd-task"], "ft.rejectDead");
     assert.equal(dead.headers["taskd-dead-subject"], "taskd.tasks.default");
-    assert.equal((await settled(r.id)).length, 1);
+    assert.equal((await t.settled(r.id)).length, 1);
     // The dead-letter copy is the record: the original left the tasks stream.
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(t.nc);
     await eventually(async () => (await jsm.streams.info("TASKD_TASKS")).state.messages === 0);
   });
 
@@ -216,16 +139,16 @@ describe("failure semantics through dist/taskd", () => {
     for (const r of [late, early]) {
       const err = await failureOf(r.get({ timeout: 30 }));
       assert.match(err.remoteMessage, /delivered 11 times without completing \(limit 10\)/);
-      const dead = await eventually(async () => (await deadLetters()).find((d) => d.headers["taskd-id"] === r.id));
+      const dead = await eventually(async () => (await t.deadLetters()).find((d) => d.headers["taskd-id"] === r.id));
       assert.match(dead.headers["taskd-dead-reason"], /delivered 11 times/);
-      assert.equal((await settled(r.id)).length, 10);
+      assert.equal((await t.settled(r.id)).length, 10);
     }
   });
 
   test("Ignore: the message is acked, nothing is stored, the result stays PENDING", { timeout: 60_000 }, async () => {
     const r = await ignored.delay();
-    await eventually(() => runs(r.id).length === 1);
-    assert.equal((await settled(r.id)).length, 1);
+    await eventually(() => t.runs(r.id).length === 1);
+    assert.equal((await t.settled(r.id)).length, 1);
     assert.equal(await r.state, "PENDING");
     assert.equal(await r.meta(), null);
   });
@@ -235,8 +158,8 @@ describe("failure semantics through dist/taskd", () => {
     const b = await unexpected.delay();
     assert.equal((await failureOf(a.get({ timeout: 20 }))).remoteType, "RangeError");
     assert.equal((await failureOf(b.get({ timeout: 20 }))).remoteType, "SyntaxError");
-    await worker.waitFor("unexpected-failure-marker");
-    const lines = worker.output.split("\n");
+    await t.worker.waitFor("unexpected-failure-marker");
+    const lines = t.worker.output.split("\n");
     const ea = lines.filter((l) => l.includes("expected-failure-marker") && !l.includes("unexpected"));
     assert.equal(ea.length, 1, ea.join("\n"));
     assert.match(ea[0], /INFO\].*raised expected: RangeError: expected-failure-marker$/);
@@ -250,38 +173,38 @@ describe("failure semantics through dist/taskd", () => {
     const r = await rejectOnce.delay("first time");
     await failureOf(r.get({ timeout: 20 }));
     const listed = await eventually(async () => {
-      const l = await runCli(server.url, ["dead", "list", "--json"]);
+      const l = await t.cli(["dead", "list", "--json"]);
       assert.equal(l.code, 0, l.stderr);
       return l.stdout.split("\n").filter(Boolean).map((x) => JSON.parse(x)).find((d: { id: string }) => d.id === r.id);
     });
     assert.equal(listed.task, "ft.rejectOnce");
     assert.equal(listed.queue, "default");
     assert.equal(listed.reason, "first time");
-    const text = await runCli(server.url, ["dead", "list"]);
+    const text = await t.cli(["dead", "list"]);
     assert.match(text.stdout, new RegExp(`^${listed.seq}\\t.*\\tdefault\\tft\\.rejectOnce\\[${r.id}\\]\\tfirst time$`, "m"));
 
-    const shown = await runCli(server.url, ["dead", "show", String(listed.seq)]);
+    const shown = await t.cli(["dead", "show", String(listed.seq)]);
     assert.equal(shown.code, 0, shown.stderr);
     assert.match(shown.stdout, /reason:\s+first time/);
     assert.match(shown.stdout, /args:\s+\["first time"\]/);
 
-    const replay = await runCli(server.url, ["dead", "retry", String(listed.seq)]);
+    const replay = await t.cli(["dead", "retry", String(listed.seq)]);
     assert.equal(replay.code, 0, replay.stderr);
     await eventually(async () => (await r.result) === "replayed", 15_000);
-    assert.equal((await settled(r.id)).length, 2);
-    assert.ok(!(await deadLetters()).some((d) => d.seq === listed.seq), "the replayed letter left the dead stream");
+    assert.equal((await t.settled(r.id)).length, 2);
+    assert.ok(!(await t.deadLetters()).some((d) => d.seq === listed.seq), "the replayed letter left the dead stream");
 
-    const before = (await deadLetters()).length;
+    const before = (await t.deadLetters()).length;
     assert.ok(before > 0);
-    const purge = await runCli(server.url, ["dead", "purge"]);
+    const purge = await t.cli(["dead", "purge"]);
     assert.equal(purge.code, 0, purge.stderr);
     assert.equal(purge.stdout.trim(), `purged ${before} dead letter${before === 1 ? "" : "s"}`);
-    assert.equal((await deadLetters()).length, 0);
+    assert.equal((await t.deadLetters()).length, 0);
 
-    const missing = await runCli(server.url, ["dead", "show", "999999"]);
+    const missing = await t.cli(["dead", "show", "999999"]);
     assert.notEqual(missing.code, 0);
     assert.match(missing.stderr, /^taskd: Cannot find dead letter 999999/);
-    const bad = await runCli(server.url, ["dead", "frobnicate"]);
+    const bad = await t.cli(["dead", "frobnicate"]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /Unknown dead-letter action 'frobnicate'/);
   });

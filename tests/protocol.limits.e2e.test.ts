@@ -4,51 +4,34 @@
  * the size and the limit; bodies carrying `__proto__` / `constructor.prototype` reach the task as
  * plain data without polluting the worker; a hostile stored failure is revived as data.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "@nats-io/transport-node";
-import { headers, type NatsConnection } from "@nats-io/nats-core";
+import { headers } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { PayloadTooLargeError, TaskError } from "../mod.ts";
 import { msgpack } from "../src/protocol/codec.ts";
 import { app, big, inspectArgs, record } from "./fixtures/reliable.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
 
-let server: NatsServer;
-let worker: WorkerProcess;
-let nc: NatsConnection;
 const enc = new TextEncoder();
 
-async function publishRaw(id: string, body: Uint8Array, contentType: string): Promise<void> {
-  const h = headers();
-  h.set("taskd-protocol", "1");
-  h.set("taskd-task", "rel.inspect");
-  h.set("taskd-id", id);
-  h.set("Content-Type", contentType);
-  await jetstream(nc).publish("taskd.tasks.default", body, { headers: h });
-}
-
 describe("payload limits and hostile bodies through dist/taskd", () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    nc = await connect({ servers: server.url });
-  });
+  const t = useTaskd({ module: "reliable.ts", workers: [], apps: [app], stopGraceMs: 2000 });
 
-  after(async () => {
-    await app.close();
-    await nc?.close();
-    await worker?.stop(2000);
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  async function publishRaw(id: string, body: Uint8Array, contentType: string): Promise<void> {
+    const h = headers();
+    h.set("taskd-protocol", "1");
+    h.set("taskd-task", "rel.inspect");
+    h.set("taskd-id", id);
+    h.set("Content-Type", contentType);
+    await jetstream(t.nc).publish("taskd.tasks.default", body, { headers: h });
+  }
 
   test("oversized arguments: PayloadTooLargeError on the client, nothing published", { timeout: 60_000 }, async () => {
-    worker = await startWorker(server.url, fixture("reliable.ts"), { args: ["-c", "4"] });
+    await t.startWorker(["-c", "4"]);
     assert.equal(await (await record.delay(1, 0)).get({ timeout: 20 }), 2);
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(t.nc);
     const before = (await jsm.streams.info("TASKD_TASKS")).state.last_seq;
     await assert.rejects(record.delay("z".repeat(1_100_000) as unknown as number, 0), (e: unknown) => {
       assert.ok(e instanceof PayloadTooLargeError);
@@ -69,7 +52,7 @@ describe("payload limits and hostile bodies through dist/taskd", () => {
     });
     assert.ok(Date.now() - t0 < 20_000, "the failure came without a long retry");
     assert.equal(await (await big.delay(10)).get({ timeout: 20 }), "x".repeat(10));
-    assert.equal(worker.proc.exitCode, null);
+    assert.equal(t.worker.proc.exitCode, null);
   });
 
   test("__proto__ and constructor.prototype in bodies reach the task as plain data; nothing is polluted", { timeout: 60_000 }, async () => {
@@ -89,7 +72,7 @@ describe("payload limits and hostile bodies through dist/taskd", () => {
   });
 
   test("a hostile FAILURE entry is revived on the client as data: a TaskError, no code run", { timeout: 30_000 }, async () => {
-    const kv = await new Kvm(nc).open("taskd_results");
+    const kv = await new Kvm(t.nc).open("taskd_results");
     const g = globalThis as Record<string, unknown>;
     await kv.put("hostile-failure", msgpack.encode({
       taskId: "hostile-failure",

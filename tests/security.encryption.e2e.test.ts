@@ -5,38 +5,22 @@
  * `argsrepr` the secret stays out of the worker's log. A body sealed with another key is
  * dead-lettered with the reason.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { connect } from "@nats-io/transport-node";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { aesGcmSerializer, App, registerSerializer, TaskError } from "../mod.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { eventually, fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
+import { eventually } from "./helpers/taskd.ts";
 
 const KEY = randomBytes(32).toString("base64");
 const SECRET = "correct-horse-battery-staple-" + randomBytes(4).toString("hex");
 const has = (bytes: Uint8Array, s: string) => Buffer.from(bytes).includes(Buffer.from(s));
 
-let server: NatsServer;
-let worker: WorkerProcess | undefined;
-let nc: NatsConnection;
-let app: App;
 
 describe("an encrypting body codec (AES-GCM) registered on both sides", () => {
-  before(async () => {
-    delete process.env.TASKD_BROKER_URL;
-    server = await NatsServer.start();
-    nc = await connect({ servers: server.url });
-  });
-
-  after(async () => {
-    await app?.close();
-    await nc?.close();
-    await worker?.stop(2000);
-    await server?.stop();
-  });
+  const t = useTaskd({ module: "encrypted.ts", workers: [], env: { TASKD_TEST_KEY: KEY } });
+  let app: App;
 
   test("the codec round-trips, uses a fresh IV, and refuses tampered bodies and other keys", () => {
     const codec = aesGcmSerializer({ key: KEY });
@@ -56,19 +40,19 @@ describe("an encrypting body codec (AES-GCM) registered on both sides", () => {
 
   test("the broker holds only ciphertext; the worker decrypts, runs, and keeps the secret out of its log", { timeout: 60_000 }, async () => {
     registerSerializer("aesgcm", aesGcmSerializer({ key: KEY }));
-    app = new App("enc-client", { broker: server.url, taskSerializer: "aesgcm" });
+    app = t.app("enc-client", { taskSerializer: "aesgcm" });
     // Sent before any worker runs, so the message waits in the stream where we can read it.
     const r = await app.sendTask("enc.login", ["alice", SECRET], { argsrepr: "('alice', '<hidden>')" });
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(t.nc);
     const info = await jsm.streams.info("TASKD_TASKS");
     const stored = (await jsm.streams.getMessage("TASKD_TASKS", { seq: info.state.last_seq }))!;
     assert.equal(stored.header.get("Content-Type"), "application/x-taskd-aesgcm");
     assert.equal(stored.header.get("taskd-task"), "enc.login");
     assert.equal(has(stored.data, SECRET), false, "the secret is in the stored body");
     assert.equal(has(stored.data, "alice"), false, "the user name is in the stored body");
-    worker = await startWorker(server.url, fixture("encrypted.ts"), { args: ["-c", "2", "--loglevel", "debug"], env: { TASKD_TEST_KEY: KEY } });
+    const worker = await t.startWorker(["-c", "2", "--loglevel", "debug"]);
     assert.deepEqual(await r.get({ timeout: 20 }), { user: "alice", length: SECRET.length });
-    await eventually(() => /enc\.login\[[^\]]+\] succeeded/.test(worker!.output));
+    await eventually(() => /enc\.login\[[^\]]+\] succeeded/.test(worker.output));
     assert.match(worker.output, /<hidden>/);
     assert.doesNotMatch(worker.output, new RegExp(SECRET));
     // The result is sealed with the same codec: the bucket holds its state, not its value.
@@ -89,7 +73,7 @@ describe("an encrypting body codec (AES-GCM) registered on both sides", () => {
 
   test("a body sealed with another key is dead-lettered with the reason; the worker serves on", { timeout: 60_000 }, async () => {
     registerSerializer("aesgcm", aesGcmSerializer({ key: randomBytes(32) }));
-    const stranger = new App("enc-stranger", { broker: server.url, taskSerializer: "aesgcm" });
+    const stranger = new App("enc-stranger", { broker: t.url, taskSerializer: "aesgcm" });
     try {
       const r = await stranger.sendTask("enc.login", ["mallory", "x"]);
       await assert.rejects(r.get({ timeout: 20 }), (e: unknown) => e instanceof TaskError && e.remoteType === "ProtocolError" && /Cannot decode body as application\/x-taskd-aesgcm/.test(e.remoteMessage));
@@ -97,11 +81,11 @@ describe("an encrypting body codec (AES-GCM) registered on both sides", () => {
       await stranger.close();
       registerSerializer("aesgcm", aesGcmSerializer({ key: KEY }));
     }
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(t.nc);
     // The FAILURE is stored before the copy to the dead-letter stream: wait for the copy.
     const dead = await eventually(() => jsm.streams.getMessage("TASKD_DEAD", { last_by_subj: "taskd.dead.default" }).catch(() => null));
     assert.match(dead.header.get("taskd-dead-reason"), /Cannot decode body as application\/x-taskd-aesgcm/);
     assert.deepEqual(await (await app.sendTask("enc.login", ["bob", "pw"])).get({ timeout: 20 }), { user: "bob", length: 2 });
-    assert.equal(worker!.proc.exitCode, null);
+    assert.equal(t.worker.proc.exitCode, null);
   });
 });

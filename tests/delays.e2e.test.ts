@@ -4,31 +4,14 @@
  * restart, 2,000 delayed tasks run exactly once by two workers, expired and revoked tasks never
  * run, revocations honoured by a worker started later, and a bad delayed message dead-lettered.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
-import { headers, type NatsConnection } from "@nats-io/nats-core";
+import { headers } from "@nats-io/nats-core";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { TaskRevokedError } from "../mod.ts";
-import { app, type Run, stamp, stampLate } from "./fixtures/failure_tasks.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { eventually, fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
-import { completeLines } from "./helpers/taskd.ts";
-
-let server: NatsServer;
-let worker: WorkerProcess;
-let nc: NatsConnection;
-const runsFile = join(mkdtempSync(join(tmpdir(), "taskd-delays-")), "runs.jsonl");
-const env = { TASKD_TEST_RUNS: runsFile };
-
-function runs(id?: string): Run[] {
-  if (!existsSync(runsFile)) return [];
-  const all = completeLines(readFileSync(runsFile, "utf8")).map((l) => JSON.parse(l) as Run);
-  return id === undefined ? all : all.filter((r) => r.id === id);
-}
+import { app, stamp, stampLate } from "./fixtures/failure_tasks.ts";
+import { useTaskd } from "./helpers/env.ts";
+import { eventually } from "./helpers/taskd.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -37,20 +20,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 describe("delayed tasks, expiry and revocation through dist/taskd", () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    worker = await startWorker(server.url, fixture("failure_tasks.ts"), { args: ["-c", "20", "-Q", "default", "-n", "dw1@test"], env });
-    nc = await connect({ servers: server.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
-  });
-
-  after(async () => {
-    await app.close();
-    await nc?.close();
-    await worker?.stop();
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  const t = useTaskd({ module: "failure_tasks.ts", args: ["-c", "20", "-Q", "default", "-n", "dw1@test"], apps: [app], connect: { maxReconnectAttempts: -1, reconnectTimeWait: 200 } });
 
   test("countdown 2 s runs no earlier than 2 s and no later than 3.5 s; eta likewise", { timeout: 60_000 }, async () => {
     const t0 = Date.now();
@@ -61,13 +31,13 @@ describe("delayed tasks, expiry and revocation through dist/taskd", () => {
     const ranB = Number(await b.get({ timeout: 15 }));
     assert.ok(ranA - t0 >= 2000 && ranA - t0 <= 3500, `countdown task ran after ${ranA - t0} ms`);
     assert.ok(ranB >= etaAt && ranB - etaAt <= 1500, `eta task ran ${ranB - etaAt} ms after its eta`);
-    assert.equal(runs(a.id).length, 1);
-    assert.equal(runs(b.id).length, 1);
+    assert.equal(t.runs(a.id).length, 1);
+    assert.equal(t.runs(b.id).length, 1);
   });
 
   test("the CLI's --countdown is delayed too", { timeout: 60_000 }, async () => {
     const t0 = Date.now();
-    const r = await runCli(server.url, ["call", "ft.stamp", "cli", "--countdown", "2", "--wait", "--timeout", "15"]);
+    const r = await t.cli(["call", "ft.stamp", "cli", "--countdown", "2", "--wait", "--timeout", "15"]);
     assert.equal(r.code, 0, r.stderr);
     const ran = Number(r.stdout.trim());
     assert.ok(ran - t0 >= 2000, `ran after ${ran - t0} ms`);
@@ -75,7 +45,7 @@ describe("delayed tasks, expiry and revocation through dist/taskd", () => {
 
   test("waiting delayed tasks take no worker slot and no place in the queue consumer's ack window", { timeout: 60_000 }, async () => {
     const waiting = await Promise.all(Array.from({ length: 300 }, (_, i) => stamp.applyAsync([i], { countdown: 4 })));
-    const jsm = await jetstreamManager(nc);
+    const jsm = await jetstreamManager(t.nc);
     const q = await jsm.consumers.info("TASKD_TASKS", "queue-default");
     assert.equal(q.num_ack_pending, 0);
     assert.equal(q.num_pending, 0);
@@ -83,7 +53,7 @@ describe("delayed tasks, expiry and revocation through dist/taskd", () => {
     const now = await stamp.delay("now");
     await now.get({ timeout: 10 });
     assert.ok(Date.now() - t0 < 1500, `an immediate task waited ${Date.now() - t0} ms behind delayed ones`);
-    await eventually(() => waiting.every((w) => runs(w.id).length === 1), 20_000);
+    await eventually(() => waiting.every((w) => t.runs(w.id).length === 1), 20_000);
   });
 
   test("an expired task never runs; its state is REVOKED", { timeout: 60_000 }, async () => {
@@ -94,8 +64,8 @@ describe("delayed tasks, expiry and revocation through dist/taskd", () => {
       assert.equal(await r.state, "REVOKED");
     }
     await sleep(500);
-    assert.equal(runs(delayed.id).length, 0);
-    assert.equal(runs(past.id).length, 0);
+    assert.equal(t.runs(delayed.id).length, 0);
+    assert.equal(t.runs(past.id).length, 0);
   });
 
   test("result.revoke(), app.revoke() and taskd revoke before the task runs: it never runs, REVOKED", { timeout: 60_000 }, async () => {
@@ -105,13 +75,13 @@ describe("delayed tasks, expiry and revocation through dist/taskd", () => {
     const control = await stamp.applyAsync(["control"], { countdown: 2 });
     await a.revoke();
     await app.revoke(b.id);
-    const cli = await runCli(server.url, ["revoke", c.id]);
+    const cli = await t.cli(["revoke", c.id]);
     assert.equal(cli.code, 0, cli.stderr);
     assert.equal(cli.stdout.trim(), `revoked ${c.id}`);
     for (const r of [a, b, c]) await assert.rejects(r.get({ timeout: 15 }), TaskRevokedError);
     await control.get({ timeout: 15 });
-    for (const r of [a, b, c]) assert.equal(runs(r.id).length, 0);
-    const bad = await runCli(server.url, ["revoke", "not a valid id"]);
+    for (const r of [a, b, c]) assert.equal(t.runs(r.id).length, 0);
+    const bad = await t.cli(["revoke", "not a valid id"]);
     assert.notEqual(bad.code, 0);
     assert.match(bad.stderr, /^taskd: Cannot revoke 'not a valid id'/);
   });
@@ -119,13 +89,13 @@ describe("delayed tasks, expiry and revocation through dist/taskd", () => {
   test("a revocation is honoured by a worker started after it", { timeout: 60_000 }, async () => {
     const r = await stampLate.delay();
     await app.revoke(r.id);
-    const late = await startWorker(server.url, fixture("failure_tasks.ts"), { args: ["-Q", "late", "-n", "late@test"], env });
+    const late = await t.startWorker(["-Q", "late", "-n", "late@test"]);
     try {
       await assert.rejects(r.get({ timeout: 15 }), TaskRevokedError);
-      assert.equal(runs(r.id).length, 0);
+      assert.equal(t.runs(r.id).length, 0);
       const ok = await stampLate.delay();
       await ok.get({ timeout: 15 });
-      assert.equal(runs(ok.id).length, 1);
+      assert.equal(t.runs(ok.id).length, 1);
     } finally {
       await late.stop();
     }
@@ -138,18 +108,10 @@ describe("delayed tasks, expiry and revocation through dist/taskd", () => {
     h.set("taskd-id", "bad-queue-1");
     h.set("taskd-queue", "no such queue!");
     h.set("taskd-eta", new Date().toISOString());
-    await jetstream(nc).publish("taskd.delayed.default", new Uint8Array(), { headers: h });
-    const jsm = await jetstreamManager(nc);
-    const dead = await eventually(async () => {
-      const info = await jsm.streams.info("TASKD_DEAD").catch(() => undefined);
-      if (!info || info.state.messages === 0) return undefined;
-      for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
-        const m = await jsm.streams.getMessage("TASKD_DEAD", { seq }).catch(() => null);
-        if (m?.header.get("taskd-id") === "bad-queue-1") return m;
-      }
-      return undefined;
-    });
-    assert.match(dead.header.get("taskd-dead-reason"), /no such queue!/);
+    await jetstream(t.nc).publish("taskd.delayed.default", new Uint8Array(), { headers: h });
+    const jsm = await jetstreamManager(t.nc);
+    const dead = await eventually(async () => (await t.deadLetters()).find((d) => d.id === "bad-queue-1"));
+    assert.match(dead.reason, /no such queue!/);
     assert.equal(dead.subject, "taskd.dead.invalid");
     await eventually(async () => (await jsm.streams.info("TASKD_DELAYED")).state.messages === 0);
     const r = await stamp.applyAsync(["after"], { countdown: 0.5 });
@@ -157,7 +119,7 @@ describe("delayed tasks, expiry and revocation through dist/taskd", () => {
   });
 
   test("2,000 delayed tasks all run, each exactly once, with two workers", { timeout: 60_000 }, async () => {
-    const second = await startWorker(server.url, fixture("failure_tasks.ts"), { args: ["-c", "20", "-Q", "default", "-n", "dw2@test"], env });
+    const second = await t.startWorker(["-c", "20", "-Q", "default", "-n", "dw2@test"]);
     try {
       const due = Date.now() + 3000;
       const ids: string[] = [];
@@ -166,9 +128,9 @@ describe("delayed tasks, expiry and revocation through dist/taskd", () => {
         ids.push(...batch.map((r) => r.id));
       }
       const want = new Set(ids);
-      await eventually(() => new Set(runs().filter((r) => want.has(r.id)).map((r) => r.id)).size === want.size, 40_000, 200);
+      await eventually(() => new Set(t.runs().filter((r) => want.has(r.id)).map((r) => r.id)).size === want.size, 40_000, 200);
       await sleep(1000);
-      const mine = runs().filter((r) => want.has(r.id));
+      const mine = t.runs().filter((r) => want.has(r.id));
       assert.equal(mine.length, 2000, "each ran exactly once");
       const byHost: Record<string, number> = {};
       for (const r of mine) byHost[r.host ?? "?"] = (byHost[r.host ?? "?"] ?? 0) + 1;
@@ -185,14 +147,14 @@ describe("delayed tasks, expiry and revocation through dist/taskd", () => {
     const t0 = Date.now();
     const r = await stamp.applyAsync(["survivor"], { countdown: 4 });
     await sleep(300); // let the scheduler receive it and nak it until due
-    worker.signal("SIGKILL");
-    await worker.exited;
-    await server.kill("SIGKILL");
-    await server.restart();
-    worker = await startWorker(server.url, fixture("failure_tasks.ts"), { args: ["-c", "20", "-Q", "default", "-n", "dw3@test"], env });
+    t.worker.signal("SIGKILL");
+    await t.worker.exited;
+    await t.server.kill("SIGKILL");
+    await t.server.restart();
+    await t.startWorker(["-c", "20", "-Q", "default", "-n", "dw3@test"]);
     const ran = Number(await r.get({ timeout: 40 }));
     assert.ok(ran - t0 >= 4000, `ran after ${ran - t0} ms`);
     await sleep(1000);
-    assert.equal(runs(r.id).length, 1);
+    assert.equal(t.runs(r.id).length, 1);
   });
 });
