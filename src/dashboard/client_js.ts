@@ -43,7 +43,7 @@ export const CLIENT_JS = String.raw`
   function dateTime(ts) { return ts ? new Date(ts * 1000).toISOString().replace("T", " ").slice(0, 23) : ""; }
   function secs(x) { return typeof x === "number" ? (x < 1 ? (x * 1000).toFixed(1) + " ms" : x.toFixed(2) + " s") : ""; }
   function badge(state) { return h("span", { class: "state " + state, text: state }); }
-  function taskLink(id) { return h("a", { href: "/tasks/" + encodeURIComponent(id), class: "mono", text: id }); }
+  function taskLink(id) { return h("a", { href: "/tasks/" + encodeURIComponent(id), class: "mono id", text: id }); }
   function flash(msg) {
     var f = h("div", { class: "flash", text: msg });
     document.body.appendChild(f);
@@ -85,13 +85,17 @@ export const CLIENT_JS = String.raw`
   }
 
   function table(headers, rows) {
-    return h("table", null, h("thead", null, h("tr", null, headers.map(function (x) { return h("th", { text: x }); }))), h("tbody", null, rows));
+    var body = rows && rows.tagName === "TBODY" ? rows : h("tbody", null, rows);
+    return h("table", null, h("thead", null, h("tr", null, headers.map(function (x) { return h("th", { text: x }); }))), body);
   }
 
   // ---- live events ----
   var liveDot = document.getElementById("live");
   function connect() {
     var es = new EventSource("/api/events");
+    // Browsers allow six connections per host: a stream left open by a page being left (or
+    // kept in the back-forward cache) would starve the next page's requests.
+    window.addEventListener("pagehide", function () { es.close(); });
     es.addEventListener("hello", function (ev) { liveDot.classList.add("on"); setBanner(JSON.parse(ev.data).broker); });
     es.addEventListener("broker", function (ev) { setBanner(JSON.parse(ev.data)); });
     ["tasks", "worker", "queues", "replayed"].forEach(function (name) {
@@ -149,7 +153,7 @@ export const CLIENT_JS = String.raw`
   }
 
   function overview() {
-    var cards = h("div", { class: "cards" }), charts = h("div", { class: "charts" }), queues = h("div"), workers = h("div"), recent = h("tbody");
+    var cards = h("div", { class: "cards" }), charts = h("div", { class: "charts" }), queues = h("div"), workers = h("div", { id: "overview-workers" }), recent = h("tbody");
     clear(main);
     add(main, [h("h1", { text: "Overview" }), cards, charts, h("h2", { text: "Queues" }), queues, h("h2", { text: "Workers" }), workers,
       h("h2", null, "Latest tasks ", h("a", { href: "/tasks", text: "all tasks →" })), table(TASK_HEADERS, recent)]);
@@ -263,7 +267,7 @@ export const CLIENT_JS = String.raw`
         if (t.attempts && t.attempts.length) {
           add(box, [h("h2", { text: "Attempts" }), table(["#", "Worker", "Received", "Started", "Ended", "Outcome", "Runtime", "Error"], t.attempts.map(function (a) {
             return h("tr", null, h("td", { text: a.retries }), h("td", { text: a.worker || "" }), h("td", { class: "mono", text: time(a.received) }), h("td", { class: "mono", text: time(a.started) }),
-              h("td", { class: "mono", text: time(a.ended) }), h("td", null, a.outcome ? badge(a.outcome) : ""), h("td", { text: secs(a.runtime) }), h("td", { class: "mono", text: a.exception || "" }));
+              h("td", { class: "mono", text: time(a.ended) }), h("td", null, a.outcome ? badge(a.outcome) : ""), h("td", { text: secs(a.runtime) }), h("td", { class: "mono wrap", text: a.exception || "" }));
           }))]);
         }
         if (d.children.length) add(box, [h("h2", { text: "Children" }), table(TASK_HEADERS, d.children.map(function (c) { return c.state ? taskRow(c) : h("tr", null, h("td", { colspan: 8 }, taskLink(c.id))); }))]);
@@ -340,7 +344,7 @@ export const CLIENT_JS = String.raw`
           h("button", { id: "purge", class: "danger", disabled: !v.total, onclick: function () { if (confirm("Delete every dead letter?")) post("/api/dead/purge", {}, function (j) { flash("purged " + j.purged); load(); }); } }, "Purge")),
           v.dead.length ? table(["Seq", "Died", "Queue", "Task", "Id", "Reason", ""], v.dead.map(function (x) {
             return h("tr", { "data-seq": x.seq, "data-id": x.id || "" }, h("td", { text: x.seq }), h("td", { class: "mono", text: (x.deadAt || "").replace("T", " ").slice(0, 19) }), h("td", { text: x.queue }),
-              h("td", { text: x.task || "?" }), h("td", null, x.id ? taskLink(x.id) : "?"), h("td", { class: "reason", text: x.reason || "" }),
+              h("td", { text: x.task || "?" }), h("td", null, x.id ? taskLink(x.id) : "?"), h("td", { class: "reason wrap", text: x.reason || "" }),
               h("td", null, h("button", { class: "retry", onclick: function () { post("/api/dead/" + x.seq + "/retry", {}, function (j) { flash("sent back to " + j.queue); load(); }); } }, "Retry")));
           })) : h("p", { class: "muted", id: "no-dead", text: "No dead letters." })]);
       }, function (e) { clear(box); add(box, h("p", { class: "note", text: e.message })); });

@@ -136,11 +136,13 @@ export class TaskIndex {
   }
 
   #attempt(r: TaskRecord, retries: number, e: TaskdEvent, ts: number, state: string): void {
-    let a = r.attempts.find((x) => x.retries === retries);
-    if (!a) {
+    // The latest attempt with this retry count; a delivery received after that one ended (a
+    // dead letter replayed, a requeue) is a new attempt with the same count.
+    let a: Attempt | undefined;
+    for (let i = r.attempts.length - 1; i >= 0 && !a; i--) if (r.attempts[i].retries === retries) a = r.attempts[i];
+    if (!a || (e.type === "task-received" && a.ended !== undefined)) {
       a = { retries };
       r.attempts.push(a);
-      r.attempts.sort((x, y) => x.retries - y.retries);
     }
     if (e.hostname) a.worker = e.hostname;
     if (e.type === "task-received") a.received = ts;

@@ -31,7 +31,8 @@ th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--lin
 th { background: #eef1f5; font-weight: 600; font-size: 12px; color: #3b4556; }
 td.mono, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; font-size: 12px; }
 td.trunc { max-width: 320px; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-a { color: var(--accent); }
+a { color: var(--accent); } a.id { white-space: nowrap; font-size: 11.5px; }
+td { white-space: nowrap; } td.trunc, td.wrap { white-space: normal; }
 .state { display: inline-block; padding: 0 7px; border-radius: 10px; font-size: 11px; font-weight: 700; background: #e6e9ef; color: #3b4556; }
 .state.SUCCESS { background: #dcf3e5; color: var(--ok); } .state.FAILURE, .state.REJECTED { background: #fbe0e0; color: var(--bad); }
 .state.STARTED, .state.RECEIVED { background: #dfe9fb; color: var(--run); } .state.RETRY { background: #fcefd9; color: var(--warn); }
