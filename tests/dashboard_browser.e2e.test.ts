@@ -146,6 +146,40 @@ describe("dashboard in a browser", () => {
     await page.waitForSelector(`tr[data-id="${r.id}"] .state.SUCCESS`, { timeout: 15_000 });
   });
 
+  test("--auth: the page refuses a browser without credentials and loads with them", T, async () => {
+    const guarded = await DashboardProcess.start(server.url, await freePort(), ["--auth", "ops:hunter2"]);
+    const p2 = await browser.newPage();
+    try {
+      // Headless Chromium cancels the credentials prompt: the navigation fails, or shows the 401.
+      const refused = await p2.goto(guarded.url + "/", { waitUntil: "domcontentloaded" }).catch((e: Error) => e);
+      if (refused instanceof Error) assert.match(refused.message, /ERR_INVALID_RESPONSE|ERR_INVALID_AUTH_CREDENTIALS/);
+      else assert.equal(refused?.status(), 401);
+      assert.doesNotMatch(await p2.content(), /taskd-csrf/);
+      await p2.authenticate({ username: "ops", password: "hunter2" });
+      const ok = await p2.goto(guarded.url + "/tasks", { waitUntil: "domcontentloaded" });
+      assert.equal(ok?.status(), 200);
+      await p2.waitForSelector("#task-rows tr[data-id]");
+    } finally {
+      await p2.close();
+      await guarded.stop();
+    }
+  });
+
+  test("history survives a dashboard restart: earlier tasks are still on the page", T, async () => {
+    const r = await add.applyAsync([7, 7], { argsrepr: "(7, 7)" });
+    await r.get({ timeout: 10 });
+    await page.goto(`${dash.url}/tasks?q=${encodeURIComponent("args:(7, 7)")}`, { waitUntil: "domcontentloaded" });
+    await page.waitForSelector(`tr[data-id="${r.id}"] .state.SUCCESS`);
+    const rowsBefore = await page.$$eval("#task-rows tr[data-id]", (rows) => rows.length);
+    await dash.stop();
+    dash = await DashboardProcess.start(server.url, dash.port);
+    await page.goto(`${dash.url}/tasks`, { waitUntil: "domcontentloaded" });
+    await page.waitForSelector(`tr[data-id="${r.id}"] .state.SUCCESS`);
+    await page.goto(`${dash.url}/tasks?q=${encodeURIComponent("args:(7, 7)")}`, { waitUntil: "domcontentloaded" });
+    await page.waitForSelector(`tr[data-id="${r.id}"]`);
+    assert.equal(await page.$$eval("#task-rows tr[data-id]", (rows) => rows.length), rowsBefore);
+  });
+
   test("the overview screenshot, with the history so far", T, async () => {
     await page.goto(dash.url + "/", { waitUntil: "domcontentloaded" });
     await page.waitForFunction(() => document.body.innerText.includes("w1@dash"), { timeout: 15_000 });

@@ -297,8 +297,8 @@ export const CLIENT_JS = String.raw`
               ["pool", pool.kind || (typeof pool === "string" ? pool : "")], ["concurrency", pool.maxConcurrency], ["prefetch", st.prefetchCount],
               ["queues", (st.queues || []).join(", ")], ["uptime", st.uptime === undefined ? "" : st.uptime + " s"], ["runtime", st.runtime],
               ["rss", st.rusage && st.rusage.rss ? (st.rusage.rss / 1048576).toFixed(1) + " MB" : ""],
-              ["rate limits", st.rateLimits && Object.keys(st.rateLimits).length ? JSON.stringify(st.rateLimits) : ""],
-              ["global rate limits", st.globalRateLimits && Object.keys(st.globalRateLimits).length ? JSON.stringify(st.globalRateLimits) : ""],
+              ["rate limits (/s)", st.rateLimits && Object.keys(st.rateLimits).length ? JSON.stringify(st.rateLimits) : ""],
+              ["global rate limits (/s)", st.globalRateLimits && Object.keys(st.globalRateLimits).length ? JSON.stringify(st.globalRateLimits) : ""],
               ["tasks run", st.total && Object.keys(st.total).length ? JSON.stringify(st.total) : ""],
               ["last heartbeat", dateTime(w.lastSeen)]].map(function (r) {
               return r[1] === undefined || r[1] === null || r[1] === "" ? null : [h("div", { class: "k", text: r[0] }), h("div", { class: "mono", text: String(r[1]) })];

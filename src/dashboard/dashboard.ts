@@ -158,7 +158,6 @@ export class Dashboard {
       log.info(`history replayed: ${this.index.size} tasks`);
       this.live.send("replayed", { indexed: this.index.size });
     });
-    void this.workers.inspect();
   }
 
   async #watch(nc: NatsConnection): Promise<void> {

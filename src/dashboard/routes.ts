@@ -8,6 +8,7 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { basicAuth } from "hono/basic-auth";
+import { HTTPException } from "hono/http-exception";
 import { checkName } from "../nats/names.ts";
 import { decodeBody } from "../protocol/message.ts";
 import { checkTaskId } from "../protocol/result.ts";
@@ -46,7 +47,7 @@ async function withBroker<T>(c: Context, fn: () => Promise<T>): Promise<Response
 export function routes(d: Dashboard): Hono {
   const app = new Hono();
 
-  app.onError((e, c) => c.json({ error: (e as Error).message }, 500));
+  app.onError((e, c) => (e instanceof HTTPException ? e.getResponse() : c.json({ error: (e as Error).message }, 500)));
 
   if (d.options.auth) {
     const i = d.options.auth.indexOf(":");
@@ -183,6 +184,7 @@ export function routes(d: Dashboard): Hono {
       return await withBroker(c, async () => {
         await d.broker();
         const replies = await d.app.control.rateLimit(body.task!, body.rate ?? null, { destination: name });
+        d.workers.invalidate();
         if (replies.length === 0) throw Object.assign(new Error(`worker '${name}' did not answer`), { notFound: true });
         return { ok: true, replies };
       });

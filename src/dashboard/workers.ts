@@ -74,6 +74,11 @@ export class WorkerTable {
     return this.#workers.get(hostname);
   }
 
+  /** Forgets the cached inspect replies (after an action changed a worker). */
+  invalidate(): void {
+    this.#inspected = undefined;
+  }
+
   /** Asks the workers for stats and active tasks (at most once a second) and merges the replies. */
   inspect(timeout = 0.5): Promise<void> {
     const now = Date.now();
