@@ -16,6 +16,11 @@ install: node_modules/.installed
 	  echo "installing nats-server (Debian package)"; \
 	  (apt-get update -qq && apt-get install -y -qq nats-server) >/dev/null || \
 	  { echo "could not install nats-server: install it by hand (apt-get install nats-server)"; exit 1; }; }
+	@# The dashboard's browser tests drive Debian's Chromium (tests/dashboard_browser.e2e.test.ts).
+	@test -x /usr/bin/chromium || command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium (Debian package, for the dashboard's browser tests)"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null || \
+	  { echo "could not install chromium: install it by hand (apt-get install chromium)"; exit 1; }; }
 
 # The pool threads run src/worker/pool/thread.ts: a second entry point embedded in the binary.
 dist/taskd: node_modules/.installed $(SRC)

@@ -54,8 +54,8 @@ export function routes(d: Dashboard): Hono {
     app.use("*", basicAuth({ username: d.options.auth.slice(0, i), password: d.options.auth.slice(i + 1), realm: "taskd dashboard" }));
   }
 
-  app.use("*", (c, next) => {
-    if (c.req.method !== "POST") return next();
+  app.use("*", async (c, next) => {
+    if (c.req.method !== "POST") return await next();
     const origin = c.req.header("origin");
     if (origin && origin !== "null") {
       let host: string | undefined;
@@ -67,7 +67,7 @@ export function routes(d: Dashboard): Hono {
     if (c.req.header("x-taskd-csrf") !== d.csrfToken) {
       return fail(c, 403, "Cannot accept this request: send the CSRF token (GET /api/csrf) in the x-taskd-csrf header");
     }
-    return next();
+    await next();
   });
 
   // The page and its assets (embedded in the binary as strings).
