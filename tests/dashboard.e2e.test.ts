@@ -127,6 +127,8 @@ describe("dashboard HTTP API", () => {
     assert.match(text, /^taskd_task_runtime_seconds_count\{task="dash\.add"\} \d+$/m);
     assert.match(text, /^taskd_queue_messages\{queue="default"\} 0$/m);
     assert.match(text, /^taskd_workers 1$/m);
+    const queues = await json("/api/queues");
+    assert.deepEqual(queues.queues.map((q: { name: string; pending: number; workers: string[] }) => [q.name, q.pending, q.workers]), [["default", 0, ["w1@api"]]]);
     const health = await get("/healthz");
     assert.equal(health.status, 200);
     assert.equal((await health.json()).broker, "up");

@@ -56,7 +56,7 @@ describe("dashboard in a browser", () => {
     await page.waitForSelector(".card");
     await page.waitForFunction(() => document.body.innerText.includes("w1@dash"), { timeout: 15_000 });
     assert.equal(await page.$$eval(".chart svg", (s) => s.length), 2);
-    assert.match(await text("main"), /default/);
+    await page.waitForFunction(() => /default\s+\d+\s+\d+\s+\d+\s+w1@dash/.test(document.querySelector("main")!.innerText), { timeout: 10_000 });
   });
 
   test("a task sent by the test appears live on the tasks page, without a reload", T, async () => {

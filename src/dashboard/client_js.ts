@@ -125,29 +125,40 @@ export const CLIENT_JS = String.raw`
       h("td", { class: "mono", text: secs(t.runtime) }),
       h("td", { class: "mono trunc outcome", title: t.exception || t.result || "", text: t.state === "SUCCESS" ? (t.result || "") : (t.exception || "") }));
   }
+  function consumersCell(q) {
+    if (q.workers === null || q.workers === undefined) return h("td", { class: "muted", text: "?" });
+    if (!q.workers.length) return h("td", null, h("span", { class: "state FAILURE", text: "no workers" }));
+    return h("td", { text: q.workers.join(", ") });
+  }
   var TASK_HEADERS = ["Id", "Task", "State", "Arguments", "Worker", "Received", "Runtime", "Result / error"];
 
   // ---- views ----
-  function chart(series, pick, label, unit) {
+  // A line chart of pick(x) over the series; extra: a second line (e.g. failures) in red.
+  function chart(series, pick, label, unit, extra) {
     var w = 600, hgt = 120, max = 0;
     var vals = series.map(pick);
     vals.forEach(function (v) { if (v > max) max = v; });
     var top = max > 0 ? max * 1.15 : 1;
-    var pts = vals.map(function (v, i) { return (i * w / Math.max(1, vals.length - 1)).toFixed(1) + "," + (hgt - v / top * (hgt - 4)).toFixed(1); }).join(" ");
+    function points(vs) { return vs.map(function (v, i) { return (i * w / Math.max(1, vs.length - 1)).toFixed(1) + "," + (hgt - v / top * (hgt - 4)).toFixed(1); }).join(" "); }
+    var pts = points(vals);
     var ns = "http://www.w3.org/2000/svg";
     var svg = document.createElementNS(ns, "svg");
     svg.setAttribute("viewBox", "0 0 " + w + " " + hgt);
     svg.setAttribute("preserveAspectRatio", "none");
+    function polyline(p, color) {
+      var line = document.createElementNS(ns, "polyline");
+      line.setAttribute("points", p);
+      line.setAttribute("fill", "none");
+      line.setAttribute("stroke", color);
+      line.setAttribute("stroke-width", "1.5");
+      line.setAttribute("vector-effect", "non-scaling-stroke");
+      return line;
+    }
     var area = document.createElementNS(ns, "polygon");
     area.setAttribute("points", "0," + hgt + " " + pts + " " + w + "," + hgt);
     area.setAttribute("fill", "rgba(47,111,222,.12)");
-    var line = document.createElementNS(ns, "polyline");
-    line.setAttribute("points", pts);
-    line.setAttribute("fill", "none");
-    line.setAttribute("stroke", "#2f6fde");
-    line.setAttribute("stroke-width", "1.5");
-    line.setAttribute("vector-effect", "non-scaling-stroke");
-    svg.appendChild(area); svg.appendChild(line);
+    svg.appendChild(area); svg.appendChild(polyline(pts, "#2f6fde"));
+    if (extra) svg.appendChild(polyline(points(series.map(extra)), "#c73a3a"));
     var last = vals.length ? vals[vals.length - 1] : 0;
     return h("div", { class: "chart" }, h("div", { class: "t" }, h("span", { text: label }), h("span", { text: "max " + (unit === "s" ? secs(max) : max.toFixed(0) + unit) + " · now " + (unit === "s" ? secs(last) : last.toFixed(0) + unit) })), svg);
   }
@@ -165,15 +176,15 @@ export const CLIENT_JS = String.raw`
         add(cards, [card(o.indexed, "tasks in history"), card(o.workers, "workers alive"), card(s.SUCCESS || 0, "succeeded"), card(s.FAILURE || 0, "failed"),
           card((s.STARTED || 0) + (s.RECEIVED || 0), "running or received"), card(s.RETRY || 0, "retrying"), card(s.REVOKED || 0, "revoked")]);
         clear(charts);
-        add(charts, [chart(o.series, function (x) { return x.succeeded + x.failed; }, "Throughput (tasks finished per second, last 5 min)", "/s"),
+        add(charts, [chart(o.series, function (x) { return x.succeeded + x.failed; }, "Throughput: finished per second (red: failed), last 5 min", "/s", function (x) { return x.failed; }),
           chart(o.series, function (x) { return x.runtimeCount ? x.runtimeSum / x.runtimeCount : 0; }, "Mean runtime per second", "s")]);
       }, function () {});
     }
     function loadQueues(v) {
       if (!v) { api("/api/queues").then(loadQueues, function (e) { clear(queues); add(queues, h("p", { class: "muted", text: e.message })); }); return; }
       clear(queues);
-      add(queues, v.queues.length ? table(["Queue", "Waiting", "Ack pending", "Redelivered", "Waiting pulls"], v.queues.map(function (q) {
-        return h("tr", null, h("td", { text: q.name }), h("td", { text: q.pending }), h("td", { text: q.ackPending }), h("td", { text: q.redelivered }), h("td", { text: q.waitingPulls }));
+      add(queues, v.queues.length ? table(["Queue", "Waiting", "Ack pending", "Redelivered", "Workers"], v.queues.map(function (q) {
+        return h("tr", null, h("td", { text: q.name }), h("td", { text: q.pending }), h("td", { text: q.ackPending }), h("td", { text: q.redelivered }), consumersCell(q));
       })) : h("p", { class: "muted", text: "No queues yet." }));
     }
     function loadWorkers() {
@@ -192,7 +203,7 @@ export const CLIENT_JS = String.raw`
     handlers.tasks.push(again);
     handlers.replayed.push(again);
     handlers.queues.push(loadQueues);
-    handlers.worker.push(throttle(loadWorkers, 2000));
+    handlers.worker.push(throttle(function () { loadWorkers(); load(); }, 2000));
     setInterval(load, 5000); // the charts move on even when nothing happens
   }
 
@@ -322,8 +333,8 @@ export const CLIENT_JS = String.raw`
       clear(box);
       add(box, [h("div", { class: "cards" }, h("div", { class: "card" }, h("div", { class: "n", text: String(v.stored) }), h("div", { class: "l", text: "messages stored" })),
         h("div", { class: "card" }, h("div", { class: "n", text: String(v.delayed) }), h("div", { class: "l", text: "delayed (eta, countdown, retry)" }))), h("h2", { text: "Queues" }),
-        v.queues.length ? table(["Queue", "Waiting", "Ack pending", "Redelivered", "Waiting pulls", "Paused", ""], v.queues.map(function (q) {
-          return h("tr", { "data-queue": q.name }, h("td", { text: q.name }), h("td", { text: q.pending }), h("td", { text: q.ackPending }), h("td", { text: q.redelivered }), h("td", { text: q.waitingPulls }),
+        v.queues.length ? table(["Queue", "Waiting", "Ack pending", "Redelivered", "Waiting pulls", "Workers", "Paused", ""], v.queues.map(function (q) {
+          return h("tr", { "data-queue": q.name }, h("td", { text: q.name }), h("td", { text: q.pending }), h("td", { text: q.ackPending }), h("td", { text: q.redelivered }), h("td", { text: q.waitingPulls }), consumersCell(q),
             h("td", { text: q.paused === null ? "not available" : (q.paused ? "paused" : "no") }),
             h("td", null, h("button", { disabled: !v.pauseAvailable, title: v.pauseAvailable ? "" : "pausing queues is not available in this version", onclick: function () { post("/api/queues/" + encodeURIComponent(q.name) + "/" + (q.paused ? "resume" : "pause"), {}, function () { flash("done"); }); } }, q.paused ? "Resume" : "Pause")));
         })) : h("p", { class: "muted", text: "No queues yet: a queue appears when a worker first consumes it." })]);

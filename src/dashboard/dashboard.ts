@@ -16,7 +16,7 @@ import { type HttpServer, runtime } from "../runtime/mod.ts";
 import { ensureHistory, HistoryFollower, type HistoryOptions } from "./history.ts";
 import { DEFAULT_MAX_TASKS, TaskIndex, type TaskRecord } from "./index.ts";
 import { LiveHub } from "./live.ts";
-import { QueueReader } from "./queues.ts";
+import { QueueReader, type QueuesView } from "./queues.ts";
 import { routes } from "./routes.ts";
 import { WorkerTable } from "./workers.ts";
 
@@ -178,10 +178,27 @@ export class Dashboard {
     this.live.send("broker", { up, error: this.brokerError });
   }
 
+  /**
+   * The queues with the alive workers consuming each (as their last `inspect stats` said; with
+   * `inspect`, asked now, at most once a second).
+   */
+  async queuesView(inspect = false): Promise<QueuesView> {
+    const [view] = await Promise.all([this.queues.read(), inspect ? this.workers.inspect() : undefined]);
+    const alive = this.workers.list().filter((w) => w.alive && w.stats);
+    const known = alive.length > 0;
+    return {
+      ...view,
+      queues: view.queues.map((q) => ({
+        ...q,
+        workers: known ? alive.filter((w) => ((w.stats!.queues as string[] | undefined) ?? []).includes(q.name)).map((w) => w.hostname) : null,
+      })),
+    };
+  }
+
   async #pushQueues(): Promise<void> {
     if (this.live.size === 0 || !this.#brokerUp) return;
     try {
-      this.live.send("queues", await this.queues.read());
+      this.live.send("queues", await this.queuesView());
     } catch { /* the banner says why */ }
   }
 

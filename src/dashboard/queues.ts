@@ -21,6 +21,8 @@ export interface QueueInfo {
   waitingPulls: number;
   /** Whether the queue is paused; `null` while pausing is not available. */
   paused: boolean | null;
+  /** Alive workers that consume it (from their last `inspect stats`); `null` when none answered yet. */
+  workers?: string[] | null;
 }
 
 /** The queues and the delayed tasks. */

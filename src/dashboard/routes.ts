@@ -201,7 +201,7 @@ export function routes(d: Dashboard): Hono {
       return { ok: true, replies };
     }));
 
-  app.get("/api/queues", (c) => withBroker(c, () => d.queues.read()));
+  app.get("/api/queues", (c) => withBroker(c, () => d.queuesView(true)));
   app.post("/api/queues/:queue/:action{pause|resume}", (c) => fail(c, 501, `Cannot ${c.req.param("action")} queue '${c.req.param("queue")}': pausing queues is not available in this version`));
 
   app.get("/api/dead", (c) => {

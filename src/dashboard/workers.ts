@@ -90,12 +90,17 @@ export class WorkerTable {
         let w = this.#workers.get(node);
         if (!w) this.#workers.set(node, (w = { hostname: node, online: true, lastSeen: Date.now() / 1000, freq: 2 }));
         w.stats = s;
+        if (typeof s.processed === "number") w.processed = Math.max(w.processed ?? 0, s.processed);
+        if (typeof s.pid === "number") w.pid = s.pid;
         w.lastSeen = Math.max(w.lastSeen, Date.now() / 1000);
         w.online = true;
       }
       for (const [node, tasks] of Object.entries(active)) {
         const w = this.#workers.get(node);
-        if (w) w.running = tasks;
+        if (w) {
+          w.running = tasks;
+          w.active ??= tasks.length;
+        }
       }
     }, () => {});
     this.#inspected = { at: now, value };
