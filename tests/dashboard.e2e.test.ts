@@ -5,6 +5,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { group } from "../mod.ts";
 import { add, app, once, order } from "./fixtures/dashboard_tasks.ts";
 import { freePort, NatsServer } from "./helpers/server.ts";
 import { eventually, fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
@@ -114,6 +115,19 @@ describe("dashboard HTTP API", () => {
     assert.equal(workers.workers[0].hostname, "w1@api");
     assert.deepEqual(workers.workers[0].stats.rateLimits, { "dash.add": 100 / 60 }, "stats show the rate per second");
     assert.equal((await post("/api/workers/nobody@nowhere/rate_limit", { task: "dash.add", rate: "1/s" }, { "x-taskd-csrf": t })).status, 404);
+  });
+
+  test("a group's tasks are linked: the detail lists the group, search finds it by group:", T, async () => {
+    const g = await group([add.s(1, 1), add.s(2, 2), add.s(3, 3)]).applyAsync();
+    assert.deepEqual(await g.get({ timeout: 10 }), [2, 4, 6]);
+    const first = g.results[0].id;
+    const detail = await eventually(async () => {
+      const d = await json(`/api/tasks/${first}`);
+      return d.group.length === 3 && d.group.every((t: { state: string }) => t.state === "SUCCESS") ? d : undefined;
+    });
+    assert.equal(detail.task.groupId, g.id);
+    assert.deepEqual(detail.group.map((t: { id: string }) => t.id).sort(), g.results.map((r) => r.id).sort());
+    assert.equal((await json(`/api/tasks?q=group:${g.id}`)).tasks.length, 3);
   });
 
   test("/metrics has API.md's names; /healthz answers 200 while the broker is up", T, async () => {

@@ -253,17 +253,19 @@ export const CLIENT_JS = String.raw`
   }
 
   function taskDetail(id) {
-    var box = h("div");
+    var box = h("div"), groupId = null;
     clear(main);
     add(main, [h("h1", null, "Task ", h("span", { class: "mono", text: id })), box]);
     function load() {
       api("/api/tasks/" + encodeURIComponent(id)).then(function (d) {
         var t = d.task, s = d.stored || {};
+        groupId = t.groupId || null;
         clear(box);
         var rows = [["State", badge(t.state)], ["Name", t.name], ["Worker", t.worker || s.worker], ["Queue", t.queue], ["Retries", String(t.retries || 0)],
           ["Arguments", t.args], ["Keyword arguments", t.kwargs], ["Sent", dateTime(t.sent)], ["Received", dateTime(t.received)], ["Started", dateTime(t.started)],
           ["Ended", dateTime(t.ended) || s.dateDone], ["Runtime", secs(t.runtime)], ["ETA", t.eta], ["Expires", t.expires],
-          ["Parent", t.parentId ? taskLink(t.parentId) : null], ["Root", t.rootId && t.rootId !== t.id ? taskLink(t.rootId) : null]];
+          ["Parent", t.parentId ? taskLink(t.parentId) : null], ["Root", t.rootId && t.rootId !== t.id ? taskLink(t.rootId) : null],
+          ["Group", t.groupId ? h("a", { href: "/tasks?q=" + encodeURIComponent("group:" + t.groupId), class: "mono", text: t.groupId }) : null]];
         var kv = h("div", { class: "kv", id: "task-fields" });
         rows.forEach(function (r) { if (r[1]) add(kv, [h("div", { class: "k", text: r[0] }), h("div", { class: "v mono" }, r[1])]); });
         var actions = h("div", { class: "actions" },
@@ -281,6 +283,7 @@ export const CLIENT_JS = String.raw`
               h("td", { class: "mono", text: time(a.ended) }), h("td", null, a.outcome ? badge(a.outcome) : ""), h("td", { text: secs(a.runtime) }), h("td", { class: "mono wrap", text: a.exception || "" }));
           }))]);
         }
+        if (d.group && d.group.length > 1) add(box, [h("h2", { text: "Group (" + d.group.length + " tasks)" }), table(TASK_HEADERS, d.group.map(taskRow))]);
         if (d.children.length) add(box, [h("h2", { text: "Children" }), table(TASK_HEADERS, d.children.map(function (c) { return c.state ? taskRow(c) : h("tr", null, h("td", { colspan: 8 }, taskLink(c.id))); }))]);
       }, function (e) {
         clear(box);
@@ -289,7 +292,7 @@ export const CLIENT_JS = String.raw`
     }
     load();
     var reload = throttle(load, 300);
-    handlers.tasks.push(function (changed) { if (changed.some(function (t) { return t.id === id || t.parentId === id; })) reload(); });
+    handlers.tasks.push(function (changed) { if (changed.some(function (t) { return t.id === id || t.parentId === id || (t.groupId && t.groupId === groupId); })) reload(); });
   }
 
   function workers() {

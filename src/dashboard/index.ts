@@ -41,6 +41,8 @@ export interface TaskRecord {
   retries: number;
   rootId?: string;
   parentId?: string;
+  /** The group (or chord header) it belongs to. */
+  groupId?: string;
   eta?: string;
   expires?: string;
   /** First and last event times (seconds since the epoch). */
@@ -111,6 +113,7 @@ export class TaskIndex {
     if (e.kwargsrepr !== undefined) r.kwargs = e.kwargsrepr;
     if (typeof e.rootId === "string") r.rootId = e.rootId;
     if (typeof e.parentId === "string") r.parentId = e.parentId;
+    if (typeof e.groupId === "string") r.groupId = e.groupId;
     if (typeof e.eta === "string") r.eta = e.eta;
     if (typeof e.expires === "string") r.expires = e.expires;
     const retries = typeof e.retries === "number" ? e.retries : r.retries;

@@ -114,7 +114,7 @@ export function routes(d: Dashboard): Hono {
 
   app.get("/api/tasks", (c) => {
     const q = parseQuery(c.req.query("q") ?? "");
-    for (const key of ["state", "name", "worker", "id", "queue", "args", "kwargs", "result", "error", "after", "before"]) {
+    for (const key of ["state", "name", "worker", "id", "queue", "group", "args", "kwargs", "result", "error", "after", "before"]) {
       const v = c.req.query(key);
       if (v) setField(q, key, v);
     }
@@ -136,7 +136,13 @@ export function routes(d: Dashboard): Hono {
     if (d.brokerUp) stored = await d.app.backend.get(id).catch(() => null);
     if (!r && !stored) return fail(c, 404, `Cannot find task '${id}': it is not in the history or the result store`);
     const children = new Set<string>(stored?.children ?? []);
-    if (r) for (const t of d.index.newestFirst()) if (t.parentId === id) children.add(t.id);
+    const group: string[] = [];
+    if (r) {
+      for (const t of d.index.newestFirst()) {
+        if (t.parentId === id) children.add(t.id);
+        if (r.groupId && t.groupId === r.groupId) group.push(t.id);
+      }
+    }
     return c.json({
       task: r ? { ...summary(r), attempts: r.attempts } : { id, state: stored!.status, retries: stored!.retries ?? 0, attempts: [] },
       stored: stored && {
@@ -151,6 +157,7 @@ export function routes(d: Dashboard): Hono {
         const t = d.index.get(cid);
         return t ? summary(t) : { id: cid };
       }),
+      group: group.reverse().map((gid) => summary(d.index.get(gid)!)),
     });
   });
 

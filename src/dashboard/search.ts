@@ -1,6 +1,6 @@
 /**
  * Task search over the index: Flower's qualifiers (`name:`, `state:`, `worker:`, `args:`,
- * `kwargs:`, `result:`) plus `id:`, `queue:`, `error:`, `after:`/`before:` (ISO time or epoch
+ * `kwargs:`, `result:`) plus `id:`, `queue:`, `group:`, `error:`, `after:`/`before:` (ISO time or epoch
  * seconds) and free words, all ANDed, case-insensitive substring matches (`state:` is exact,
  * and takes a comma list). Newest first, with offset paging.
  * @module
@@ -14,6 +14,7 @@ export interface TaskQuery {
   worker?: string;
   id?: string;
   queue?: string;
+  group?: string;
   args?: string;
   kwargs?: string;
   result?: string;
@@ -25,7 +26,7 @@ export interface TaskQuery {
   words: string[];
 }
 
-const QUALIFIERS = new Set(["name", "state", "worker", "id", "queue", "args", "kwargs", "result", "error", "exception", "after", "before"]);
+const QUALIFIERS = new Set(["name", "state", "worker", "id", "queue", "group", "args", "kwargs", "result", "error", "exception", "after", "before"]);
 
 /** Reads a time as ISO text or epoch seconds; undefined when it is neither. */
 export function parseTime(v: string): number | undefined {
@@ -68,6 +69,7 @@ export function setField(query: TaskQuery, key: string, value: string): void {
     case "worker":
     case "id":
     case "queue":
+    case "group":
     case "args":
     case "kwargs":
     case "result":
@@ -83,7 +85,7 @@ export function matches(r: TaskRecord, q: TaskQuery): boolean {
   if (q.states && !q.states.includes(r.state)) return false;
   if (q.after !== undefined && r.first < q.after) return false;
   if (q.before !== undefined && r.first >= q.before) return false;
-  if (!has(r.name, q.name) || !has(r.worker, q.worker) || !has(r.id, q.id) || !has(r.queue, q.queue)) return false;
+  if (!has(r.name, q.name) || !has(r.worker, q.worker) || !has(r.id, q.id) || !has(r.queue, q.queue) || !has(r.groupId, q.group)) return false;
   if (!has(r.args, q.args) || !has(r.kwargs, q.kwargs) || !has(r.result, q.result) || !has(r.exception, q.error)) return false;
   if (q.words.length) {
     const h = haystack(r);
