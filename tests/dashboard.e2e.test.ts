@@ -160,4 +160,21 @@ describe("dashboard HTTP API", () => {
     assert.equal(detail.task.attempts[0].outcome, "FAILURE");
     assert.match(await (await get("/metrics")).text(), /^taskd_tasks_total\{task="dash\.order",state="FAILURE"\} 1$/m);
   });
+
+  test("started while the broker is down: it serves, /healthz says 503, and it catches up once the broker is back", T, async () => {
+    const indexed = (await json("/api/tasks?limit=500")).tasks.length;
+    await dash.stop();
+    await server.kill();
+    dash = new DashboardProcess(server.url, port, ["--auth", AUTH]);
+    await eventually(() => dash.output.includes("listening on"), 20_000);
+    const down = await eventually(async () => (await get("/healthz").catch(() => undefined))?.status === 503, 10_000);
+    assert.ok(down);
+    const api = await get("/api/queues");
+    assert.equal(api.status, 503);
+    assert.match((await api.json()).error, /Cannot reach the broker/);
+    assert.equal((await get("/")).status, 200, "the page is served, with its banner");
+    await server.restart();
+    await eventually(async () => (await get("/healthz")).status === 200, 20_000);
+    await eventually(async () => (await json("/api/tasks?limit=500")).tasks.length === indexed, 10_000);
+  });
 });
