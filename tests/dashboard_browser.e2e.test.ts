@@ -172,12 +172,17 @@ describe("dashboard in a browser", () => {
     await page.waitForSelector(`tr[data-id="${r.id}"] .state.SUCCESS`);
     const rowsBefore = await page.$$eval("#task-rows tr[data-id]", (rows) => rows.length);
     await dash.stop();
+    await page.waitForSelector("#banner:not([hidden])", { timeout: 10_000 });
     dash = await DashboardProcess.start(server.url, dash.port);
+    // The open page reconnects by itself and goes on live.
+    await page.waitForSelector("#banner", { hidden: true, timeout: 15_000 });
+    const later = await add.applyAsync([7, 7], { argsrepr: "(7, 7)" });
+    await page.waitForSelector(`tr[data-id="${later.id}"] .state.SUCCESS`, { timeout: 10_000 });
     await page.goto(`${dash.url}/tasks`, { waitUntil: "domcontentloaded" });
     await page.waitForSelector(`tr[data-id="${r.id}"] .state.SUCCESS`);
     await page.goto(`${dash.url}/tasks?q=${encodeURIComponent("args:(7, 7)")}`, { waitUntil: "domcontentloaded" });
     await page.waitForSelector(`tr[data-id="${r.id}"]`);
-    assert.equal(await page.$$eval("#task-rows tr[data-id]", (rows) => rows.length), rowsBefore);
+    assert.equal(await page.$$eval("#task-rows tr[data-id]", (rows) => rows.length), rowsBefore + 1, "plus the one sent after the restart");
   });
 
   test("the overview screenshot, with the history so far", T, async () => {

@@ -96,7 +96,13 @@ export const CLIENT_JS = String.raw`
     // Browsers allow six connections per host: a stream left open by a page being left (or
     // kept in the back-forward cache) would starve the next page's requests.
     window.addEventListener("pagehide", function () { es.close(); });
-    es.addEventListener("hello", function (ev) { liveDot.classList.add("on"); setBanner(JSON.parse(ev.data).broker); });
+    es.addEventListener("hello", function (ev) {
+      var hello = JSON.parse(ev.data);
+      liveDot.classList.add("on");
+      // A restarted dashboard has a new CSRF token: take it, so actions keep working without a reload.
+      if (hello.csrf) TOKEN = hello.csrf;
+      setBanner(hello.broker);
+    });
     es.addEventListener("broker", function (ev) { setBanner(JSON.parse(ev.data)); });
     ["tasks", "worker", "queues", "replayed"].forEach(function (name) {
       es.addEventListener(name, function (ev) {
@@ -106,10 +112,9 @@ export const CLIENT_JS = String.raw`
     });
     es.onerror = function () {
       liveDot.classList.remove("on");
-      if (es.readyState === EventSource.CLOSED) {
-        setBanner({ up: false, error: "the dashboard itself is not answering" });
-        setTimeout(connect, 2000);
-      }
+      banner.hidden = false;
+      banner.textContent = "The dashboard is not answering: reconnecting…";
+      if (es.readyState === EventSource.CLOSED) setTimeout(connect, 2000);
     };
   }
 

@@ -95,7 +95,7 @@ export function routes(d: Dashboard): Hono {
 
   app.get("/api/csrf", (c) => c.json({ token: d.csrfToken }));
 
-  app.get("/api/events", () => d.live.response({ broker: { up: d.brokerUp, error: d.brokerError }, replayed: d.replayed, indexed: d.index.size }));
+  app.get("/api/events", () => d.live.response({ broker: { up: d.brokerUp, error: d.brokerError }, replayed: d.replayed, indexed: d.index.size, csrf: d.csrfToken }));
 
   app.get("/api/overview", (c) => {
     const seconds = Math.min(600, Math.max(10, Number(c.req.query("seconds") ?? 300) || 300));
