@@ -14,7 +14,7 @@ import type { TaskdEvent } from "../events/event.ts";
 import { getLogger } from "../log/logger.ts";
 import { type HttpServer, runtime } from "../runtime/mod.ts";
 import { ensureHistory, HistoryFollower, type HistoryOptions } from "./history.ts";
-import { DEFAULT_MAX_TASKS, TaskIndex, type TaskRecord } from "./index.ts";
+import { DEFAULT_MAX_TASKS, summary, TaskIndex } from "./index.ts";
 import { LiveHub } from "./live.ts";
 import { QueueReader, type QueuesView } from "./queues.ts";
 import { routes } from "./routes.ts";
@@ -37,12 +37,6 @@ export interface DashboardOptions extends HistoryOptions {
   auth?: string;
   /** Tasks kept in the in-memory index. @default DEFAULT_MAX_TASKS */
   maxTasks?: number;
-}
-
-/** A task as lists and live updates carry it (no attempts, no search text). */
-export function summary(r: TaskRecord): Omit<TaskRecord, "attempts" | "hay"> {
-  const { attempts: _a, hay: _h, ...rest } = r;
-  return rest;
 }
 
 /** The dashboard service. */

@@ -192,6 +192,12 @@ export class TaskIndex {
   }
 }
 
+/** A task as lists and live updates carry it (no attempts, no search text). */
+export function summary(r: TaskRecord): Omit<TaskRecord, "attempts" | "hay"> {
+  const { attempts: _a, hay: _h, ...rest } = r;
+  return rest;
+}
+
 /** The text free search matches against (built on demand, kept until the record changes). */
 export function haystack(r: TaskRecord): string {
   return (r.hay ??= [r.id, r.name, r.state, r.worker, r.queue, r.args, r.kwargs, r.result, r.exception].filter(Boolean).join("\u0000").toLowerCase());

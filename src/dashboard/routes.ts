@@ -15,7 +15,7 @@ import { checkTaskId } from "../protocol/result.ts";
 import { deadLetters, describeDeadLetter, getDeadLetter, purgeDeadLetters, replayDeadLetter } from "../nats/dead_letters.ts";
 import { shortRepr } from "../events/event.ts";
 import type { Dashboard } from "./dashboard.ts";
-import { summary } from "./dashboard.ts";
+import { summary } from "./index.ts";
 import { prometheusText } from "./metrics.ts";
 import { parseQuery, search, setField } from "./search.ts";
 import { pageHtml } from "./page.ts";
