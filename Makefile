@@ -21,6 +21,11 @@ install: node_modules/.installed
 	  echo "installing python3-msgpack (Debian package)"; \
 	  (apt-get update -qq && apt-get install -y -qq python3 python3-msgpack) >/dev/null || \
 	  echo "could not install python3-msgpack: tests/protocol.outside.e2e.test.ts will be skipped"; }
+	@# The dashboard's browser tests drive Debian's Chromium (tests/dashboard_browser.e2e.test.ts).
+	@test -x /usr/bin/chromium || command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing chromium (Debian package, for the dashboard's browser tests)"; \
+	  (apt-get update -qq && apt-get install -y -qq chromium) >/dev/null || \
+	  { echo "could not install chromium: install it by hand (apt-get install chromium)"; exit 1; }; }
 
 # The pool threads run src/cli/thread.ts: a second entry point embedded in the binary, under
 # $bunfs/root/ by its path from the entries' common folder (src/cli/): keep both entries there.

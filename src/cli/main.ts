@@ -21,6 +21,7 @@ import { controlCommand } from "./commands/control.ts";
 import { eventsCommand } from "./commands/events.ts";
 import { beatCommand } from "./commands/beat.ts";
 import { SCHEDULE_ACTIONS, scheduleCommand } from "./commands/schedule.ts";
+import { dashboardCommand, type DashboardFlags } from "./commands/dashboard.ts";
 
 /** Runs the command line with `argv` (without the runtime and script). */
 export async function main(argv: string[]): Promise<void> {
@@ -115,6 +116,15 @@ export async function main(argv: string[]): Promise<void> {
     .example("taskd schedule add nightly --task tasks.report --cron '30 2 * * *' --tz Europe/Berlin")
     .example("taskd schedule list")
     .action((action: string, args: string[], flags: Record<string, unknown>) => scheduleCommand(String(action), args.map(String), flags));
+  withBrokerOptions(cli.command("dashboard", "Serve the web dashboard and its JSON API (history, search, live updates, metrics)"))
+    .option("--port <n>", "TCP port (default: 5555)")
+    .option("--host <addr>", "Interface to bind (default: 127.0.0.1)")
+    .option("--auth <user:pass>", "Require HTTP basic auth for every page and API call (default: TASKD_DASHBOARD_AUTH)")
+    .option("--history-age <s>", "Seconds the history stream keeps task events (default: 7 days)")
+    .option("--history-events <n>", "Task events the history stream keeps at most (default: 1000000)")
+    .option("--max-tasks <n>", "Tasks kept in the dashboard's index (default: 200000)")
+    .example("taskd dashboard --port 5555 --auth admin:secret")
+    .action((flags: DashboardFlags) => dashboardCommand(flags));
   cli.help();
   cli.version(`${pkg.version} (${runtime.name} ${runtime.version})`);
   cli.parse(["taskd", "taskd", ...argv], { run: false });

@@ -55,7 +55,7 @@ export interface TaskdEvent {
   processed?: number;
   /** Worker heartbeats: seconds between heartbeats. */
   freq?: number;
-  /** Other fields (loadavg, eta, expires, rootId, parentId…). */
+  /** Other fields (loadavg, eta, expires, rootId, parentId, groupId…). */
   [key: string]: unknown;
 }
 

@@ -96,7 +96,7 @@ async function discard(ctx: ExecContext, m: JsMsg, queue: string, task: Task, en
 
 async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: TaskEnvelope, body: MessageBody): Promise<void> {
   const acksLate = task.effective("acksLate");
-  ctx.events?.send("task-received", { ...taskEvent(env, queue), eta: env.eta, expires: env.expires, rootId: env.rootId, parentId: env.parentId });
+  ctx.events?.send("task-received", { ...taskEvent(env, queue), eta: env.eta, expires: env.expires, rootId: env.rootId, parentId: env.parentId, groupId: env.group });
   if (!acksLate) m.ack();
   else ctx.keepAlive.add(m);
   const abort = new AbortController();

@@ -116,7 +116,8 @@ export class Taskd implements AsyncDisposable {
   /** Every dead letter in the `TASKD_DEAD` stream, oldest first. */
   async deadLetters(queue?: string): Promise<Dead[]> {
     const out: Dead[] = [];
-    for await (const m of deadLetters(await jetstreamManager(this.nc), namesFor("taskd"), queue)) {
+    const jsm = await jetstreamManager(this.nc);
+    for await (const m of deadLetters({ jsm: () => Promise.resolve(jsm), names: namesFor("taskd") }, queue)) {
       const headers: Record<string, string> = {};
       for (const [k, v] of m.header ?? []) headers[k] = v[0];
       const d = describeDeadLetter(m, "taskd");

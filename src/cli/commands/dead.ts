@@ -6,14 +6,15 @@
  * @module
  */
 import process from "node:process";
-import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { StoredMsg } from "@nats-io/jetstream";
 import type { Broker } from "../../nats/broker.ts";
-import { deadLetters, describeDeadLetter as describe, storedHeader as headerOf } from "../../nats/dead_letters.ts";
+import { type DeadLetter, deadLetters, describeDeadLetter as describe, getDeadLetter, purgeDeadLetters, replayDeadLetter, storedHeader } from "../../nats/dead_letters.ts";
 import { checkName } from "../../nats/names.ts";
-import { decodeBody, H } from "../../protocol/message.ts";
+import { decodeBody } from "../../protocol/message.ts";
 import { type BrokerFlags, cliApp } from "../broker.ts";
 import { CliError } from "../errors.ts";
+
+export type { DeadLetter };
 
 /** Options of the `taskd dead` commands. */
 export interface DeadFlags extends BrokerFlags {
@@ -27,13 +28,9 @@ export interface DeadFlags extends BrokerFlags {
   all?: boolean;
 }
 
-/** Headers a replay drops: the death record and the requeue counter. */
-const DROPPED = new Set<string>([H.deadReason, H.deadAt, H.deadSubject, H.requeues]);
-
 async function getOne(broker: Broker, seq: number): Promise<StoredMsg> {
   if (!Number.isInteger(seq) || seq < 1) throw new CliError(`Cannot find dead letter '${seq}': give its sequence number as taskd dead list prints it`);
-  const jsm = await broker.jsm();
-  const m = await jsm.streams.getMessage(broker.names.deadStream, { seq }).catch(() => null);
+  const m = await getDeadLetter(broker, seq);
   if (!m) throw new CliError(`Cannot find dead letter ${seq}: it is not in ${broker.names.deadStream}; run taskd dead list`);
   return m;
 }
@@ -54,7 +51,7 @@ export function deadListCommand(flags: DeadFlags): Promise<void> {
   return withBroker(flags, async (broker) => {
     const limit = flags.limit === undefined ? Infinity : Number(flags.limit);
     let count = 0;
-    for await (const m of deadLetters(await broker.jsm(), broker.names, flags.queue, limit)) {
+    for await (const m of deadLetters(broker, flags.queue, limit)) {
       const d = describe(m, broker.names.prefix);
       count++;
       if (flags.json) process.stdout.write(JSON.stringify(d) + "\n");
@@ -73,7 +70,7 @@ export function deadShowCommand(seq: string, flags: DeadFlags): Promise<void> {
     for (const [k, v] of m.header ?? []) headers[k] = v[0];
     let body: { args?: unknown[]; kwargs?: Record<string, unknown>; error?: string };
     try {
-      const b = decodeBody((k) => headerOf(m, k), m.data);
+      const b = decodeBody((k) => storedHeader(m, k), m.data);
       body = { args: b.args, kwargs: b.kwargs };
     } catch (e) {
       body = { error: (e as Error).message };
@@ -104,29 +101,18 @@ export function deadShowCommand(seq: string, flags: DeadFlags): Promise<void> {
 export function deadRetryCommand(seqs: string[], flags: DeadFlags): Promise<void> {
   if (!flags.all && seqs.length === 0) throw new CliError("Cannot retry dead letters: give their sequence numbers or --all");
   return withBroker(flags, async (broker) => {
-    const jsm = await broker.jsm();
     const targets: StoredMsg[] = [];
-    if (flags.all) for await (const m of deadLetters(jsm, broker.names, flags.queue)) targets.push(m);
+    if (flags.all) for await (const m of deadLetters(broker, flags.queue)) targets.push(m);
     else for (const s of seqs) targets.push(await getOne(broker, Number(s)));
     for (const m of targets) {
       const d = describe(m, broker.names.prefix);
-      const target = flags.queue ?? (headerOf(m, H.queue) || d.queue);
-      let subject: string;
+      let target: string;
       try {
-        subject = broker.names.taskSubject(target);
+        target = await replayDeadLetter(broker, m, flags.queue);
       } catch (e) {
-        throw new CliError(`Cannot retry dead letter ${d.seq}: ${(e as Error).message}; choose a queue with --queue`);
+        if (!(e instanceof TypeError)) throw e;
+        throw new CliError(`Cannot retry dead letter ${d.seq}: ${e.message}; choose a queue with --queue`);
       }
-      const h = natsHeaders();
-      for (const [k, values] of m.header ?? []) {
-        if (DROPPED.has(k.toLowerCase()) || k.startsWith("Nats-") || k.toLowerCase() === H.queue) continue;
-        for (const v of values) h.append(k, v);
-      }
-      if (headerOf(m, H.protocol)) h.set(H.queue, target);
-      const eta = Date.parse(headerOf(m, H.eta) ?? "");
-      const to = eta > Date.now() ? broker.names.delayedSubject(target) : subject;
-      await broker.js.publish(to, m.data, { headers: h, msgID: `${d.id ?? "msg"}:${d.retries ?? 0}:replay:${d.seq}` });
-      await jsm.streams.deleteMessage(broker.names.deadStream, m.seq, false);
       process.stdout.write(`${d.seq}\t${d.task ?? "?"}[${d.id ?? "?"}] -> ${target}\n`);
     }
   });
@@ -135,10 +121,8 @@ export function deadRetryCommand(seqs: string[], flags: DeadFlags): Promise<void
 /** `taskd dead purge [--queue q]`: deletes the dead letters (of one queue). */
 export function deadPurgeCommand(flags: DeadFlags): Promise<void> {
   return withBroker(flags, async (broker) => {
-    await broker.ensureStreams();
-    const jsm = await broker.jsm();
-    const r = await jsm.streams.purge(broker.names.deadStream, flags.queue ? { filter: broker.names.deadSubject(flags.queue) } : undefined);
-    process.stdout.write(`purged ${r.purged} dead letter${r.purged === 1 ? "" : "s"}\n`);
+    const purged = await purgeDeadLetters(broker, flags.queue);
+    process.stdout.write(`purged ${purged} dead letter${purged === 1 ? "" : "s"}\n`);
   });
 }
 
