@@ -18,6 +18,7 @@
  * @module
  */
 export { allApps, App } from "./src/app/app.ts";
+export type { Based } from "./src/app/app.ts";
 export type { AnyFn, BoundArgs, TaskClass, TaskDecoratorOptions, ValidatedTaskOptions } from "./src/app/decorator.ts";
 export { Task } from "./src/app/task.ts";
 export type { EffectiveOptions, RetryOptions, UpdateStateOptions } from "./src/app/task.ts";

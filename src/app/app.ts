@@ -7,7 +7,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import process from "node:process";
 import { Task } from "./task.ts";
 import { applyEager } from "./eager.ts";
-import type { AnyFn, BoundArgs, TaskDecoratorOptions, ValidatedTaskOptions } from "./decorator.ts";
+import type { AnyFn, BoundArgs, TaskClass, TaskDecoratorOptions, ValidatedTaskOptions } from "./decorator.ts";
 import { type AppConfig, DEFAULTS, routeFor } from "./options.ts";
 import { type ApplyOptions, buildMessage } from "./call.ts";
 import type { SendTaskArgs, TaskResult } from "./by_name.ts";
@@ -35,6 +35,10 @@ import { Control } from "../control/client.ts";
 import { sendTaskSentEvent } from "../events/sent.ts";
 import { defineSchedule, Schedules } from "./schedule/schedules.ts";
 import type { ScheduleDefinition } from "./schedule/definition.ts";
+
+/** A task on base class `B`: the base's own members, and a Task typed by its body. */
+// deno-lint-ignore no-explicit-any
+export type Based<B extends TaskClass, A extends any[], R> = Omit<InstanceType<B>, keyof Task> & Task<A, R>;
 
 const apps: App[] = [];
 const anonymousTasks = new WeakSet<Task>();
@@ -106,6 +110,19 @@ export class App {
   task<F extends AnyFn>(fn: F): Task<Parameters<F>, ReturnType<F>>;
   /** Registers a Batches task: the function receives a list of SimpleRequest. */
   task(options: TaskDecoratorOptions & { base: typeof Batches }, fn: (requests: SimpleRequest[]) => unknown): Batches<unknown>;
+  /**
+   * Registers `fn` on a base class of your own (`base: DatabaseTask`): the task is an instance
+   * of it, typed so, and a bound body's `self` is one too.
+   * @example
+   * ```ts
+   * class DatabaseTask extends Task { get db() { return connectOnce(); } }
+   * export const processRows = app.task({ base: DatabaseTask }, function processRows() { return processRows.db.rows(); });
+   * ```
+   */
+  task<B extends TaskClass, F extends AnyFn>(options: TaskDecoratorOptions & { base: B; bind?: false }, fn: F): Based<B, Parameters<F>, ReturnType<F>>;
+  /** Registers a bound `fn` on a base class of your own: `self` is an instance of it. */
+  // deno-lint-ignore no-explicit-any
+  task<B extends TaskClass, F extends (self: InstanceType<B>, ...args: any[]) => any>(options: TaskDecoratorOptions & { base: B; bind: true }, fn: F): Based<B, BoundArgs<F>, ReturnType<F>>;
   /** Registers `fn` with task options. */
   task<F extends AnyFn, O extends TaskDecoratorOptions & { bind?: false } = TaskDecoratorOptions & { bind?: false }>(options: O & Unvalidated<O>, fn: F): Task<Parameters<F>, ReturnType<F>>;
   /** Registers a bound `fn`: the task instance comes first. */
