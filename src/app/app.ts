@@ -296,7 +296,7 @@ export class App {
     const tl: [number | null, number | null] = [options.softTimeLimit ?? null, options.timeLimit ?? null];
     if (tl[0] !== null || tl[1] !== null) msg.timelimit = tl;
     await this.publish(msg, { serializer: options.serializer ?? task.effective("serializer"), compression: options.compression ?? task.effective("compression") });
-    return new AsyncResult(msg.id, this, task.name, options.ignoreResult ?? task.effective("ignoreResult"));
+    return new AsyncResult(msg.id, this, task.name, resultIgnored(task, options));
   }
 
   /**
@@ -321,7 +321,7 @@ export class App {
       serializer: options.serializer ?? task?.effective("serializer") ?? this.config.taskSerializer,
       compression: options.compression ?? task?.effective("compression") ?? this.config.taskCompression,
     });
-    return new AsyncResult<TaskResult<F>>(msg.id, this, name, options.ignoreResult ?? task?.effective("ignoreResult") ?? false);
+    return new AsyncResult<TaskResult<F>>(msg.id, this, name, task ? resultIgnored(task, options) : options.ignoreResult === true);
   }
 
   #signer?: MessageSigner | null;
@@ -441,6 +441,11 @@ export class App {
     const nc = await conn.catch(() => undefined);
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
   }
+}
+
+/** Whether nothing will ever be stored for a call: its result is ignored and its errors too. */
+function resultIgnored(task: Task, options: ApplyOptions): boolean {
+  return (options.ignoreResult ?? task.effective("ignoreResult")) && !task.effective("storeErrorsEvenIfIgnored");
 }
 
 /** How a task reads in an error: its class, or the function it runs. */
