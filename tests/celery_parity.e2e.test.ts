@@ -226,4 +226,18 @@ describe("Celery parity through dist/taskd", () => {
     // The id cannot be a result key: storing fails for good, and the signal says so.
     assert.deepEqual(await app.asyncResult("internal-bad_id_").get({ timeout: 10 }), { exception: "TypeError", traceback: true, einfo: "TypeError", request: "bad id!", args: [] });
   });
+
+  test("a task's console.log goes through the task logger, with its name and id (worker_redirect_stdouts)", async () => {
+    const r = await parity.chatty.delay("hello");
+    assert.equal(await r.get({ timeout: 15 }), "hello");
+    await eventually(() => worker.output.includes(`WARN] parity.chatty[${r.id}]: said hello`));
+    const threads = await startWorker(server.url, fixture("parity_tasks.ts"), { args: ["--pool", "threads", "-c", "1", "-Q", "parity-threads", "-n", "threads@test"] });
+    try {
+      const t = await parity.chatty.applyAsync(["there"], { queue: "parity-threads" });
+      assert.equal(await t.get({ timeout: 15 }), "there");
+      await eventually(() => threads.output.includes(`WARN] parity.chatty[${t.id}]: said there`), 10_000);
+    } finally {
+      await threads.stop();
+    }
+  });
 });

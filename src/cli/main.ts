@@ -37,6 +37,8 @@ export async function main(argv: string[]): Promise<void> {
     .option("--time-limit <s>", "Default hard time limit, seconds")
     .option("--soft-time-limit <s>", "Default soft time limit, seconds")
     .option("--without-events", "Send no task or worker events")
+    .option("--no-redirect-stdouts", "Leave a task's console output raw on stdout (default: it goes through the task logger)")
+    .option("--redirect-stdouts-level <level>", "Level of a task's console.log lines in the log (default: warn)")
     .option("-B, --beat", "Also run a beat (periodic tasks) in this worker; any number may run")
     .option("--watch", "Restart the worker (warm shutdown first) when the module or its relative imports change: for development")
     .example("taskd worker ./tasks.ts -c 20 -Q default -n w1@host")

@@ -17,7 +17,8 @@ import { authOptions, connectWithRetry } from "../nats/connection.ts";
 import { ACK_WAIT_MS, type Broker } from "../nats/broker.ts";
 import { RevokedSet } from "../nats/revoked.ts";
 import { checkName } from "../nats/names.ts";
-import { getLogger } from "../log/logger.ts";
+import { getLogger, LOG_LEVELS, type LogLevel } from "../log/logger.ts";
+import { redirectConsole } from "../log/redirect.ts";
 import { setupLogging } from "../log/setup.ts";
 import { signals } from "../signals/signals.ts";
 import { Ignore } from "../errors/semipredicates.ts";
@@ -57,6 +58,13 @@ export interface WorkerOptions {
   module?: string;
   /** The lowest log level written (set up with the logging signals; pool threads too). @default "info" */
   loglevel?: string;
+  /**
+   * A task's console output goes through the task logger (Celery's `worker_redirect_stdouts`),
+   * `console.log`/`info`/`debug` at `redirectStdoutsLevel`. @default true
+   */
+  redirectStdouts?: boolean;
+  /** The level redirected `console.log` lines get (Celery's `worker_redirect_stdouts_level`). @default "warn" */
+  redirectStdoutsLevel?: string;
   /** Send task and worker events on `<prefix>.events.…`. @default true */
   sendEvents?: boolean;
   /** Seconds between heartbeats. @default 2 */
@@ -107,6 +115,7 @@ export class Worker {
   #events?: EventDispatcher;
   #controlServer?: ControlServer;
   #verifier?: MessageVerifier;
+  #restoreConsole?: () => void;
 
   /** A worker for `apps` (call `start()`). */
   constructor(readonly apps: readonly App[], readonly options: WorkerOptions = {}) {
@@ -172,6 +181,7 @@ export class Worker {
     await signals.celerydInit.send(this.hostname, { instance: this, conf: app.config, options: this.options });
     this.#configure();
     await setupLogging({ loglevel: this.options.loglevel, logfile: this.options.logfile });
+    if (this.options.redirectStdouts ?? true) this.#restoreConsole = redirectConsole(redirectLevel(this.options.redirectStdoutsLevel));
     this.#nc = await connectWithRetry(
       { servers: app.brokerUrl(), name: this.hostname, timeout: 2000, ...authOptions(app.config) },
       log,
@@ -198,6 +208,7 @@ export class Worker {
       module: this.options.module,
       brokerUrl: app.brokerUrl(),
       loglevel: this.options.loglevel,
+      redirectStdouts: this.options.redirectStdouts ?? true ? redirectLevel(this.options.redirectStdoutsLevel) : undefined,
       hostname: this.hostname,
     });
     await this.#pool.start();
@@ -287,8 +298,16 @@ export class Worker {
     this.#events?.send("worker-offline", this.#load());
     await signals.workerShutdown.send(this, { worker: this });
     if (this.#nc && !this.#nc.isClosed()) await this.#nc.drain().catch(() => this.#nc?.close());
+    this.#restoreConsole?.();
     this.#resolveStopped();
   }
+}
+
+/** The level redirected console lines get; throws a `RangeError` naming a bad one. */
+function redirectLevel(level: string | undefined): LogLevel {
+  const l = (level ?? "warn").toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(l)) throw new RangeError(`Cannot redirect stdouts at level '${level}': use ${LOG_LEVELS.join(", ")}`);
+  return l as LogLevel;
 }
 
 /**
