@@ -252,4 +252,9 @@ describe("Celery parity through dist/taskd", () => {
       await later.close();
     }
   });
+
+  test("an expired call whose result is ignored still ends REVOKED under storeErrorsEvenIfIgnored", async () => {
+    const r = await parity.quiet.applyAsync([], { countdown: 1, expires: 0.5 });
+    await eventually(async () => (await r.state) === "REVOKED", 15_000);
+  });
 });
