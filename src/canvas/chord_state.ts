@@ -16,7 +16,7 @@ import { getLogger } from "../log/logger.ts";
 import { msgpack } from "../protocol/codec.ts";
 import { isSignatureData, type SignatureData } from "../protocol/signature_data.ts";
 import { ChordError } from "./errors.ts";
-import { canvasBucket } from "../nats/canvas_store.ts";
+import { canvasBucket, storedChordMembers } from "../nats/canvas_store.ts";
 import { isCasConflict } from "../nats/errors.ts";
 import { fromData } from "../app/signature.ts";
 
@@ -104,7 +104,13 @@ export async function chordMemberDone(app: App, c: ChordMember, value: unknown, 
   const st = r.state;
   // The update that set the last bit fires; a member running again after a crash finds the
   // chord full but not fired, and fires too (the body's Nats-Msg-Id drops a second copy).
-  if (!(madeFull || (!r.changed && !st.failed && !st.fired && st.count === st.size))) return;
+  if (!(madeFull || (!r.changed && !st.failed && !st.fired && st.count === st.size))) {
+    // On a replicated bucket nats-server 2.9 does not serialize compare-and-set (nats-server
+    // #4320, fixed in 2.9.21): two members may both write over one revision and a count is lost.
+    // There, the members' stored results are counted as well: the last one stored sees them all.
+    if ((app.config.replicas ?? 1) <= 1 || st.failed || st.fired) return;
+    if ((await storedChordMembers(app, c.id)) < st.size) return;
+  }
   await fire(app, c, st, request);
 }
 
