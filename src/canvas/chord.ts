@@ -11,6 +11,7 @@ import type { AsyncResult } from "../result/async_result.ts";
 import { type SignatureData, type SignatureOptions, toSignatureData, toSignatureList } from "../protocol/signature_data.ts";
 import { Group } from "./group.ts";
 import { createChord } from "./chord_state.ts";
+import { CHORD_TIMEOUT_TASK } from "./settle.ts";
 import { fromData, registerSubtaskType, Signature } from "../app/signature.ts";
 
 /**
@@ -35,9 +36,17 @@ export class Chord<R = unknown> extends Signature<R> {
     if (!Array.isArray(members)) throw new TypeError("Cannot create a chord: its header must be a list of signatures or a group");
     if (!(body instanceof Signature)) throw new TypeError("Cannot create a chord: its body must be a signature, e.g. tsum.s()");
     super("chord", { options: init.options, app: init.app ?? body.boundApp ?? members.find((t) => t instanceof Signature)?.boundApp });
-    // A group inside the header is flattened into it, as Celery does.
-    const flat = members.flatMap((m) => (m instanceof Group ? m.tasks : [m]));
-    this.header = new Group(flat, { options: header instanceof Group ? header.options : {}, app: init.app });
+    // A group inside the header is refused: its results would have to nest (Celery flattens it
+    // silently, which changes the body's list); write the members out, or make it a chord.
+    members.forEach((m, i) => {
+      if (m instanceof Group || (m as Signature)?.subtaskType === "group") {
+        throw new TypeError(
+          `Cannot create a chord: header member ${i + 1} is a group; a group nested in a chord header is not supported. ` +
+            "Put its members in the header itself (their results then sit side by side), or make it a chord of its own with a body that collects them",
+        );
+      }
+    });
+    this.header = new Group(members, { options: header instanceof Group ? header.options : {}, app: init.app });
     this.body = body;
   }
 
@@ -54,7 +63,10 @@ export class Chord<R = unknown> extends Signature<R> {
   override async applyAsync(args: unknown[] = [], options: ApplyOptions = {}): Promise<AsyncResult<R>> {
     const app = this.app;
     const all = { ...(this.options as ApplyOptions), ...options };
-    const { taskId, chain: rest, link, linkError, parentId, rootId, groupId: _g, ...headerOptions } = all;
+    const { taskId, chain: rest, link, linkError, parentId, rootId, groupId: _g, chordTimeout, ...headerOptions } = all;
+    if (chordTimeout !== undefined && !(typeof chordTimeout === "number" && chordTimeout > 0)) {
+      throw new RangeError(`Cannot apply chord: chordTimeout must be a number of seconds above 0: current value is ${String(chordTimeout)}`);
+    }
     const body = this.body.clone();
     if (taskId) body.options.taskId = taskId;
     const result = body.freeze();
@@ -69,7 +81,13 @@ export class Chord<R = unknown> extends Signature<R> {
       return result;
     }
     const id = this.header.options.taskId ?? crypto.randomUUID();
-    await createChord(app, id, size, body.toJSON());
+    await createChord(app, id, size, body.toJSON(), chordTimeout);
+    if (chordTimeout !== undefined) {
+      // The timeout check: released by the delay scheduler when due, run by a worker of the
+      // body's queue, which ends the chord with a ChordError if it is still incomplete.
+      const queue = body.options.queue ?? app.queueFor(body.task, app.tasks.get(body.task));
+      await app.sendTask(CHORD_TIMEOUT_TASK, [id], { countdown: chordTimeout, queue, ignoreResult: true, taskId: `chord-timeout-${id}`, parentId, rootId });
+    }
     await this.header.applyMembers(args, { ...headerOptions, groupId: id, parentId, rootId }, (index) => ({ chord: { id, index, size } }));
     return result;
   }

@@ -31,6 +31,7 @@ import { GlobalRateLimiter } from "./ratelimit.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Slots } from "./slots.ts";
 import { closeBatchBuffers } from "./batch_buffer.ts";
+import { registerCanvasTasks } from "../canvas/settle.ts";
 import { ConsumeLoops } from "./consume.ts";
 import { WorkerControl } from "./control_target.ts";
 
@@ -109,6 +110,7 @@ export class Worker {
   /** A worker for `apps` (call `start()`). */
   constructor(readonly apps: readonly App[], readonly options: WorkerOptions = {}) {
     if (apps.length === 0) throw new TypeError("Cannot start a worker: the module created no App; export one with `new App(\"name\")`");
+    for (const app of apps) registerCanvasTasks(app); // taskd.chord_timeout (chordTimeout)
     for (const app of apps) for (const [name, task] of app.tasks) this.registry.set(name, task);
     const first = apps[0];
     this.hostname = options.hostname ?? `taskd@${osHostname()}`;
