@@ -12,6 +12,9 @@ import { type SignatureData, type SignatureOptions, toSignatureData, toSignature
 import { Group } from "./group.ts";
 import { createChord } from "./chord_state.ts";
 import { CHORD_TIMEOUT_TASK } from "./settle.ts";
+import type { EagerResult } from "../result/eager_result.ts";
+import { ChordError } from "./errors.ts";
+import { eagerErrbacks, eagerFailure, eagerFailures } from "./eager.ts";
 import { fromData, registerSubtaskType, Signature } from "../app/signature.ts";
 
 /**
@@ -62,6 +65,7 @@ export class Chord<R = unknown> extends Signature<R> {
    */
   override async applyAsync(args: unknown[] = [], options: ApplyOptions = {}): Promise<AsyncResult<R>> {
     const app = this.app;
+    if (app.config.taskAlwaysEager) return (await this.apply(args, options)) as unknown as AsyncResult<R>;
     const all = { ...(this.options as ApplyOptions), ...options };
     const { taskId, chain: rest, link, linkError, parentId, rootId, groupId: _g, chordTimeout, ...headerOptions } = all;
     if (chordTimeout !== undefined && !(typeof chordTimeout === "number" && chordTimeout > 0)) {
@@ -90,6 +94,39 @@ export class Chord<R = unknown> extends Signature<R> {
     }
     await this.header.applyMembers(args, { ...headerOptions, groupId: id, parentId, rootId }, (index) => ({ chord: { id, index, size } }));
     return result;
+  }
+
+  /**
+   * Runs the chord here (as `applyAsync` under `taskAlwaysEager`): every header member, one
+   * after the other, then the body with their results in order. When a member did not succeed
+   * the body does not run: the result is FAILURE with a `ChordError` naming each such member,
+   * and the body's `linkError` callbacks are called with `(bodyId, error)`.
+   */
+  override async apply(args: unknown[] = [], options: ApplyOptions = {}): Promise<EagerResult<R>> {
+    const all = { ...(this.options as ApplyOptions), ...options };
+    const { taskId, chain: rest, link, linkError, parentId: _p, rootId: _r, groupId: _g, chordTimeout: _t, chord: _c, ...headerOptions } = all;
+    const body = this.body.clone();
+    if (taskId) body.options.taskId = taskId;
+    const bodyId = body.freeze().id!;
+    const links = toSignatureList(link, "link");
+    if (links) body.options.link = [...(toSignatureList(body.options.link) ?? []), ...links];
+    const errbacks = toSignatureList(linkError, "linkError");
+    if (errbacks) body.options.linkError = [...(toSignatureList(body.options.linkError) ?? []), ...errbacks];
+    if (Array.isArray(rest) && rest.length) body.options.chain = [...(toSignatureList(body.options.chain) ?? []), ...toSignatureList(rest)!];
+    const id = this.header.options.taskId ?? crypto.randomUUID();
+    const { results } = await this.header.applyEagerMembers(args, { ...headerOptions, groupId: id });
+    const failures = eagerFailures(this.header.tasks, results);
+    if (failures.length === 0) return body.apply([results.map((r) => r.meta.result)]);
+    const size = results.length;
+    const list = failures.map((f) => `header task ${f.taskName}[${f.taskId}] ${f.reason}`).join("; ");
+    const error = new ChordError(
+      `Chord ${id} failed: ${failures.length} of ${size} header task${size === 1 ? "" : "s"} did not succeed: ${list}; the body ${body.task} did not run`,
+      id,
+      { taskId: bodyId, taskName: body.task },
+      failures,
+    );
+    await eagerErrbacks(body.options.linkError, bodyId, error, this.app);
+    return eagerFailure(bodyId, body.task, error) as EagerResult<R>;
   }
 
   /** `chord(group(…), body)`, for logs. */
