@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chain, chord, group, type Signature, signature, type TaskError } from "../mod.ts";
-import { add, app, collect, ignoring, onError } from "./fixtures/settle_tasks.ts";
+import { add, app, batchy, collect, ignoring, onError } from "./fixtures/settle_tasks.ts";
 import { NatsServer } from "./helpers/server.ts";
 import { completeLines, fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
 
@@ -123,5 +123,37 @@ describe("workflows that never hang, through dist/taskd", () => {
     assert.equal(p.state, "timeout");
     assert.deepEqual(p.pending, [stuckId]);
     assert.equal(notes().filter((n) => n.tag === "timeout").length, 0);
+  });
+
+  test("a Batches task refuses a chord member's message clearly; the chord fails naming it", async () => {
+    const member = batchy.s(5);
+    const memberId = member.freeze().id!;
+    const r = await chord([add.s(1, 1), member], collect.s("batch-chord")).applyAsync();
+    await assert.rejects(r.get({ timeout: 20 }), (e: TaskError) => {
+      assert.equal(e.remoteType, "ChordError");
+      assert.match(e.message, new RegExp(`settle\\.batchy\\[${memberId}\\] was dead-lettered: Cannot run settle\\.batchy: it is a Batches task, .* cannot take part in a chord`));
+      return true;
+    });
+    await assert.rejects(app.asyncResult(memberId).get({ timeout: 10 }), /Batches task/);
+  });
+
+  test("a member whose body cannot be decoded is found in its chord by task id and settled as dead-lettered", async () => {
+    // The member's real message waits on a queue no worker consumes; an undecodable copy with
+    // the same id and taskd-group (no embed can be read from it) is dead-lettered instead.
+    const member = add.s(2, 2).set({ queue: "nobody-consumes" });
+    const memberId = member.freeze().id!;
+    const chordId = crypto.randomUUID();
+    const r = await chord(group([add.s(1, 1), member]).set({ taskId: chordId }), collect.s("undecodable")).applyAsync();
+    const nc = await app.connection();
+    const { jetstream } = await import("@nats-io/jetstream");
+    const { headers } = await import("@nats-io/nats-core");
+    const h = headers();
+    for (const [k, v] of Object.entries({ "taskd-protocol": "1", "taskd-task": "settle.add", "taskd-id": memberId, "taskd-group": chordId, "Content-Type": "application/x-bogus" })) h.set(k, v);
+    await jetstream(nc).publish(`${app.names.prefix}.tasks.${app.queueFor("settle.add")}`, new Uint8Array([1, 2, 3]), { headers: h });
+    await assert.rejects(r.get({ timeout: 20 }), (e: TaskError) => {
+      assert.equal(e.remoteType, "ChordError");
+      assert.match(e.message, new RegExp(`1 of 2 header tasks did not succeed: header task settle\\.add\\[${memberId}\\] was dead-lettered: Cannot decode body`));
+      return true;
+    });
   });
 });
