@@ -31,7 +31,7 @@ import { GlobalRateLimiter } from "./ratelimit.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Slots } from "./slots.ts";
 import { closeBatchBuffers } from "./batch_buffer.ts";
-import { registerCanvasTasks } from "../canvas/settle.ts";
+import { CHORD_TIMEOUT_TASK, registerCanvasTasks } from "../canvas/settle.ts";
 import { ConsumeLoops } from "./consume.ts";
 import { WorkerControl } from "./control_target.ts";
 
@@ -197,8 +197,9 @@ export class Worker {
     this.#timers.push(setInterval(() => this.#heartbeat(freq), freq * 1000));
     await signals.workerReady.send(this, { worker: this });
     this.#events.send("worker-online", { freq, ...this.#load() });
+    const tasks = this.registry.size - (this.registry.has(CHORD_TIMEOUT_TASK) ? 1 : 0); // the user's tasks, as Celery's banner
     log.info(
-      `${this.hostname} ready: consuming ${this.queues.join(",")} with ${this.registry.size} registered task${this.registry.size === 1 ? "" : "s"} (${this.poolKind} pool, concurrency ${this.concurrency}, prefetch ${this.prefetch})`,
+      `${this.hostname} ready: consuming ${this.queues.join(",")} with ${tasks} registered task${tasks === 1 ? "" : "s"} (${this.poolKind} pool, concurrency ${this.concurrency}, prefetch ${this.prefetch})`,
     );
   }
 
