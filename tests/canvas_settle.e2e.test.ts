@@ -156,4 +156,18 @@ describe("workflows that never hang, through dist/taskd", () => {
       return true;
     });
   });
+
+  test("a chain in a chord header whose first step is revoked settles its chord member", async () => {
+    const first = add.s(1, 1);
+    const firstId = first.freeze().id!;
+    await app.revoke(firstId);
+    await sleep(300);
+    const inner = chain(first, add.s(1));
+    const r = await chord([add.s(5, 5), inner], collect.s("chain-in-chord")).applyAsync();
+    await assert.rejects(r.get({ timeout: 20 }), (e: TaskError) => {
+      assert.equal(e.remoteType, "ChordError");
+      assert.match(e.message, new RegExp(`1 of 2 header tasks did not succeed: header task settle\\.add\\[.+\\] did not run: Chain stopped: settle\\.add\\[${firstId}\\] was revoked`));
+      return true;
+    });
+  });
 });
