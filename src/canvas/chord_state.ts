@@ -195,7 +195,7 @@ export async function settleChordMember(app: App, c: ChordMember, outcome: { val
 /** Ends chord `id` with a ChordError when it is still incomplete (`chordTimeout`). */
 export async function chordTimedOut(app: App, id: string): Promise<ChordFailure | undefined> {
   const r = await read(app, id);
-  if (!r || ended(r.state)) return;
+  if (!r || ended(r.state) || r.state.count === r.state.size) return;
   const progress = await chordProgress(app, id);
   if (!progress) return;
   const st = r.state;
@@ -208,7 +208,9 @@ export async function chordTimedOut(app: App, id: string): Promise<ChordFailure 
 
 async function endFailed(app: App, id: string, message: string, failures: MemberFailure[], pending: string[], timeout = false): Promise<ChordFailure | undefined> {
   const r = await update(app, id, (s) => {
-    if (ended(s)) return false;
+    // A timeout never ends a chord whose members are all settled: the last one ends it (and
+    // may be sending the body right now).
+    if (ended(s) || (timeout && s.count === s.size)) return false;
     s.failed = timeout ? { message, timeout } : { message };
     return true;
   });
