@@ -150,3 +150,10 @@ if [ -x "$ROOT/dist/taskd" ] && [ -z "${BENCH_SYSTEMS:-}" ]; then
   env -u TASKD_BROKER_URL ${BENCH_QUICK:+VCOST_ROUNDS=3} "$BUN" run bench/validate_cost.ts 2>&1 \
     | tee "$BENCH/results/validate-cost-latest.txt" || say "validate cost: failed (see above)"
 fi
+
+# ---- the cost of signed messages (issue 21): unsigned vs signed + verifying worker, one run ----
+if [ -x "$ROOT/dist/taskd" ] && [ -z "${BENCH_SYSTEMS:-}" ]; then
+  say "signed messages' cost on the tiny task (bench/signing_cost.ts: ratios signed/unsigned)"
+  env -u TASKD_BROKER_URL ${BENCH_QUICK:+SCOST_ROUNDS=2} "$BUN" run bench/signing_cost.ts 2>&1 \
+    | tee "$BENCH/results/signing-cost-latest.txt" || say "signing cost: failed (see above)"
+fi

@@ -4,18 +4,16 @@
  * naming each one; a chain whose step is revoked fails with a ChainError and its later steps are
  * marked; chordTimeout ends a chord whose member is stuck; `taskd inspect chord` shows progress.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chain, chord, group, type Signature, signature, type TaskError } from "../mod.ts";
 import { add, app, batchy, collect, ignoring, onError } from "./fixtures/settle_tasks.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { completeLines, fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
+import { completeLines } from "./helpers/taskd.ts";
 
-let server: NatsServer;
-let worker: WorkerProcess;
 const log = join(mkdtempSync(join(tmpdir(), "taskd-settle-")), "log.jsonl");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -25,18 +23,7 @@ function notes(): Record<string, unknown>[] {
 }
 
 describe("workflows that never hang, through dist/taskd", () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    worker = await startWorker(server.url, fixture("settle_tasks.ts"), { args: ["-c", "10", "-n", "w@settle"], env: { CANVAS_LOG: log } });
-  });
-
-  after(async () => {
-    await app.close();
-    await worker?.stop();
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  const t = useTaskd({ module: "settle_tasks.ts", args: ["-c", "10", "-n", "w@settle"], env: { CANVAS_LOG: log }, apps: [app] });
 
   test("a chord of 20 with a revoked, an expired, a dead-lettered and an Ignore member fails naming all four; the body never runs", async () => {
     const header: Signature[] = Array.from({ length: 20 }, (_, i) => add.s(i, 0));
@@ -72,7 +59,7 @@ describe("workflows that never hang, through dist/taskd", () => {
     await sleep(200);
     assert.equal(notes().filter((n) => n.tag === "chord20").length, 0);
 
-    const cli = await runCli(server.url, ["inspect", "chord", chordId, "--json"]);
+    const cli = await t.cli(["inspect", "chord", chordId, "--json"]);
     assert.equal(cli.code, 0, cli.stderr);
     const p = JSON.parse(cli.stdout);
     assert.equal(p.state, "failed");
@@ -81,7 +68,7 @@ describe("workflows that never hang, through dist/taskd", () => {
     assert.deepEqual(p.pending, []);
     assert.deepEqual(p.failed.map((f: { taskId: string }) => f.taskId), [ids[3], ids[7], ids[11], ids[15]]);
     assert.deepEqual(p.failed.map((f: { state: string }) => f.state), ["REVOKED", "EXPIRED", "DEAD_LETTERED", "IGNORED"]);
-    const text = await runCli(server.url, ["inspect", "chord", chordId]);
+    const text = await t.cli(["inspect", "chord", chordId]);
     assert.match(text.stdout, /chord .*: failed\n\s+size: 20 {2}done: 20 {2}failed: 4 {2}pending: 0/);
   });
 
@@ -118,7 +105,7 @@ describe("workflows that never hang, through dist/taskd", () => {
     });
     const ms = Date.now() - started;
     assert.ok(ms >= 1000 && ms < 6000, `ended ${ms} ms after it was applied`);
-    const cli = await runCli(server.url, ["inspect", "chord", chordId, "--json"]);
+    const cli = await t.cli(["inspect", "chord", chordId, "--json"]);
     const p = JSON.parse(cli.stdout);
     assert.equal(p.state, "timeout");
     assert.deepEqual(p.pending, [stuckId]);
@@ -144,7 +131,7 @@ describe("workflows that never hang, through dist/taskd", () => {
     const memberId = member.freeze().id!;
     const chordId = crypto.randomUUID();
     const r = await chord(group([add.s(1, 1), member]).set({ taskId: chordId }), collect.s("undecodable")).applyAsync();
-    const nc = await app.connection();
+    const nc = t.nc;
     const { jetstream } = await import("@nats-io/jetstream");
     const { headers } = await import("@nats-io/nats-core");
     const h = headers();

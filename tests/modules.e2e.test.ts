@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { NatsServer } from "./helpers/server.ts";
+import { useTaskd } from "./helpers/env.ts";
 import { makeProject, removeProject } from "./helpers/project.ts";
 import { fixture, ROOT, runCli, startWorker } from "./helpers/taskd.ts";
 
@@ -35,17 +35,15 @@ const EXPECTED = {
   paths: true,
 };
 
-let server: NatsServer;
 let project: string;
 
 describe("a task module's npm imports in dist/taskd (fixture packages, offline)", () => {
-  before(async () => {
-    server = await NatsServer.start();
+  const t = useTaskd({ connect: false });
+  before(() => {
     project = makeProject(fixture("modules/project"));
   });
 
-  after(async () => {
-    await server?.stop();
+  after(() => {
     removeProject(project);
   });
 
@@ -61,18 +59,18 @@ describe("a task module's npm imports in dist/taskd (fixture packages, offline)"
   for (const pool of ["async", "threads"]) {
     test(`--pool ${pool}: the binary resolves every import as Bun does; taskd, taskd/worker and valibot are its own`, async () => {
       const queue = `modules-${pool}`;
-      const w = await startWorker(server.url, join(project, "tasks.ts"), { kind: "binary", cwd: project, args: ["--pool", pool, "-c", "2", "-Q", queue] });
+      const w = await startWorker(t.url, join(project, "tasks.ts"), { kind: "binary", cwd: project, args: ["--pool", pool, "-c", "2", "-Q", queue] });
       try {
-        const r = await runCli(server.url, ["call", "modules.imports", "--queue", queue, "--wait", "--timeout", "30"], { kind: "binary", cwd: project });
+        const r = await runCli(t.url, ["call", "modules.imports", "--queue", queue, "--wait", "--timeout", "30"], { kind: "binary", cwd: project });
         assert.equal(r.code, 0, `${r.stderr}\n${w.output}`);
         assert.deepEqual(JSON.parse(r.stdout), EXPECTED);
         // The project's valibot 0.31.0 throws when loaded: validate mode ran on the binary's copy.
-        const g = await runCli(server.url, ["call", "modules.greet", '{"name":"ada"}', "--queue", queue, "--wait", "--timeout", "30"], { kind: "binary", cwd: project });
+        const g = await runCli(t.url, ["call", "modules.greet", '{"name":"ada"}', "--queue", queue, "--wait", "--timeout", "30"], { kind: "binary", cwd: project });
         assert.equal(g.stdout.trim(), "hello ada", `${g.stderr}\n${w.output}`);
         const warnings = w.output.split("\n").filter((l) => l.includes("valibot 0.31.0"));
         assert.equal(warnings.length, 1, w.output);
         assert.match(warnings[0], /worker's own valibot 1\.\d+\.\d+/);
-        const k = await runCli(server.url, ["call", "modules.workerEntry", "--queue", queue, "--wait", "--timeout", "30"], { kind: "binary", cwd: project });
+        const k = await runCli(t.url, ["call", "modules.workerEntry", "--queue", queue, "--wait", "--timeout", "30"], { kind: "binary", cwd: project });
         assert.deepEqual(JSON.parse(k.stdout), ["async", "threads"], `${k.stderr}\n${w.output}`);
       } finally {
         await w.stop();
@@ -81,7 +79,7 @@ describe("a task module's npm imports in dist/taskd (fixture packages, offline)"
   }
 
   test("a package the project has not installed: loading fails naming the package, the importing file and where it looked", async () => {
-    const r = await runCli(server.url, ["worker", join(project, "missing.ts")], { kind: "binary", cwd: project });
+    const r = await runCli(t.url, ["worker", join(project, "missing.ts")], { kind: "binary", cwd: project });
     assert.notEqual(r.code, 0);
     const out = r.stdout + r.stderr;
     assert.match(out, /Cannot load .*missing\.ts: cannot find package 'not-installed-pkg' imported from .*missing\.ts/);
@@ -90,7 +88,7 @@ describe("a task module's npm imports in dist/taskd (fixture packages, offline)"
   });
 
   test("a subpath the package does not export: loading fails naming the specifier, the file and the package found", async () => {
-    const r = await runCli(server.url, ["worker", join(project, "not_exported.ts")], { kind: "binary", cwd: project });
+    const r = await runCli(t.url, ["worker", join(project, "not_exported.ts")], { kind: "binary", cwd: project });
     assert.notEqual(r.code, 0);
     const out = r.stdout + r.stderr;
     assert.match(out, /cannot resolve 'exports-only\/private' imported from .*not_exported\.ts/);

@@ -7,10 +7,12 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import process from "node:process";
 import { Task } from "./task.ts";
 import { applyEager } from "./eager.ts";
-import type { AnyFn, BoundArgs, TaskDecoratorOptions, ValidatedTaskOptions } from "./decorator.ts";
+import type { AnyFn, BoundArgs, TaskClass, TaskDecoratorOptions, ValidatedTaskOptions } from "./decorator.ts";
 import { type AppConfig, DEFAULTS, routeFor } from "./options.ts";
 import { type ApplyOptions, buildMessage } from "./call.ts";
-import { arityOf, checkArity } from "../validate/arity.ts";
+import type { SendTaskArgs, TaskResult } from "./by_name.ts";
+import { arityOf } from "../validate/arity.ts";
+import { checkCall } from "../validate/bind.ts";
 import { type ExceptionInfo, type Request, requestMessage } from "./request.ts";
 import { NotRegistered } from "../errors/errors.ts";
 import { Broker } from "../nats/broker.ts";
@@ -19,6 +21,8 @@ import { revokeTask } from "../nats/revoked.ts";
 import { authOptions, DEFAULT_BROKER_URL, openConnection } from "../nats/connection.ts";
 import { checkName, type Names, namesFor } from "../nats/names.ts";
 import { encodeTask, type TaskMessage } from "../protocol/message.ts";
+import type { Compression } from "../protocol/codec.ts";
+import { MessageSigner } from "../protocol/signing.ts";
 import { AsyncResult } from "../result/async_result.ts";
 import type { EagerResult } from "../result/eager_result.ts";
 import { signals } from "../signals/signals.ts";
@@ -29,6 +33,12 @@ import { noteBody } from "../validate/params.ts";
 import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated } from "../validate/types.ts";
 import { Control } from "../control/client.ts";
 import { sendTaskSentEvent } from "../events/sent.ts";
+import { defineSchedule, Schedules } from "./schedule/schedules.ts";
+import type { ScheduleDefinition } from "./schedule/definition.ts";
+
+/** A task on base class `B`: the base's own members, and a Task typed by its body. */
+// deno-lint-ignore no-explicit-any
+export type Based<B extends TaskClass, A extends any[], R> = Omit<InstanceType<B>, keyof Task> & Task<A, R>;
 
 const apps: App[] = [];
 const anonymousTasks = new WeakSet<Task>();
@@ -79,6 +89,7 @@ export class App {
     if (!(expires > 0)) throw new RangeError(`Cannot create App: 'resultExpires' must be > 0 seconds: current value is ${expires}`);
     this.sendReplies = config.resultReplies ?? true;
     this.backend = new ResultBackend(() => this.connection(), this.names.resultsBucket, expires, config.replicas ?? DEFAULTS.replicas);
+    for (const [id, entry] of Object.entries(config.beatSchedule ?? {})) defineSchedule(this, id, entry);
     apps.push(this);
   }
 
@@ -99,6 +110,19 @@ export class App {
   task<F extends AnyFn>(fn: F): Task<Parameters<F>, ReturnType<F>>;
   /** Registers a Batches task: the function receives a list of SimpleRequest. */
   task(options: TaskDecoratorOptions & { base: typeof Batches }, fn: (requests: SimpleRequest[]) => unknown): Batches<unknown>;
+  /**
+   * Registers `fn` on a base class of your own (`base: DatabaseTask`): the task is an instance
+   * of it, typed so, and a bound body's `self` is one too.
+   * @example
+   * ```ts
+   * class DatabaseTask extends Task { get db() { return connectOnce(); } }
+   * export const processRows = app.task({ base: DatabaseTask }, function processRows() { return processRows.db.rows(); });
+   * ```
+   */
+  task<B extends TaskClass, F extends AnyFn>(options: TaskDecoratorOptions & { base: B; bind?: false }, fn: F): Based<B, Parameters<F>, ReturnType<F>>;
+  /** Registers a bound `fn` on a base class of your own: `self` is an instance of it. */
+  // deno-lint-ignore no-explicit-any
+  task<B extends TaskClass, F extends (self: InstanceType<B>, ...args: any[]) => any>(options: TaskDecoratorOptions & { base: B; bind: true }, fn: F): Based<B, BoundArgs<F>, ReturnType<F>>;
   /** Registers `fn` with task options. */
   task<F extends AnyFn, O extends TaskDecoratorOptions & { bind?: false } = TaskDecoratorOptions & { bind?: false }>(options: O & Unvalidated<O>, fn: F): Task<Parameters<F>, ReturnType<F>>;
   /** Registers a bound `fn`: the task instance comes first. */
@@ -195,6 +219,12 @@ export class App {
   }
 
   #add<T extends Task>(task: T, name: string): T {
+    const taken = this.tasks.get(name);
+    if (taken && taken !== task) {
+      throw new TypeError(
+        `Cannot register ${describeTask(task)} as ${name} in app ${this.main}: ${describeTask(taken)} is registered under that name already; give one of them another name ({ name: "…" })`,
+      );
+    }
     task.name = name;
     task.app = this;
     if (task.queue) checkName("queue", task.queue);
@@ -259,26 +289,31 @@ export class App {
   async sendTaskFor(task: Task, args: unknown[], options: ApplyOptions = {}): Promise<AsyncResult | EagerResult> {
     if (this.config.taskAlwaysEager) return this.applyEager(task, args, options);
     const kwargs = options.kwargs ?? {};
-    if (task.arity && task.effective("typing")) {
-      checkArity(task.name, task.arity, args.length + (Object.keys(kwargs).length > 0 ? 1 : 0));
-    }
+    if (task.arity && task.effective("typing")) checkCall(task, args, kwargs);
     const spec = validationOf(task);
     if (spec) await spec.checkCall(args, kwargs);
-    const msg = buildMessage(task.name, this.queueFor(task.name, task, options), args, options);
+    const msg = buildMessage(task.name, this.queueFor(task.name, task, options), args, task.expires !== undefined && options.expires === undefined ? { ...options, expires: task.expires } : options);
     const tl: [number | null, number | null] = [options.softTimeLimit ?? null, options.timeLimit ?? null];
     if (tl[0] !== null || tl[1] !== null) msg.timelimit = tl;
     await this.publish(msg, { serializer: options.serializer ?? task.effective("serializer"), compression: options.compression ?? task.effective("compression") });
-    return new AsyncResult(msg.id, this, task.name);
+    return new AsyncResult(msg.id, this, task.name, resultIgnored(task, options));
   }
 
   /**
-   * Sends a task by name, without its module.
+   * Sends a task by name, without its module. Give the task's type (`typeof` the task, from an
+   * `import type`, or a function type) to have the arguments checked and `get()` typed.
    * @example
    * ```ts
    * const r = await app.sendTask("tasks.add", [2, 3]);
+   * // typed, without loading the worker's module:
+   * import type { add } from "./tasks.ts";
+   * const sum = await (await app.sendTask<typeof add>("tasks.add", [2, 3])).get(); // number
+   * const same = await app.sendTask<(x: number, y: number) => number>("tasks.add", [2, 3]);
    * ```
    */
-  async sendTask(name: string, args: unknown[] = [], options: ApplyOptions = {}): Promise<AsyncResult> {
+  async sendTask<F = unknown>(name: string, ...rest: SendTaskArgs<F>): Promise<AsyncResult<TaskResult<F>>> {
+    const args: unknown[] = rest[0] ?? [];
+    const options: ApplyOptions = rest[1] ?? {};
     if (typeof name !== "string" || !name) throw new TypeError("Cannot send task: its name must be a non-empty string");
     const task = this.tasks.get(name);
     const msg = buildMessage(name, this.queueFor(name, task, options), args, options);
@@ -286,11 +321,37 @@ export class App {
       serializer: options.serializer ?? task?.effective("serializer") ?? this.config.taskSerializer,
       compression: options.compression ?? task?.effective("compression") ?? this.config.taskCompression,
     });
-    return new AsyncResult(msg.id, this, name);
+    return new AsyncResult<TaskResult<F>>(msg.id, this, name, task ? resultIgnored(task, options) : options.ignoreResult === true);
+  }
+
+  #signer?: MessageSigner | null;
+
+  /**
+   * The signer of this App's messages (`signing.key`, else `TASKD_SIGNING_KEY`), or `null`
+   * when it sends unsigned messages. Throws a `TypeError` when the key is not an nkey seed.
+   * @ignore wiring for the worker and the CLI.
+   */
+  signer(): MessageSigner | null {
+    if (this.#signer === undefined) {
+      const key = this.config.signing?.key ?? process.env.TASKD_SIGNING_KEY;
+      this.#signer = key ? new MessageSigner(key) : null;
+    }
+    return this.#signer;
+  }
+
+  /**
+   * The public keys whose signatures a worker serving this App accepts (`signing.trusted`, else
+   * `TASKD_TRUSTED_KEYS`, plus its own key), or `undefined` when it accepts unsigned messages.
+   */
+  trustedKeys(): string[] | undefined {
+    const listed = this.config.signing?.trusted ?? process.env.TASKD_TRUSTED_KEYS?.split(/[\s,]+/).filter(Boolean);
+    const own = this.signer()?.publicKey;
+    if (!listed?.length && !own) return undefined;
+    return [...new Set([...(listed ?? []), ...(own ? [own] : [])])];
   }
 
   /** Encodes and publishes a message: to its queue, or to the delayed stream when it has a future eta. */
-  async publish(msg: TaskMessage, encode: { serializer?: string; compression?: "gzip" } = {}): Promise<void> {
+  async publish(msg: TaskMessage, encode: { serializer?: string; compression?: Compression } = {}): Promise<void> {
     if (signals.beforeTaskPublish.hasReceivers) {
       await signals.beforeTaskPublish.send(msg.task, { body: [msg.args, msg.kwargs, msg.embed], exchange: "", routingKey: msg.queue, headers: msg, properties: {} });
     }
@@ -300,6 +361,7 @@ export class App {
     const delayed = eta !== undefined && eta > Date.now();
     if (msg.replyTo === undefined && this.sendReplies) msg.replyTo = this.backend.inbox(broker.nc)?.expect(msg.id, delayed ? eta : undefined);
     const wire = encodeTask(msg, encode);
+    this.signer()?.sign(wire.headers, wire.data);
     // Before the publish, on the same connection: a monitor sees task-sent before task-received.
     if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
     await broker.publish(delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue), wire);
@@ -338,6 +400,25 @@ export class App {
     await revokeTask(this, taskId, options.terminate ?? false);
   }
 
+  /**
+   * Defines a periodic task in code (docs/beat.md); beats store it on the server when they start,
+   * keeping its cursor when the definition is unchanged. Throws on an invalid rule.
+   * @example
+   * ```ts
+   * app.schedule("tick", { task: tick, every: 1, args: ["t"] });
+   * app.schedule("nightly", { task: "tasks.nightly", cron: "30 2 * * *", tz: "Europe/Berlin", catchup: "once", overlap: "skip" });
+   * ```
+   */
+  schedule(id: string, definition: ScheduleDefinition): void {
+    defineSchedule(this, id, definition);
+  }
+
+  #schedules?: Schedules;
+  /** Schedules stored on the server: `list`, `add`, `remove`, `pause`, `resume`, `run`. */
+  get schedules(): Schedules {
+    return (this.#schedules ??= new Schedules(this));
+  }
+
   #control?: Control;
   /** Remote control and inspection of this app's workers (`inspect()`, `revoke()`, `rateLimit()`, `shutdown()`). */
   get control(): Control {
@@ -360,6 +441,19 @@ export class App {
     const nc = await conn.catch(() => undefined);
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
   }
+}
+
+/** Whether nothing will ever be stored for a call: its result is ignored and its errors too. */
+function resultIgnored(task: Task, options: ApplyOptions): boolean {
+  return (options.ignoreResult ?? task.effective("ignoreResult")) && !task.effective("storeErrorsEvenIfIgnored");
+}
+
+/** How a task reads in an error: its class, or the function it runs. */
+function describeTask(task: Task): string {
+  const cls = task.constructor?.name;
+  if (cls && cls !== "Task") return `class ${cls}`;
+  const fn = (task.run as { name?: string }).name;
+  return fn ? `function ${fn}` : "an anonymous function";
 }
 
 // Signal arguments name these classes (src/signals/args.ts).

@@ -23,7 +23,17 @@ export function autoretries(task: Task, error: unknown): boolean {
  * `retryBackoff` is set, else `retryKwargs.countdown` (`undefined`: the task's default delay).
  */
 export function autoretryCountdown(task: Task, retries: number): number | undefined {
-  const backoff = task.retryBackoff ?? false;
-  if (backoff === false) return task.retryKwargs?.countdown;
-  return backoffDelay({ factor: backoff === true ? 1 : Number(backoff), retries, max: task.effective("retryBackoffMax"), jitter: task.effective("retryJitter") });
+  const factor = backoffFactor(task.retryBackoff);
+  if (factor === undefined) return task.retryKwargs?.countdown;
+  return backoffDelay({ factor, retries, max: task.effective("retryBackoffMax"), jitter: task.effective("retryJitter") });
+}
+
+/**
+ * The backoff factor `retryBackoff` means, as Celery reads it: `true` is 1, a number is
+ * `int(max(1, x))`, and `false`, `0` or anything not a number means no backoff.
+ */
+export function backoffFactor(retryBackoff: boolean | number | undefined): number | undefined {
+  if (retryBackoff === true) return 1;
+  if (typeof retryBackoff !== "number" || !Number.isFinite(retryBackoff) || retryBackoff === 0) return undefined;
+  return Math.trunc(Math.max(1, retryBackoff));
 }

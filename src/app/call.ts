@@ -19,11 +19,13 @@ export interface ApplyOptions {
   eta?: Date | string;
   /** Seconds from now, or a Date, after which the task is not run (state REVOKED). */
   expires?: number | Date | string;
+  /** The name logs and events show for this call instead of the task's (Celery's `shadow`). */
+  shadow?: string;
   /** The queue to send to. @default task option, route, or the app's default queue */
   queue?: string;
   /** The task id. @default a random UUID */
   taskId?: string;
-  /** Keyword arguments: they reach the body as one trailing object argument. */
+  /** Keyword arguments: bound to the body's parameters by name, the others as one options object (docs/tasks.md "Keyword arguments"). */
   kwargs?: Record<string, unknown>;
   /** Store no result for this call. */
   ignoreResult?: boolean;
@@ -108,6 +110,7 @@ export function buildMessage(task: string, queue: string, args: unknown[], o: Ap
     origin: ORIGIN,
     argsrepr: o.argsrepr,
     kwargsrepr: o.kwargsrepr,
+    shadow: o.shadow,
     timelimit: soft !== null || hard !== null ? [soft, hard] : undefined,
     ignoreResult: o.ignoreResult,
     headers: o.headers,

@@ -7,6 +7,7 @@ import type { Task } from "./task.ts";
 import type { Request } from "./request.ts";
 import type { TaskOptions } from "./options.ts";
 import type { AnySchema } from "../validate/types.ts";
+import type { ValidateContext } from "../validate/validate.ts";
 
 /** Any function: what `app.task()` accepts as a body. */
 // deno-lint-ignore no-explicit-any
@@ -37,6 +38,10 @@ export interface TaskDecoratorOptions extends TaskOptions {
   returns?: unknown;
   /** Validate mode: object schemas refuse unknown keys. */
   validateStrict?: boolean;
+  /** Validate mode: valibot's parse config (or a function of the task giving it), Celery's `pydantic_context`. */
+  validateContext?: ValidateContext;
+  /** Validate mode: how a parsed return value is dumped for storing, Celery's `pydantic_dump_kwargs`. */
+  validateDump?: (value: unknown) => unknown;
 }
 
 /** Options of a validated task: `app.task()` with `validate: true` and schemas. */

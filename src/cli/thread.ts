@@ -13,7 +13,8 @@ import { Request } from "../app/request.ts";
 import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
 import { NotRegistered } from "../errors/errors.ts";
-import { setLogLevel } from "../log/logger.ts";
+import { type LogLevel, setLogLevel } from "../log/logger.ts";
+import { redirectConsole } from "../log/redirect.ts";
 import { signals } from "../signals/signals.ts";
 import { trace, type TraceHooks } from "../app/trace.ts";
 import { registerCanvasTasks } from "../canvas/settle.ts";
@@ -34,6 +35,7 @@ function post(m: FromThread): void {
 async function init(m: Extract<ToThread, { type: "init" }>): Promise<void> {
   try {
     if (m.loglevel) setLogLevel(m.loglevel);
+    if (m.redirectStdouts) redirectConsole(m.redirectStdouts as LogLevel);
     hostname = m.hostname;
     apps = await loadTaskModule(m.module);
     for (const app of apps) {

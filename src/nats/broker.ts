@@ -86,8 +86,10 @@ export class Broker {
       try {
         await jsm.streams.add(config);
       } catch (e2) {
-        // Another process created it between our look-up and our add.
-        if (!/already in use/i.test(String((e2 as Error).message))) throw e2;
+        // Another process created it between our look-up and our add: the server says "already
+        // in use", or, when both adds race, "subjects overlap"; either way it must exist now.
+        if (!/already in use|subjects overlap/i.test(String((e2 as Error).message))) throw e2;
+        await jsm.streams.info(config.name);
       }
     }
   }

@@ -10,14 +10,16 @@ import type { JsMsg } from "@nats-io/jetstream";
 import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
 import { type Batches, batchWorkflowRefusal, isBatches } from "../app/batches.ts";
-import { checkArity } from "../validate/arity.ts";
+import { checkCall } from "../validate/bind.ts";
 import { NotRegistered } from "../errors/errors.ts";
 import { decodeBody, decodeEnvelope, H, type HeaderReader, type TaskEnvelope } from "../protocol/message.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
 import { failureMeta, storeResult } from "./results.ts";
 import { headersOf } from "./headers.ts";
+import { failDeadLetter } from "./dead_letter.ts";
 import type { MessageBody } from "./request.ts";
+import type { MessageVerifier } from "../protocol/signing.ts";
 
 const log = getLogger("taskd.worker");
 
@@ -33,6 +35,8 @@ export interface AdmitContext {
   fallbackApp: App;
   /** Deliveries after which a message is dead-lettered. */
   maxDeliveries: number;
+  /** When messages must be signed: the trusted keys' verifier. */
+  verifier?: MessageVerifier;
 }
 
 /** What to do with a received message. */
@@ -40,7 +44,8 @@ export type Admission =
   | { kind: "run"; task: Task; env: TaskEnvelope; body: MessageBody }
   | { kind: "buffer"; task: Batches; env: TaskEnvelope; body: MessageBody }
   | { kind: "discard"; task: Task; env: TaskEnvelope; expired: boolean }
-  | { kind: "deadLetter"; reason: string };
+  /** `silent`: no result is stored, whatever its id (an unverified message must not write results). */
+  | { kind: "deadLetter"; reason: string; silent?: boolean };
 
 function headerReader(m: JsMsg): HeaderReader {
   const h = headersOf(m);
@@ -50,10 +55,17 @@ function headerReader(m: JsMsg): HeaderReader {
 /** Decides what to do with `m`; stores a FAILURE for what is refused with a known id. */
 export async function admit(ctx: AdmitContext, m: JsMsg): Promise<Admission> {
   const get = headerReader(m);
+  if (ctx.verifier) {
+    // First: nothing of an unverified message is trusted, not even its task id.
+    const refused = ctx.verifier.refusal(get, m.data);
+    if (refused) return { kind: "deadLetter", reason: refused, silent: true };
+  }
   let env: TaskEnvelope;
   try {
     env = decodeEnvelope(get);
   } catch (e) {
+    // Unreadable headers: the FAILURE goes under the raw id, when it is a valid key.
+    await failDeadLetter(ctx, m, e);
     return { kind: "deadLetter", reason: (e as Error).message };
   }
   const task = ctx.registry.get(env.task);
@@ -77,9 +89,9 @@ export async function admit(ctx: AdmitContext, m: JsMsg): Promise<Admission> {
   let body: MessageBody;
   try {
     body = decodeBody(get, m.data);
-    if (task.arity && task.effective("typing")) {
-      checkArity(task.name, task.arity, body.args.length + (Object.keys(body.kwargs).length > 0 ? 1 : 0));
-    }
+    // `typing: false` turns off the sender's check only: a call that cannot bind is refused here
+    // as Celery's worker refuses it (a Batches task takes its own arguments, not the function's).
+    if (task.arity && !isBatches(task)) checkCall(task, body.args, body.kwargs);
   } catch (e) {
     return refuse(e);
   }

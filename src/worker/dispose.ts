@@ -52,6 +52,9 @@ export function decide(o: Outcome, task: Task, request: Request, acksLate: boole
     if (!o.reject.requeue) return { kind: "deadLetter", reason: o.reject.reason, acked: !acksLate, exc: o.reject };
     return acksLate ? { kind: "nak" } : { kind: "republish", request, task };
   }
+  // Celery's acks_on_failure_or_timeout=False: a failed (or timed-out) late-acked message is left
+  // for redelivery; the delivery bound dead-letters it in the end.
+  if (o.kind === "failure" && acksLate && !task.effective("acksOnFailureOrTimeout")) return { kind: "nak" };
   return { kind: "ack" };
 }
 

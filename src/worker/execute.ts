@@ -7,10 +7,12 @@
  */
 import type { JsMsg } from "@nats-io/jetstream";
 import type { Task } from "../app/task.ts";
-import type { Request } from "../app/request.ts";
+import { ExceptionInfo, type Request, requestFailed } from "../app/request.ts";
+import { H } from "../protocol/message.ts";
+import { headerOf } from "./headers.ts";
 import type { Outcome, TraceHooks } from "../app/trace.ts";
 import { states } from "../protocol/states.ts";
-import { H, type TaskEnvelope } from "../protocol/message.ts";
+import type { TaskEnvelope } from "../protocol/message.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
 import { runFollowUps } from "../canvas/followups.ts";
@@ -22,8 +24,8 @@ import { bufferBatch } from "./batch_buffer.ts";
 import { deadLetter, decide, type DisposeContext, dispose, outcomeOfLostUnit } from "./dispose.ts";
 import type { Execution, Pool } from "./pool/pool.ts";
 import { requestFor, type MessageBody } from "./request.ts";
+import { DEFAULTS } from "../app/options.ts";
 import { withTimeLimits } from "./timelimit.ts";
-import { headerOf } from "./headers.ts";
 import { storeOutcome, storeResult, storeStarted } from "./results.ts";
 
 const log = getLogger("taskd.worker");
@@ -52,8 +54,9 @@ export interface ExecContext extends AdmitContext, DisposeContext {
   events?: EventDispatcher;
 }
 
-function taskEvent(env: Pick<TaskEnvelope, "id" | "task" | "retries" | "argsrepr" | "kwargsrepr">, queue?: string) {
-  return { id: env.id, name: env.task, retries: env.retries, queue, argsrepr: env.argsrepr, kwargsrepr: env.kwargsrepr };
+function taskEvent(env: Pick<TaskEnvelope, "id" | "task" | "retries" | "argsrepr" | "kwargsrepr" | "shadow">, queue?: string) {
+  // A shadow name (Celery's `shadow`) is what monitoring shows for the call.
+  return { id: env.id, name: env.shadow ?? env.task, retries: env.retries, queue, argsrepr: env.argsrepr, kwargsrepr: env.kwargsrepr };
 }
 
 function excText(e: unknown): string {
@@ -65,8 +68,8 @@ export async function execute(ctx: ExecContext, m: JsMsg, queue: string): Promis
   try {
     const a = await admit(ctx, m);
     if (a.kind === "deadLetter") {
-      // Its chord counts it as not succeeded, its chain stops (src/canvas/settle.ts).
-      await settleUnrun(ctx.registry.get(headerOf(m, H.task) ?? "")?.app ?? ctx.fallbackApp, (n) => headerOf(m, n), m.data, { state: "DEAD_LETTERED", reason: `was dead-lettered: ${a.reason}` });
+      // Its chord counts it as not succeeded, its chain stops (src/canvas/settle.ts); nothing of an unverified (silent) message is trusted.
+      if (!a.silent) await settleUnrun(ctx.registry.get(headerOf(m, H.task) ?? "")?.app ?? ctx.fallbackApp, (n) => headerOf(m, n), m.data, { state: "DEAD_LETTERED", reason: `was dead-lettered: ${a.reason}` });
       return await deadLetter(ctx, m, queue, a.reason);
     }
     if (a.kind === "discard") return await discard(ctx, m, queue, a.task, a.env, a.expired);
@@ -74,7 +77,9 @@ export async function execute(ctx: ExecContext, m: JsMsg, queue: string): Promis
     await run(ctx, m, queue, a.task, a.env, a.body);
   } catch (e) {
     log.error(`internal error on message ${m.seq} of ${m.subject}:`, e);
-    await signals.taskInternalError.send(undefined, { exception: e, message: m });
+    const einfo = new ExceptionInfo(e);
+    const name = headerOf(m, H.task);
+    await signals.taskInternalError.send(name ? (ctx.registry.get(name) ?? name) : undefined, { taskId: headerOf(m, H.id), exception: e, traceback: einfo.traceback, einfo, message: m });
   }
 }
 
@@ -83,7 +88,8 @@ async function discard(ctx: ExecContext, m: JsMsg, queue: string, task: Task, en
   const why = expired ? `expired at ${env.expires}` : "revoked";
   log.info(`Discarding ${env.task}[${env.id}]: ${why}`);
   m.ack();
-  if (!(env.ignoreResult ?? task.effective("ignoreResult"))) {
+  // As Celery's mark_as_revoked: stored unless results are ignored, then only with storeErrorsEvenIfIgnored.
+  if (!(env.ignoreResult ?? task.effective("ignoreResult")) || task.effective("storeErrorsEvenIfIgnored")) {
     await storeResult(task.app, { taskId: env.id, taskName: env.task, status: states.REVOKED, result: { type: "TaskRevokedError", message: `Task ${env.id} ${why}` }, worker: ctx.hostname, dateDone: new Date().toISOString() }, env.replyTo);
   }
   await settleUnrun(task.app, (n) => headerOf(m, n), m.data, { state: expired ? "EXPIRED" : states.REVOKED, reason: expired ? why : "was revoked" });
@@ -96,7 +102,7 @@ async function discard(ctx: ExecContext, m: JsMsg, queue: string, task: Task, en
 
 async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: TaskEnvelope, body: MessageBody): Promise<void> {
   const acksLate = task.effective("acksLate");
-  ctx.events?.send("task-received", { ...taskEvent(env, queue), eta: env.eta, expires: env.expires, rootId: env.rootId, parentId: env.parentId });
+  ctx.events?.send("task-received", { ...taskEvent(env, queue), eta: env.eta, expires: env.expires, rootId: env.rootId, parentId: env.parentId, groupId: env.group });
   if (!acksLate) m.ack();
   else ctx.keepAlive.add(m);
   const abort = new AbortController();
@@ -105,7 +111,7 @@ async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: T
     signal: abort.signal,
   });
   // Never the raw arguments: only what the caller chose to show (argsrepr/kwargsrepr).
-  log.info(`Task ${task.name}[${env.id}] received${reprOf(env)}`);
+  log.info(`Task ${env.shadow ?? task.name}[${env.id}] received${reprOf(env)}`);
   if (signals.taskReceived.hasReceivers) await signals.taskReceived.send(ctx.hostname, { request });
   const started = performance.now();
   const entry: ActiveTask = { request, task, started: Date.now(), abort };
@@ -118,13 +124,18 @@ async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: T
     const hooks: TraceHooks = { started: () => storeStarted(task, request, ctx.hostname), store: (o) => storeOutcome(task, request, o, ctx.hostname) };
     entry.execution = ctx.pool.run(task, request, abort, hooks);
     outcome = outcomeOfLostUnit(task, await withTimeLimits(entry.execution, request, request.timelimit), acksLate);
-    if (!entry.execution.stored) await storeOutcome(task, request, outcome, ctx.hostname);
+    if (!entry.execution.stored) {
+      await storeOutcome(task, request, outcome, ctx.hostname);
+      // Given up from outside (hard time limit, a lost unit): the trace's handlers never ran, so
+      // the request hears of the failure here, in the worker process (Celery's Request.on_failure).
+      if (outcome.kind === "failure") await requestFailed(request, outcome.error);
+    }
   } finally {
     ctx.active.delete(env.id);
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(4);
-  sendOutcomeEvent(ctx, env, queue, outcome, Number(seconds));
-  await report(task, request, outcome, seconds, m);
+  sendOutcomeEvent(ctx, env, queue, outcome, Number(seconds), task.app.config.resultReprMaxsize ?? DEFAULTS.resultReprMaxsize);
+  await report(task, request, outcome, seconds, m, env.shadow);
   const disposition = decide(outcome, task, request, acksLate);
   // Callbacks, the next chain step, chord counting: after the result is stored, before the message is settled.
   await runFollowUps(task.app, request, outcome).catch((e) => log.error(`follow-ups of ${task.name}[${request.id}] failed:`, e));
@@ -132,8 +143,8 @@ async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: T
 }
 
 /** The outcome's log line, and the signals an outcome sends once the run is over. */
-async function report(task: Task, request: Request, o: Outcome, seconds: string, m: JsMsg): Promise<void> {
-  const name = `${task.name}[${request.id}]`;
+async function report(task: Task, request: Request, o: Outcome, seconds: string, m: JsMsg, shadow?: string): Promise<void> {
+  const name = `${shadow ?? task.name}[${request.id}]`;
   switch (o.kind) {
     case "success":
       log.info(`Task ${name} succeeded in ${seconds}s`);
@@ -162,10 +173,10 @@ async function report(task: Task, request: Request, o: Outcome, seconds: string,
   }
 }
 
-function sendOutcomeEvent(ctx: ExecContext, env: TaskEnvelope, queue: string, o: Outcome, runtime: number): void {
+function sendOutcomeEvent(ctx: ExecContext, env: TaskEnvelope, queue: string, o: Outcome, runtime: number, reprMax?: number): void {
   if (!ctx.events) return;
   const base = { ...taskEvent(env, queue), runtime };
-  if (o.kind === "success") ctx.events.send("task-succeeded", { ...base, result: shortRepr(o.value) });
+  if (o.kind === "success") ctx.events.send("task-succeeded", { ...base, result: shortRepr(o.value, reprMax) });
   else if (o.kind === "failure") ctx.events.send("task-failed", { ...base, exception: excText(o.error) });
   else if (o.kind === "retry") ctx.events.send("task-retried", { ...base, exception: excText(o.retry.exc ?? o.retry) });
   else if (o.kind === "revoked") ctx.events.send("task-revoked", { ...base, terminated: true, expired: false });

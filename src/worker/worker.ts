@@ -17,11 +17,13 @@ import { authOptions, connectWithRetry } from "../nats/connection.ts";
 import { ACK_WAIT_MS, type Broker } from "../nats/broker.ts";
 import { RevokedSet } from "../nats/revoked.ts";
 import { checkName } from "../nats/names.ts";
-import { getLogger } from "../log/logger.ts";
+import { getLogger, LOG_LEVELS, type LogLevel } from "../log/logger.ts";
+import { redirectConsole } from "../log/redirect.ts";
 import { setupLogging } from "../log/setup.ts";
 import { signals } from "../signals/signals.ts";
 import { Ignore } from "../errors/semipredicates.ts";
 import { parseRate } from "../protocol/rate.ts";
+import { MessageVerifier } from "../protocol/signing.ts";
 import { ControlServer } from "../control/server.ts";
 import type { ControlTarget } from "../control/protocol.ts";
 import { EventDispatcher } from "../events/dispatcher.ts";
@@ -57,6 +59,13 @@ export interface WorkerOptions {
   module?: string;
   /** The lowest log level written (set up with the logging signals; pool threads too). @default "info" */
   loglevel?: string;
+  /**
+   * A task's console output goes through the task logger (Celery's `worker_redirect_stdouts`),
+   * `console.log`/`info`/`debug` at `redirectStdoutsLevel`. @default true
+   */
+  redirectStdouts?: boolean;
+  /** The level redirected `console.log` lines get (Celery's `worker_redirect_stdouts_level`). @default "warn" */
+  redirectStdoutsLevel?: string;
   /** Send task and worker events on `<prefix>.events.…`. @default true */
   sendEvents?: boolean;
   /** Seconds between heartbeats. @default 2 */
@@ -73,7 +82,7 @@ export class Worker {
   /** Tasks run at once. */
   readonly concurrency: number;
   /** Received messages held at most (running, waiting for a rate limit or a slot). */
-  readonly prefetch: number;
+  prefetch!: number;
   /** Queues consumed. */
   readonly queues: string[];
   /** Tasks served, by name. */
@@ -85,7 +94,7 @@ export class Worker {
   /** @ignore Revoked task ids, fed by the revocations bucket: internal state. */
   readonly revoked: RevokedSet = new RevokedSet();
   /** @ignore The consume loops, with the messages they hold and the rate limits: internal state. */
-  readonly loops: ConsumeLoops;
+  loops!: ConsumeLoops;
   /** What remote control sees and changes. */
   readonly control: ControlTarget = new WorkerControl(this);
   /** When the worker became ready (ms since the epoch). */
@@ -106,6 +115,8 @@ export class Worker {
   #pool?: Pool;
   #events?: EventDispatcher;
   #controlServer?: ControlServer;
+  #verifier?: MessageVerifier;
+  #restoreConsole?: () => void;
 
   /** A worker for `apps` (call `start()`). */
   constructor(readonly apps: readonly App[], readonly options: WorkerOptions = {}) {
@@ -116,14 +127,24 @@ export class Worker {
     this.hostname = options.hostname ?? `taskd@${osHostname()}`;
     this.concurrency = options.concurrency ?? DEFAULTS.concurrency;
     this.slots = new Slots(this.concurrency);
-    this.prefetch = options.prefetch ?? this.concurrency * (first.config.workerPrefetchMultiplier ?? DEFAULTS.prefetchMultiplier);
-    if (!(this.prefetch >= 1)) throw new RangeError(`Cannot start a worker: prefetch must be >= 1: current value is ${this.prefetch}`);
     const queues = options.queues?.length
       ? options.queues
       : [...new Set([first.config.taskDefaultQueue ?? DEFAULTS.queue, ...[...this.registry.values()].map((t) => t.queue).filter((q): q is string => !!q)])];
     this.queues = queues.map((q) => checkName("queue", q));
     this.maxDeliveries = options.maxDeliveries ?? DEFAULTS.maxDeliveries;
     this.poolKind = options.pool ?? "async";
+    this.#configure();
+  }
+
+  /**
+   * Reads what the apps' config decides — prefetch and rate limits — into the consume loops. Run
+   * at construction and again after celerydInit, whose handlers may change the config (Celery's
+   * per-worker `conf.task_default_rate_limit`, `worker_prefetch_multiplier`).
+   */
+  #configure(): void {
+    const first = this.apps[0];
+    this.prefetch = this.options.prefetch ?? this.concurrency * (first.config.workerPrefetchMultiplier ?? DEFAULTS.prefetchMultiplier);
+    if (!(this.prefetch >= 1)) throw new RangeError(`Cannot start a worker: prefetch must be >= 1: current value is ${this.prefetch}`);
     this.loops = new ConsumeLoops({ hostname: this.hostname, registry: this.registry, prefetch: this.prefetch, slots: this.slots, isRevoked: (id) => this.revoked.has(id) });
     for (const [name, task] of this.registry) {
       try {
@@ -134,6 +155,15 @@ export class Worker {
         throw new RangeError(`Cannot start a worker: task ${name} has a bad rate limit: ${(e as Error).message}`);
       }
     }
+  }
+
+  /**
+   * Adds a queue to consume, before the worker is ready (a celerydAfterSetup handler's use, as
+   * Celery's `instance.app.amqp.queues.select_add`). Throws a `TypeError` on a bad queue name.
+   */
+  addQueue(queue: string): void {
+    const q = checkName("queue", queue);
+    if (!this.queues.includes(q)) this.queues.push(q);
   }
 
   /** Tasks this worker finished. */
@@ -149,8 +179,11 @@ export class Worker {
   /** Connects, sets up queues and starts consuming; resolves once ready. */
   async start(): Promise<void> {
     const app = this.apps[0];
+    this.#verifier = verifierFor(app);
     await signals.celerydInit.send(this.hostname, { instance: this, conf: app.config, options: this.options });
+    this.#configure();
     await setupLogging({ loglevel: this.options.loglevel, logfile: this.options.logfile });
+    if (this.options.redirectStdouts ?? true) this.#restoreConsole = redirectConsole(redirectLevel(this.options.redirectStdoutsLevel));
     this.#nc = await connectWithRetry(
       { servers: app.brokerUrl(), name: this.hostname, timeout: 2000, ...authOptions(app.config) },
       log,
@@ -164,8 +197,8 @@ export class Worker {
     }
     this.#broker = await app.broker();
     await this.#broker.ensureStreams();
-    for (const q of this.queues) await this.#broker.ensureQueueConsumer(q);
     await signals.celerydAfterSetup.send(this.hostname, { instance: this, conf: app.config });
+    for (const q of this.queues) await this.#broker.ensureQueueConsumer(q);
     await this.revoked.start(app, (id, terminate) => {
       if (terminate) this.control.revoke([id], true);
     });
@@ -177,6 +210,7 @@ export class Worker {
       module: this.options.module,
       brokerUrl: app.brokerUrl(),
       loglevel: this.options.loglevel,
+      redirectStdouts: this.options.redirectStdouts ?? true ? redirectLevel(this.options.redirectStdoutsLevel) : undefined,
       hostname: this.hostname,
     });
     await this.#pool.start();
@@ -185,7 +219,7 @@ export class Worker {
     await this.#controlServer.start();
     const global = this.loops.globalRates.size > 0 ? new GlobalRateLimiter(this.#nc, `${app.names.prefix}_ratelimits`, app.config.replicas ?? DEFAULTS.replicas) : undefined;
     this.startedAt = Date.now();
-    this.#scheduler = new Scheduler(this.#broker);
+    this.#scheduler = new Scheduler(this.#broker, this.#context());
     this.#scheduler.start();
     this.loops.start(this.#broker, this.queues, this.#context(), global);
     // Late-acked and running messages: tell the server we are alive well inside ack_wait.
@@ -208,8 +242,9 @@ export class Worker {
   }
 
   async #heartbeat(freq: number): Promise<void> {
+    const event = { type: "worker-heartbeat", hostname: this.hostname, timestamp: Date.now() / 1000, freq, ...this.#load() };
     this.#events?.send("worker-heartbeat", { freq, ...this.#load() });
-    await signals.heartbeatSent.send(this, {}).catch(() => {});
+    await signals.heartbeatSent.send(this, { event });
   }
 
   async #watchStatus(nc: NatsConnection): Promise<void> {
@@ -224,6 +259,7 @@ export class Worker {
       hostname: this.hostname,
       registry: this.registry,
       isRevoked: (id) => this.revoked.has(id),
+      verifier: this.#verifier,
       keepAlive: this.#keepAlive,
       fallbackApp: this.apps[0],
       broker: this.#broker!,
@@ -265,8 +301,29 @@ export class Worker {
     this.#events?.send("worker-offline", this.#load());
     await signals.workerShutdown.send(this, { worker: this });
     if (this.#nc && !this.#nc.isClosed()) await this.#nc.drain().catch(() => this.#nc?.close());
+    this.#restoreConsole?.();
     this.#resolveStopped();
   }
+}
+
+/** The level redirected console lines get; throws a `RangeError` naming a bad one. */
+function redirectLevel(level: string | undefined): LogLevel {
+  const l = (level ?? "warn").toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(l)) throw new RangeError(`Cannot redirect stdouts at level '${level}': use ${LOG_LEVELS.join(", ")}`);
+  return l as LogLevel;
+}
+
+/**
+ * The verifier of a worker serving `app` when it takes only signed messages; it must sign what
+ * it sends itself (retries, workflow steps), so a trusted list without a key is refused.
+ */
+function verifierFor(app: App): MessageVerifier | undefined {
+  const trusted = app.trustedKeys();
+  if (!trusted) return undefined;
+  if (!app.signer()) {
+    throw new TypeError("Cannot start a worker that takes only signed messages without a signing key: the retries and workflow steps it sends must be signed too; set signing.key (or TASKD_SIGNING_KEY, --signing-key)");
+  }
+  return new MessageVerifier(trusted);
 }
 
 // Signal arguments name these classes (src/signals/args.ts).

@@ -7,6 +7,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
+import { TaskError } from "../../mod.ts";
 
 /** The repository's root. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -131,6 +133,17 @@ export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/** The TaskError that `p` rejects with; fails the test when it resolves or rejects otherwise. */
+export async function failureOf(p: Promise<unknown>): Promise<TaskError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof TaskError, `expected a TaskError, got ${e}`);
+    return e;
+  }
+  assert.fail("expected the task to fail");
 }
 
 /**

@@ -9,15 +9,18 @@ import { ensureDevServer } from "../../nats/devserver.ts";
 import { Worker } from "../../worker/worker.ts";
 import { POOL_KINDS } from "../../worker/pool/pool.ts";
 import { resolve as resolvePath } from "node:path";
-import { type BrokerFlags, brokerConfigured } from "../broker.ts";
+import { applySigningFlags, type BrokerFlags, brokerConfigured } from "../broker.ts";
 import { loadTaskModule } from "../load.ts";
 import { sendPreloadOptions } from "../preload.ts";
 import { CliError } from "../errors.ts";
+import { type Beat, startBeats } from "../../beat/beat.ts";
 
 const log = getLogger("taskd.worker");
 
 /** Options of `taskd worker`. */
 export interface WorkerFlags extends BrokerFlags {
+  redirectStdouts?: boolean;
+  redirectStdoutsLevel?: string;
   queues?: string;
   concurrency?: number;
   pool?: string;
@@ -30,6 +33,8 @@ export interface WorkerFlags extends BrokerFlags {
   /** cac's negation of --without-events. */
   events?: boolean;
   withoutEvents?: boolean;
+  /** -B: also run a beat. */
+  beat?: boolean;
 }
 
 function positiveInt(name: string, value: unknown): number | undefined {
@@ -48,6 +53,7 @@ export async function workerCommand(module: string, flags: WorkerFlags, unknown:
     throw new CliError(`Cannot start worker: --pool ${flags.pool} is not a pool; use ${POOL_KINDS.join(" or ")}`);
   }
   if (flags.broker) process.env.TASKD_BROKER_URL = flags.broker;
+  applySigningFlags(flags);
   const apps = await loadTaskModule(module);
   await sendPreloadOptions("worker", apps[0], flags as Record<string, unknown>, unknown);
   for (const app of apps) {
@@ -66,6 +72,8 @@ export async function workerCommand(module: string, flags: WorkerFlags, unknown:
     pool: flags.pool ?? "async",
     module: resolvePath(module),
     loglevel: flags.loglevel ?? "info",
+    redirectStdouts: flags.redirectStdouts !== false,
+    redirectStdoutsLevel: flags.redirectStdoutsLevel,
     logfile: flags.logfile,
     sendEvents: !(flags.withoutEvents || flags.events === false),
   });
@@ -73,9 +81,11 @@ export async function workerCommand(module: string, flags: WorkerFlags, unknown:
   process.on("uncaughtException", (e) => log.error("uncaught error outside any task (the worker goes on):", e));
   process.on("unhandledRejection", (e) => log.error("unhandled rejection outside any task (the worker goes on):", e));
   let signalled = 0;
+  let beats: Beat[] = [];
   const done = new Promise<void>((resolve) => {
     const onSignal = (sig: string) => {
       signalled++;
+      for (const b of beats) b.stop();
       if (signalled === 1) {
         log.info(`${sig} received: warm shutdown (finishing running tasks; send again for cold shutdown)`);
         worker.stop(false, sig).then(resolve, resolve);
@@ -94,6 +104,7 @@ export async function workerCommand(module: string, flags: WorkerFlags, unknown:
   });
   try {
     await worker.start();
+    if (flags.beat) beats = await startBeats(apps, { embedded: true, hostname: worker.hostname });
   } catch (e) {
     dev?.stop();
     throw e;

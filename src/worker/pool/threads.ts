@@ -73,9 +73,13 @@ export class ThreadsPool implements Pool {
 
   constructor(readonly options: PoolOptions) {
     if (!options.module) throw new TypeError("Cannot start a threads pool: it needs the task module's path");
+    // Node.js has worker_threads but no Web Worker global; Bun and Deno have both.
+    if (typeof Worker === "undefined") {
+      throw new Error(`Cannot start a threads pool on ${runtime.name}: it has no Web Worker; use --pool async, or run the worker on Bun, Deno or the binary`);
+    }
     this.size = options.size;
     this.#url = runtime.threadUrl(new URL("../../cli/thread.ts", import.meta.url), "thread.ts");
-    this.#init = { type: "init", module: options.module, brokerUrl: options.brokerUrl, loglevel: options.loglevel, hostname: options.hostname };
+    this.#init = { type: "init", module: options.module, brokerUrl: options.brokerUrl, loglevel: options.loglevel, redirectStdouts: options.redirectStdouts, hostname: options.hostname };
   }
 
   async start(): Promise<void> {

@@ -20,7 +20,7 @@ export type WireOutcome =
 
 /** Messages from the worker to a thread. */
 export type ToThread =
-  | { type: "init"; module: string; brokerUrl?: string | string[]; loglevel?: string; hostname: string }
+  | { type: "init"; module: string; brokerUrl?: string | string[]; loglevel?: string; redirectStdouts?: string; hostname: string }
   /** `store`: the thread stores STARTED and the outcome itself, before the handlers run. */
   | { type: "run"; id: string; task: string; fields: Record<string, unknown>; store?: boolean }
   | { type: "abort"; id: string; reason: SerializedError }
