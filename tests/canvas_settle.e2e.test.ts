@@ -13,6 +13,8 @@ import { chain, chord, group, type Signature, signature, type TaskError } from "
 import { add, app, batchy, collect, ignoring, onError } from "./fixtures/settle_tasks.ts";
 import { useTaskd } from "./helpers/env.ts";
 import { completeLines } from "./helpers/taskd.ts";
+import { freePort } from "./helpers/server.ts";
+import { DashboardProcess } from "./helpers/dashboard.ts";
 
 const log = join(mkdtempSync(join(tmpdir(), "taskd-settle-")), "log.jsonl");
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -70,6 +72,17 @@ describe("workflows that never hang, through dist/taskd", () => {
     assert.deepEqual(p.failed.map((f: { state: string }) => f.state), ["REVOKED", "EXPIRED", "DEAD_LETTERED", "IGNORED"]);
     const text = await t.cli(["inspect", "chord", chordId]);
     assert.match(text.stdout, /chord .*: failed\n\s+size: 20 {2}done: 20 {2}failed: 4 {2}pending: 0/);
+
+    // The same JSON from the dashboard's API.
+    const dash = await DashboardProcess.start(t.url, await freePort());
+    try {
+      const res = await fetch(`${dash.url}/api/chords/${chordId}`);
+      assert.equal(res.status, 200);
+      assert.deepEqual(await res.json(), p);
+      assert.equal((await fetch(`${dash.url}/api/chords/${crypto.randomUUID()}`)).status, 404);
+    } finally {
+      await dash.stop();
+    }
   });
 
   test("a chain whose second step is revoked fails with a ChainError; the third step never runs and is not PENDING", async () => {
