@@ -21,6 +21,7 @@ export { allApps, App } from "./src/app/app.ts";
 export type { Based } from "./src/app/app.ts";
 export type { AnyFn, BoundArgs, TaskClass, TaskDecoratorOptions, ValidatedTaskOptions } from "./src/app/decorator.ts";
 export { Task } from "./src/app/task.ts";
+export { sharedTask } from "./src/app/shared.ts";
 export type { EffectiveOptions, RetryOptions, UpdateStateOptions } from "./src/app/task.ts";
 export { ExceptionInfo, Request } from "./src/app/request.ts";
 export type { DeliveryInfo, RequestClass, RequestFields, ScheduleInfo } from "./src/app/request.ts";

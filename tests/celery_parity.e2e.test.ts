@@ -240,4 +240,21 @@ describe("Celery parity through dist/taskd", () => {
       await threads.stop();
     }
   });
+
+  test("sharedTask: a library's task is registered on the app that serves it and called through the current app", async () => {
+    assert.equal(await (await parity.double.delay(21)).get({ timeout: 15 }), 42);
+    assert.equal(parity.double.name, "parity.double");
+    assert.ok(parity.app.tasks.has("parity.double"));
+    const later = new App("later-app");
+    try {
+      assert.ok(later.tasks.has("later-app.double"), "an App created after the definition gets it too");
+    } finally {
+      await later.close();
+    }
+  });
+
+  test("an expired call whose result is ignored still ends REVOKED under storeErrorsEvenIfIgnored", async () => {
+    const r = await parity.quiet.applyAsync([], { countdown: 1, expires: 0.5 });
+    await eventually(async () => (await r.state) === "REVOKED", 15_000);
+  });
 });

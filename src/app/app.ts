@@ -7,6 +7,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import process from "node:process";
 import { Task } from "./task.ts";
 import { applyEager } from "./eager.ts";
+import { registerSharedTasks } from "./shared.ts";
 import type { AnyFn, BoundArgs, TaskClass, TaskDecoratorOptions, ValidatedTaskOptions } from "./decorator.ts";
 import { type AppConfig, DEFAULTS, routeFor } from "./options.ts";
 import { type ApplyOptions, buildMessage } from "./call.ts";
@@ -91,6 +92,7 @@ export class App {
     this.backend = new ResultBackend(() => this.connection(), this.names.resultsBucket, expires, config.replicas ?? DEFAULTS.replicas);
     for (const [id, entry] of Object.entries(config.beatSchedule ?? {})) defineSchedule(this, id, entry);
     apps.push(this);
+    registerSharedTasks(this as unknown as Parameters<typeof registerSharedTasks>[0]);
   }
 
   /** The name a task gets when none is given. Override to change the scheme. */
