@@ -59,6 +59,11 @@ export interface ApplyOptions {
   chain?: unknown[];
   /** Chord info (set by canvas). */
   chord?: unknown;
+  /**
+   * A chord only: seconds after which a chord still incomplete ends with a `ChordError`
+   * naming its pending members (docs/canvas.md). @default none
+   */
+  chordTimeout?: number;
 }
 
 /** `host/pid`, the origin written into messages. */

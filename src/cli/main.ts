@@ -16,7 +16,7 @@ import { deadCommand, type DeadFlags } from "./commands/dead.ts";
 import { revokeCommand, type RevokeFlags } from "./commands/revoke.ts";
 import { unknownOptions } from "./preload.ts";
 import { purgeCommand, type PurgeFlags } from "./commands/purge.ts";
-import { INSPECT_COMMANDS, inspectCommand } from "./commands/inspect.ts";
+import { INSPECT_COMMANDS, inspectChordCommand, inspectCommand } from "./commands/inspect.ts";
 import { controlCommand } from "./commands/control.ts";
 import { eventsCommand } from "./commands/events.ts";
 import { beatCommand } from "./commands/beat.ts";
@@ -78,12 +78,13 @@ export async function main(argv: string[]): Promise<void> {
     .example("taskd dead list")
     .example("taskd dead retry 12 13")
     .action((action: string, args: string[], flags: DeadFlags) => deadCommand(String(action), args.map(String), flags));
-  withBrokerOptions(cli.command("inspect <what>", `Ask running workers: ${INSPECT_COMMANDS.join(", ")}`))
+  withBrokerOptions(cli.command("inspect <what> [id]", `Ask running workers: ${INSPECT_COMMANDS.join(", ")}; or a chord's progress: chord <id>`))
     .option("-d, --destination <nodes>", "Only these node names, comma-separated")
     .option("--timeout <s>", "Seconds to wait for replies (default: 1)")
     .option("--json", "Print the replies as one JSON object")
     .example("taskd inspect active -d w1@host")
-    .action((what: string, flags: Record<string, unknown>) => inspectCommand(what, flags));
+    .example("taskd inspect chord 5a1c… --json")
+    .action((what: string, id: string | undefined, flags: Record<string, unknown>) => (what === "chord" ? inspectChordCommand(id, flags) : inspectCommand(what, flags)));
   withBrokerOptions(cli.command("control <command> [...args]", "Change running workers: shutdown, rate_limit <task> <rate>"))
     .option("-d, --destination <nodes>", "Only these node names, comma-separated")
     .option("--timeout <s>", "Seconds to wait for replies (default: 1)")

@@ -17,6 +17,7 @@ import { type LogLevel, setLogLevel } from "../log/logger.ts";
 import { redirectConsole } from "../log/redirect.ts";
 import { signals } from "../signals/signals.ts";
 import { trace, type TraceHooks } from "../app/trace.ts";
+import { registerCanvasTasks } from "../canvas/settle.ts";
 import { storeOutcome, storeStarted } from "../worker/results.ts";
 import { type FromThread, outcomeToWire, reasonFromWire, type ToThread } from "../worker/pool/wire.ts";
 
@@ -40,6 +41,7 @@ async function init(m: Extract<ToThread, { type: "init" }>): Promise<void> {
     for (const app of apps) {
       if (m.brokerUrl) app.useBroker([m.brokerUrl].flat().join(","));
       app.sendReplies = false;
+      registerCanvasTasks(app); // as the worker does: taskd.chord_timeout
       for (const [name, task] of app.tasks) registry.set(name, task);
     }
     await signals.workerProcessInit.send(m.hostname, { pid: process.pid, pool: "threads" });

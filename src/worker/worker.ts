@@ -33,6 +33,7 @@ import { GlobalRateLimiter } from "./ratelimit.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Slots } from "./slots.ts";
 import { closeBatchBuffers } from "./batch_buffer.ts";
+import { CHORD_TIMEOUT_TASK, registerCanvasTasks } from "../canvas/settle.ts";
 import { ConsumeLoops } from "./consume.ts";
 import { WorkerControl } from "./control_target.ts";
 
@@ -120,6 +121,7 @@ export class Worker {
   /** A worker for `apps` (call `start()`). */
   constructor(readonly apps: readonly App[], readonly options: WorkerOptions = {}) {
     if (apps.length === 0) throw new TypeError("Cannot start a worker: the module created no App; export one with `new App(\"name\")`");
+    for (const app of apps) registerCanvasTasks(app); // taskd.chord_timeout (chordTimeout)
     for (const app of apps) for (const [name, task] of app.tasks) this.registry.set(name, task);
     const first = apps[0];
     this.hostname = options.hostname ?? `taskd@${osHostname()}`;
@@ -229,8 +231,9 @@ export class Worker {
     this.#timers.push(setInterval(() => this.#heartbeat(freq), freq * 1000));
     await signals.workerReady.send(this, { worker: this });
     this.#events.send("worker-online", { freq, ...this.#load() });
+    const tasks = this.registry.size - (this.registry.has(CHORD_TIMEOUT_TASK) ? 1 : 0); // the user's tasks, as Celery's banner
     log.info(
-      `${this.hostname} ready: consuming ${this.queues.join(",")} with ${this.registry.size} registered task${this.registry.size === 1 ? "" : "s"} (${this.poolKind} pool, concurrency ${this.concurrency}, prefetch ${this.prefetch})`,
+      `${this.hostname} ready: consuming ${this.queues.join(",")} with ${tasks} registered task${tasks === 1 ? "" : "s"} (${this.poolKind} pool, concurrency ${this.concurrency}, prefetch ${this.prefetch})`,
     );
   }
 
