@@ -18,7 +18,7 @@
  * @module
  */
 export { allApps, App } from "./src/app/app.ts";
-export type { Based } from "./src/app/app.ts";
+export type { Based } from "./src/app/decorator.ts";
 export type { AnyFn, BoundArgs, TaskClass, TaskDecoratorOptions, ValidatedTaskOptions } from "./src/app/decorator.ts";
 export { Task } from "./src/app/task.ts";
 export { sharedTask } from "./src/app/shared.ts";

@@ -242,12 +242,14 @@ describe("Celery parity through dist/taskd", () => {
   });
 
   test("sharedTask: a library's task is registered on the app that serves it and called through the current app", async () => {
+    parity.app.setCurrent(); // outside a task, shared tasks go through the current app (Celery's set_current)
     assert.equal(await (await parity.double.delay(21)).get({ timeout: 15 }), 42);
     assert.equal(parity.double.name, "parity.double");
     assert.ok(parity.app.tasks.has("parity.double"));
     const later = new App("later-app");
     try {
       assert.ok(later.tasks.has("later-app.double"), "an App created after the definition gets it too");
+      assert.equal(parity.double.name, "later-app.double", "a new App is the current one");
     } finally {
       await later.close();
     }

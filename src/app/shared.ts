@@ -2,7 +2,8 @@
  * Shared tasks (Celery's `@shared_task`): a task a library defines without knowing the App that
  * will serve it. The definition is registered on every App, those created before it and after
  * it; calling the returned handle uses the current app — the app of the task this code runs in,
- * else the first App created in the process.
+ * else the App made current last (`app.setCurrent()`, which every new App does, as Celery's
+ * `set_as_current`).
  * @module
  */
 import { currentTask } from "../context/task_context.ts";
@@ -23,11 +24,18 @@ interface Definition {
 
 const definitions: Definition[] = [];
 const registries: Registry[] = [];
+let current: Registry | undefined;
 
-/** Registers every shared task on `app` (called by each App as it is created). */
+/** Registers every shared task on `app` (called by each App as it is created) and makes it current. */
 export function registerSharedTasks(app: Registry): void {
   registries.push(app);
+  current = app;
   for (const d of definitions) d.tasks.set(app, app.task(d.options, d.fn));
+}
+
+/** Makes `app` the one shared tasks are called through outside a task (Celery's `set_current`). */
+export function setCurrentApp(app: Registry): void {
+  current = app;
 }
 
 /**
@@ -51,7 +59,7 @@ export function sharedTask(a: AnyFn | TaskDecoratorOptions, b?: AnyFn): Task {
   definitions.push(d);
   for (const app of registries) d.tasks.set(app, app.task(options, fn));
   const resolve = (): Task => {
-    const app = (currentTask()?.task as { app?: Registry } | undefined)?.app ?? registries[0];
+    const app = (currentTask()?.task as { app?: Registry } | undefined)?.app ?? current;
     const task = app && d.tasks.get(app);
     if (!task) throw new TypeError(`Cannot use shared task ${fn.name || "(anonymous)"}: no App is created yet; create one with new App("name")`);
     return task;

@@ -5,6 +5,7 @@
  * travels in messages and is called by name on any worker that registered the task.
  * @module
  */
+import { applyEager } from "./eager.ts";
 import { allApps, type App } from "./app.ts";
 import type { ApplyOptions } from "./call.ts";
 import type { Task } from "./task.ts";
@@ -186,7 +187,7 @@ export class Signature<R = unknown> {
     if (!task) {
       return Promise.reject(new TypeError(`Cannot run ${this.task} in process (apply, taskAlwaysEager): no task of that name is registered in this process; import the module that defines it`));
     }
-    return app.applyEager(task, finalArgs, merged) as Promise<EagerResult<R>>;
+    return applyEager(task, finalArgs, merged) as Promise<EagerResult<R>>;
   }
 
   /** Sends the task with these arguments before the partial ones. */
