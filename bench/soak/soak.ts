@@ -82,6 +82,7 @@ async function main(): Promise<void> {
   let sendErrors = 0;
   const sendErrorsByKind: Record<string, number> = {};
   const erroredKeys = new Set<string>();
+  const hungSends: string[] = [];
   let longestSendStall = 0;
   let lastSendOk = Date.now();
   const t0 = Date.now();
@@ -112,7 +113,11 @@ async function main(): Promise<void> {
     const key = `${kind}-${n}`;
     for (let attempt = 0;; attempt++) {
       try {
-        const { result, memberIds } = await fn(key);
+        // A call that neither resolves nor rejects within a minute is a finding, not a stall of the soak.
+        const { result, memberIds } = await Promise.race([
+          fn(key),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`send of ${key} hung for 60 s`)), 60_000).unref?.()),
+        ]);
         sent.push({ kind, key, result, memberIds });
         const now = Date.now();
         longestSendStall = Math.max(longestSendStall, now - lastSendOk);
@@ -121,6 +126,7 @@ async function main(): Promise<void> {
       } catch (e) {
         sendErrors++;
         sendErrorsByKind[kind] = (sendErrorsByKind[kind] ?? 0) + 1;
+        if (/hung for/.test(String((e as Error).message))) hungSends.push(key);
         erroredKeys.add(key);
         if (attempt > 60) throw e;
         await new Promise((r) => setTimeout(r, 500));
@@ -256,6 +262,7 @@ async function main(): Promise<void> {
     sends: sent.length,
     sendErrors,
     sendErrorsByKind,
+    hungSends,
     lostKeys,
     longestSendStallMs: longestSendStall,
     unacked,
@@ -275,6 +282,7 @@ async function main(): Promise<void> {
     console.log(`${String(r.kind).padEnd(10)} ${String(r.sent).padStart(5)} ${String(r.final).padStart(7)} ${String(r.failed).padStart(7)} ${String(r.duplicates).padStart(4)} ${String(r.lostByDesign).padStart(16)} ${String(r.lostOtherwise).padStart(12)} ${String(r.violations).padStart(11)}`);
   }
   console.log(`stuck: ${unacked} un-acked, ${waiting} waiting; longest send stall ${(longestSendStall / 1000).toFixed(1)} s; send errors retried ${sendErrors} ${JSON.stringify(sendErrorsByKind)}`);
+  if (hungSends.length) console.log(`sends that hung 60 s (then retried): ${hungSends.join(", ")}`);
   if (lostKeys.length) console.log(`lost (other): ${lostKeys.slice(0, 40).join(", ")}${lostKeys.length > 40 ? " …" : ""}`);
   console.log(`worker RSS peak ${Math.round(peak("w1") / 1024)} / ${Math.round(peak("w2") / 1024)} MiB; max in the second half ${Math.round(report.rssKb.secondHalfMax / 1024)} MiB`);
   console.log(`written to ${file}`);

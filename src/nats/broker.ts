@@ -50,7 +50,12 @@ export class Broker {
 
   /** The JetStream manager, created once. */
   jsm(): Promise<JetStreamManager> {
-    return (this.#jsm ??= jetstreamManager(this.nc));
+    // A failed attempt (a timeout while a cluster elects its leader) is not kept: the next call tries again.
+    this.#jsm ??= jetstreamManager(this.nc).catch((e) => {
+      this.#jsm = undefined;
+      throw e;
+    });
+    return this.#jsm;
   }
 
   /** Creates the tasks, delayed and dead-letter streams if they are missing (once per broker). */

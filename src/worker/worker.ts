@@ -14,6 +14,7 @@ import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
 import { DEFAULTS } from "../app/options.ts";
 import { authOptions, connectWithRetry } from "../nats/connection.ts";
+import { retryTransient } from "../nats/retry.ts";
 import { ACK_WAIT_MS, type Broker } from "../nats/broker.ts";
 import { RevokedSet } from "../nats/revoked.ts";
 import { checkName } from "../nats/names.ts";
@@ -71,6 +72,9 @@ export interface WorkerOptions {
   /** Seconds between heartbeats. @default 2 */
   heartbeatInterval?: number;
 }
+
+/** How long a starting worker retries its JetStream set-up through a cluster's election (ms). */
+const SETUP_RETRY_MS = 120_000;
 
 /** Seconds between worker heartbeats (Celery's). */
 export const HEARTBEAT_SECONDS = 2;
@@ -196,12 +200,16 @@ export class Worker {
       a.sendReplies = false;
     }
     this.#broker = await app.broker();
-    await this.#broker.ensureStreams();
+    // A cluster that lost a server elects new leaders for a while: ride it out, as connecting does.
+    const setUp = (what: string, fn: () => Promise<unknown>) =>
+      retryTransient(fn, { deadlineMs: SETUP_RETRY_MS, maxDelayMs: 2000, onRetry: (e, n) => log.warn(`could not ${what} yet (${(e as Error).message}; attempt ${n}); retrying`) });
+    await setUp("set up the streams", () => this.#broker!.ensureStreams());
     await signals.celerydAfterSetup.send(this.hostname, { instance: this, conf: app.config });
-    for (const q of this.queues) await this.#broker.ensureQueueConsumer(q);
-    await this.revoked.start(app, (id, terminate) => {
-      if (terminate) this.control.revoke([id], true);
-    });
+    for (const q of this.queues) await setUp(`set up the consumer of queue ${q}`, () => this.#broker!.ensureQueueConsumer(q));
+    await setUp("watch the revocations", () =>
+      this.revoked.start(app, (id, terminate) => {
+        if (terminate) this.control.revoke([id], true);
+      }));
     await signals.workerInit.send(this, { worker: this });
     // workerProcessInit fires per execution unit: once for the async pool (this thread), in
     // each thread for the threads pool.
