@@ -70,7 +70,9 @@ const id = (what: string) => `wire-${what}-${++n}-${Date.now()}`;
 describe("the wire protocol as another client speaks it, through dist/taskd", () => {
   before(async () => {
     server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
+    // The fixture's app is shared with other files run in this process: point it at this server.
+    await app.close();
+    app.useBroker(server.url);
     nc = await connect({ servers: server.url });
     worker = await startWorker(server.url, fixture("tasks.ts"));
   });

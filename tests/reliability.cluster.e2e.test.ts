@@ -95,6 +95,9 @@ describe("3-server JetStream cluster, one server killed under load", () => {
   test("chords counted on a replicated bucket all fire once, though 2.9 does not serialize compare-and-set", { timeout: 90_000 }, async () => {
     // nats-server 2.9.10 can accept two KV updates made over one revision (nats-server#4320):
     // members finishing together then lose a count. taskd counts the stored member results too.
+    // The server killed above comes back first: a new bucket with replicas 3 needs three peers.
+    for (const node of cluster.nodes) if (!node.alive) node.start();
+    await cluster.ready(60_000);
     const s = (name: string, ...args: unknown[]) => signature(name, { args, app });
     const results = await Promise.all(Array.from({ length: 30 }, (_, n) => chord([0, 1, 2].map((i) => s("rel.record", 10_000 + n * 3 + i, 0)), s("rel.sum")).applyAsync()));
     const sums = await Promise.all(results.map((r) => r.get({ timeout: 60 })));
