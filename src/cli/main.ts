@@ -37,6 +37,9 @@ export async function main(argv: string[]): Promise<void> {
     .option("--time-limit <s>", "Default hard time limit, seconds")
     .option("--soft-time-limit <s>", "Default soft time limit, seconds")
     .option("--without-events", "Send no task or worker events")
+    .option("-E, --events", "Send task events even when no one listens (default: only while `taskd events` or a dashboard listens)")
+    .option("--metrics-port <n>", "Serve Prometheus metrics on this port at /metrics")
+    .option("--log-format <format>", "text (default) or json: one JSON object per line")
     .option("-B, --beat", "Also run a beat (periodic tasks) in this worker; any number may run")
     .option("--watch", "Restart the worker (warm shutdown first) when the module or its relative imports change: for development")
     .example("taskd worker ./tasks.ts -c 20 -Q default -n w1@host")
@@ -82,7 +85,7 @@ export async function main(argv: string[]): Promise<void> {
     .option("--json", "Print the replies as one JSON object")
     .example("taskd inspect active -d w1@host")
     .action((what: string, flags: Record<string, unknown>) => inspectCommand(what, flags));
-  withBrokerOptions(cli.command("control <command> [...args]", "Change running workers: shutdown, rate_limit <task> <rate>"))
+  withBrokerOptions(cli.command("control <command> [...args]", "Change running workers: shutdown, rate_limit <task> <rate>, enable_events, disable_events"))
     .option("-d, --destination <nodes>", "Only these node names, comma-separated")
     .option("--timeout <s>", "Seconds to wait for replies (default: 1)")
     .option("--json", "Print the replies as one JSON object")

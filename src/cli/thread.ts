@@ -13,9 +13,10 @@ import { Request } from "../app/request.ts";
 import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
 import { NotRegistered } from "../errors/errors.ts";
-import { setLogLevel } from "../log/logger.ts";
+import { setLogLevel, setLogWorker } from "../log/logger.ts";
 import { signals } from "../signals/signals.ts";
 import { trace, type TraceHooks } from "../app/trace.ts";
+import { withTraceHeaders } from "../app/tracing.ts";
 import { storeOutcome, storeStarted } from "../worker/results.ts";
 import { type FromThread, outcomeToWire, reasonFromWire, type ToThread } from "../worker/pool/wire.ts";
 
@@ -34,6 +35,7 @@ async function init(m: Extract<ToThread, { type: "init" }>): Promise<void> {
   try {
     if (m.loglevel) setLogLevel(m.loglevel);
     hostname = m.hostname;
+    setLogWorker(hostname);
     apps = await loadTaskModule(m.module);
     for (const app of apps) {
       if (m.brokerUrl) app.useBroker([m.brokerUrl].flat().join(","));
@@ -63,7 +65,7 @@ async function run(m: Extract<ToThread, { type: "run" }>): Promise<void> {
     const hooks: TraceHooks | undefined = m.store
       ? { started: () => storeStarted(task, request, hostname), store: (o) => storeOutcome(task, request, o, hostname) }
       : undefined;
-    const outcome = await trace(task, request, hooks);
+    const outcome = await withTraceHeaders(m.trace, () => trace(task, request, hooks));
     let wire = outcomeToWire(outcome);
     try {
       structuredClone(wire);

@@ -12,6 +12,7 @@ import { runtime } from "../runtime/mod.ts";
 import type { ControlTarget, TaskInfo } from "../control/protocol.ts";
 import type { ConsumeLoops } from "./consume.ts";
 import type { ActiveTask } from "./execute.ts";
+import type { TaskEventsSwitch } from "../events/listeners.ts";
 
 const log = getLogger("taskd.worker");
 
@@ -25,6 +26,8 @@ export interface ControlledWorker {
   readonly queues: string[];
   readonly prefetch: number;
   readonly startedAt: number;
+  /** Task events on demand. */
+  readonly taskEvents: TaskEventsSwitch;
   /** The pool's statistics. */
   poolStats(): unknown;
   /** Begins a warm shutdown. */
@@ -122,5 +125,17 @@ export class WorkerControl implements ControlTarget {
   /** Begins a warm shutdown (remote control). */
   shutdown(): void {
     this.worker.stop();
+  }
+
+  /** Forces task events on (remote `enable_events`). */
+  enableEvents(): boolean {
+    this.worker.taskEvents.enable();
+    return this.worker.taskEvents.on;
+  }
+
+  /** Drops the forcing of task events (remote `disable_events`). */
+  disableEvents(): boolean {
+    this.worker.taskEvents.disable();
+    return this.worker.taskEvents.on;
   }
 }
