@@ -6,10 +6,16 @@
  * count the live leases. A listener that dies without deleting its key is dropped by every
  * worker {@link LEASE_TTL_SECONDS} after its last renewal (the server also expires the key:
  * the bucket's TTL, which NATS 2.9 does not announce to watchers, hence the workers' own clock).
+ *
+ * The dashboard's history stream (`<PREFIX>_HISTORY`, which records task events on the server
+ * so the dashboard loses nothing while it is down) counts as a listener while it exists:
+ * workers look for it when they start and every {@link LEASE_RENEW_SECONDS}.
  * @module
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { KV, KvEntry } from "@nats-io/kv";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { isNotFound } from "../nats/errors.ts";
 import { openBucket } from "../nats/kv.ts";
 import { getLogger } from "../log/logger.ts";
 
@@ -19,6 +25,11 @@ const log = getLogger("taskd.events");
 export const LEASE_TTL_SECONDS = 30;
 /** Seconds between a listener's renewals of its lease. */
 export const LEASE_RENEW_SECONDS = 10;
+
+/** The dashboard's history stream for a prefix: `<PREFIX>_HISTORY`. */
+export function historyStream(prefix: string): string {
+  return `${prefix.toUpperCase()}_HISTORY`;
+}
 
 /** What the lease functions need of an app. */
 export interface LeaseOwner {
@@ -76,6 +87,8 @@ export class TaskEventsSwitch {
   /** Whether task events are sent now. */
   on: boolean;
   #forced: boolean;
+  /** The history stream exists: the server records task events. */
+  #recording = false;
   readonly #leases = new Map<string, number>();
   #stop?: () => void;
   #sweep?: ReturnType<typeof setInterval>;
@@ -89,9 +102,9 @@ export class TaskEventsSwitch {
     this.on = forced;
   }
 
-  /** Live leases. */
+  /** Live leases, plus one for the history stream when it exists. */
   get listeners(): number {
-    return this.#leases.size;
+    return this.#leases.size + (this.#recording ? 1 : 0);
   }
 
   /** Forces task events on (`enable_events`). */
@@ -121,7 +134,24 @@ export class TaskEventsSwitch {
     })().catch((e) => log.warn(`stopped watching event listeners: ${(e as Error).message}`));
     if ((await kv.status()).values === 0) loaded();
     await initial;
-    this.#sweep = setInterval(() => this.#expire(), 1000);
+    const nc = await app.connection();
+    const jsm = await jetstreamManager(nc);
+    const stream = historyStream(app.names.prefix);
+    const look = async () => {
+      try {
+        await jsm.streams.info(stream);
+        this.#recording = true;
+      } catch (e) {
+        if (isNotFound(e)) this.#recording = false;
+      }
+      this.#update();
+    };
+    await look();
+    let ticks = 0;
+    this.#sweep = setInterval(() => {
+      this.#expire();
+      if (++ticks % LEASE_RENEW_SECONDS === 0 && !nc.isClosed()) void look();
+    }, 1000);
     (this.#sweep as { unref?: () => void }).unref?.();
   }
 
@@ -144,7 +174,7 @@ export class TaskEventsSwitch {
   }
 
   #update(): void {
-    const on = this.#forced || this.#leases.size > 0;
+    const on = this.#forced || this.#recording || this.#leases.size > 0;
     if (on === this.on) return;
     this.on = on;
     this.onChange(on);
