@@ -12,8 +12,8 @@ import { join } from "node:path";
 import { context, SpanKind, SpanStatusCode, trace } from "@opentelemetry/api";
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from "@opentelemetry/sdk-trace-base";
 import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
-import { EventReceiver } from "../mod.ts";
-import { app, boom, echo, fanout, spin, type SpanLine, spanLine } from "./fixtures/otel_tasks.ts";
+import { chain, EventReceiver } from "../mod.ts";
+import { again, app, boom, echo, fanout, spin, type SpanLine, spanLine } from "./fixtures/otel_tasks.ts";
 import { useTaskd } from "./helpers/env.ts";
 import { eventually } from "./helpers/taskd.ts";
 
@@ -99,6 +99,42 @@ describe("observability", () => {
       assert.equal(childSend.parentSpanId, parent.spanId);
       assert.equal(childRun.parentSpanId, childSend.spanId);
       assert.equal(childRun.traceId, parent.traceId);
+    } finally {
+      await w.stop();
+    }
+  });
+
+  test("a retry and the next chain step are children of the run that sent them", T, async () => {
+    const w = await t.startWorker(["-c", "2"]);
+    try {
+      const r = await again.delay(5);
+      assert.equal(await r.get({ timeout: 30 }), 5);
+      const runs = await eventually(() => {
+        const all = workerSpans().filter((s) => s.name === "process otel.again" && s.attributes["messaging.message.id"] === r.id);
+        return all.length === 2 ? all : undefined;
+      }, 20_000);
+      const [first, second] = runs.sort((a, b) => Number(a.attributes["taskd.task.retries"]) - Number(b.attributes["taskd.task.retries"]));
+      assert.equal(first.attributes["taskd.task.state"], "RETRY");
+      assert.equal(second.attributes["taskd.task.state"], "SUCCESS");
+      const retrySend = workerSpans().find((s) => s.name === "send otel.again" && s.attributes["taskd.task.retries"] === 1);
+      assert.ok(retrySend, "the retry's send span");
+      assert.equal(retrySend.parentSpanId, first.spanId);
+      assert.equal(second.parentSpanId, retrySend.spanId);
+      assert.equal(second.traceId, first.traceId);
+
+      const c = await chain(echo.s(4), echo.s()).applyAsync();
+      assert.equal(await c.get({ timeout: 30 }), 4);
+      const step2 = await eventually(() => workerSpans().find((s) => s.name === "process otel.echo" && s.attributes["messaging.message.id"] === c.id), 20_000);
+      // The last step is sent by the worker, from the first step's run.
+      const step2Send = workerSpans().find((s) => s.name === "send otel.echo" && s.attributes["messaging.message.id"] === c.id);
+      assert.ok(step2Send);
+      const step1 = await eventually(() => workerSpans().find((s) => s.spanId === step2Send.parentSpanId), 20_000);
+      assert.equal(step1.name, "process otel.echo");
+      assert.notEqual(step1.attributes["messaging.message.id"], c.id);
+      const step1Send = clientSpans().find((s) => s.spanId === step1.parentSpanId);
+      assert.equal(step1Send?.name, "send otel.echo", "the client sent the first step");
+      assert.equal(step2.parentSpanId, step2Send.spanId);
+      assert.equal(step2.traceId, step1.traceId);
     } finally {
       await w.stop();
     }

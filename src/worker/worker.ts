@@ -115,9 +115,9 @@ export class Worker {
   #stopping?: Promise<void>;
   #pool?: Pool;
   #events?: EventDispatcher;
-  /** Task events on demand (src/events/listeners.ts). */
+  /** @ignore Task events on demand (src/events/listeners.ts): internal state. */
   readonly taskEvents: TaskEventsSwitch;
-  /** The metrics it serves, with `metricsPort`. */
+  /** @ignore The metrics it serves, with `metricsPort`: internal state. */
   readonly metrics?: WorkerMetrics;
   /** The port metrics are served on, once started (with `metricsPort`). */
   metricsPort?: number;
