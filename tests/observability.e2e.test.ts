@@ -151,6 +151,12 @@ describe("observability", () => {
       assert.ok(proc.events.some((e) => e.name === "exception"));
       const send = clientSpans().find((s) => s.attributes["messaging.message.id"] === r.id);
       assert.equal(proc.parentSpanId, send?.spanId);
+      // What a task sends from its thread is a child of the worker's process span.
+      const f = await fanout.delay(2);
+      const childId = await f.get({ timeout: 30 }) as string;
+      const parent = await eventually(() => workerSpans().find((s) => s.name === "process otel.fanout" && s.attributes["messaging.message.id"] === f.id), 20_000);
+      const childSend = await eventually(() => workerSpans().find((s) => s.name === "send otel.echo" && s.attributes["messaging.message.id"] === childId), 20_000);
+      assert.equal(childSend.parentSpanId, parent.spanId);
     } finally {
       await w.stop();
     }

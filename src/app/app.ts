@@ -33,7 +33,7 @@ import { noteBody } from "../validate/params.ts";
 import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated } from "../validate/types.ts";
 import { Control } from "../control/client.ts";
 import { sendTaskSentEvent } from "../events/sent.ts";
-import { traceSend } from "./tracing.ts";
+import { activeTracer, traceSend } from "./tracing.ts";
 import { defineSchedule, Schedules } from "./schedule/schedules.ts";
 import type { ScheduleDefinition } from "./schedule/definition.ts";
 
@@ -363,13 +363,15 @@ export class App {
     if (msg.replyTo === undefined && this.sendReplies) msg.replyTo = this.backend.inbox(broker.nc)?.expect(msg.id, delayed ? eta : undefined);
     const subject = delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue);
     // A `send <task>` span when a tracer provider is registered; its context goes in the headers.
-    await traceSend({ task: msg.task, id: msg.id, retries: msg.retries, subject }, () => (msg.headers = { ...msg.headers }), async () => {
+    const send = async () => {
       const wire = encodeTask(msg, encode);
       this.signer()?.sign(wire.headers, wire.data);
       // Before the publish, on the same connection: a monitor sees task-sent before task-received.
       if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
       await broker.publish(subject, wire);
-    });
+    };
+    if (activeTracer()) await traceSend({ task: msg.task, id: msg.id, retries: msg.retries, subject }, () => (msg.headers = { ...msg.headers }), send);
+    else await send();
     if (signals.afterTaskPublish.hasReceivers) {
       await signals.afterTaskPublish.send(msg.task, { headers: msg, body: [msg.args, msg.kwargs, msg.embed], exchange: "", routingKey: msg.queue });
     }

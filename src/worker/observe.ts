@@ -6,7 +6,7 @@
  * @module
  */
 import type { JsMsg } from "@nats-io/jetstream";
-import { endProcess, type ProcessSpan, startProcess, withProcess } from "../app/tracing.ts";
+import { activeTracer, endProcess, type ProcessSpan, startProcess, withProcess } from "../app/tracing.ts";
 import { type Outcome, stateOf } from "../app/trace.ts";
 import type { TaskEnvelope } from "../protocol/message.ts";
 import { headerOf } from "./headers.ts";
@@ -21,7 +21,8 @@ export interface Observation {
 
 /** Starts observing the run of `m` (a message of `queue`); `undefined` when nothing observes. */
 export function observeRun(m: JsMsg, env: TaskEnvelope, queue: string, metrics?: WorkerMetrics): Observation | undefined {
-  const span = startProcess({ task: env.task, id: env.id, retries: env.retries, subject: m.subject, consumer: `queue-${queue}` }, (n) => headerOf(m, n));
+  // One lookup when no provider is registered: no span, and not even its description, is made.
+  const span = activeTracer() ? startProcess({ task: env.task, id: env.id, retries: env.retries, subject: m.subject, consumer: `queue-${queue}` }, (n) => headerOf(m, n)) : undefined;
   if (metrics) metrics.started(env.task, queueWait(m, env));
   if (!span && !metrics) return undefined;
   return { span, started: performance.now() };
