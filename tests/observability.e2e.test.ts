@@ -245,6 +245,8 @@ describe("observability", () => {
       const r = await echo.delay(9);
       assert.equal(await r.get({ timeout: 30 }), 9);
       await eventually(() => seen.includes(`${app.names.eventsSubject}.task.succeeded`), 5_000);
+      const stats = JSON.parse((await t.cli(["inspect", "stats", "--json"])).stdout)["jw@host"];
+      assert.deepEqual(stats.taskEvents, { on: true, listeners: 0 });
       await w.waitFor(/succeeded in/);
       const lines = w.output.split("\n").filter((l) => l.startsWith("{"));
       assert.ok(lines.length > 0);

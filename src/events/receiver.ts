@@ -6,6 +6,9 @@ import type { Subscription } from "@nats-io/nats-core";
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { TaskdEvent } from "./event.ts";
 import { type EventsLease, holdEventsLease } from "./listeners.ts";
+import { getLogger } from "../log/logger.ts";
+
+const log = getLogger("taskd.events");
 
 /**
  * Receives events of `app` live, as an async iterator.
@@ -36,7 +39,13 @@ export class EventReceiver implements AsyncIterable<TaskdEvent> {
     const nc = await app.connection();
     const sub = nc.subscribe(`${app.names.eventsSubject}.${filter}`);
     await nc.flush();
-    const lease = (options.lease ?? true) ? await holdEventsLease(app, "EventReceiver") : undefined;
+    let lease: EventsLease | undefined;
+    try {
+      if (options.lease ?? true) lease = await holdEventsLease(app, "EventReceiver");
+    } catch (e) {
+      // No JetStream, or credentials without the bucket: events still arrive from workers that send them.
+      log.warn(`cannot ask workers for task events (${(e as Error).message}); only workers started with -E or after enable_events send them`);
+    }
     return new EventReceiver(sub, lease);
   }
 

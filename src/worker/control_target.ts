@@ -86,6 +86,7 @@ export class WorkerControl implements ControlTarget {
       total: Object.fromEntries(loops.counts),
       rateLimits: loops.limits.entries(),
       globalRateLimits: Object.fromEntries(loops.globalRates),
+      taskEvents: { on: this.worker.taskEvents.on, listeners: this.worker.taskEvents.listeners },
       rusage: process.memoryUsage?.(),
     };
   }

@@ -220,7 +220,10 @@ export class Worker {
     });
     await this.#pool.start();
     this.#events = new EventDispatcher(this.#nc, app.names.prefix, this.hostname, this.options.sendEvents ?? true);
-    if (this.options.sendEvents ?? true) await this.taskEvents.start(app);
+    if (this.options.sendEvents ?? true) {
+      // Credentials that may not open the listeners' bucket leave task events to -E and enable_events.
+      await this.taskEvents.start(app).catch((e) => log.warn(`cannot watch for event listeners (${(e as Error).message}); task events only with -E or enable_events`));
+    }
     if (this.metrics) this.metricsPort = await this.metrics.serve(this.options.metricsPort ?? 0);
     this.#controlServer = new ControlServer(this.#nc, app.names.controlSubject, this.control);
     await this.#controlServer.start();
