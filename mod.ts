@@ -18,9 +18,10 @@
  * @module
  */
 export { allApps, App } from "./src/app/app.ts";
-export type { Based } from "./src/app/app.ts";
+export type { Based } from "./src/app/decorator.ts";
 export type { AnyFn, BoundArgs, TaskClass, TaskDecoratorOptions, ValidatedTaskOptions } from "./src/app/decorator.ts";
 export { Task } from "./src/app/task.ts";
+export { sharedTask } from "./src/app/shared.ts";
 export type { EffectiveOptions, RetryOptions, UpdateStateOptions } from "./src/app/task.ts";
 export { ExceptionInfo, Request } from "./src/app/request.ts";
 export type { DeliveryInfo, RequestClass, RequestFields, ScheduleInfo } from "./src/app/request.ts";
@@ -103,6 +104,9 @@ export { Group, group } from "./src/canvas/group.ts";
 export { Chord, chord } from "./src/canvas/chord.ts";
 export { GroupResult } from "./src/result/group_result.ts";
 export { ChainError, ChordError } from "./src/canvas/errors.ts";
+export type { MemberFailure } from "./src/canvas/errors.ts";
+export { chordProgress } from "./src/canvas/chord_state.ts";
+export type { ChordProgress } from "./src/canvas/chord_state.ts";
 export { Batches, SimpleRequest } from "./src/app/batches.ts";
 export { parseRate } from "./src/protocol/rate.ts";
 export { Control, DEFAULT_CONTROL_TIMEOUT, Inspect } from "./src/control/client.ts";

@@ -226,4 +226,37 @@ describe("Celery parity through dist/taskd", () => {
     // The id cannot be a result key: storing fails for good, and the signal says so.
     assert.deepEqual(await app.asyncResult("internal-bad_id_").get({ timeout: 10 }), { exception: "TypeError", traceback: true, einfo: "TypeError", request: "bad id!", args: [] });
   });
+
+  test("a task's console.log goes through the task logger, with its name and id (worker_redirect_stdouts)", async () => {
+    const r = await parity.chatty.delay("hello");
+    assert.equal(await r.get({ timeout: 15 }), "hello");
+    await eventually(() => worker.output.includes(`WARN] parity.chatty[${r.id}]: said hello`));
+    const threads = await startWorker(server.url, fixture("parity_tasks.ts"), { args: ["--pool", "threads", "-c", "1", "-Q", "parity-threads", "-n", "threads@test"] });
+    try {
+      const t = await parity.chatty.applyAsync(["there"], { queue: "parity-threads" });
+      assert.equal(await t.get({ timeout: 15 }), "there");
+      await eventually(() => threads.output.includes(`WARN] parity.chatty[${t.id}]: said there`), 10_000);
+    } finally {
+      await threads.stop();
+    }
+  });
+
+  test("sharedTask: a library's task is registered on the app that serves it and called through the current app", async () => {
+    parity.app.setCurrent(); // outside a task, shared tasks go through the current app (Celery's set_current)
+    assert.equal(await (await parity.double.delay(21)).get({ timeout: 15 }), 42);
+    assert.equal(parity.double.name, "parity.double");
+    assert.ok(parity.app.tasks.has("parity.double"));
+    const later = new App("later-app");
+    try {
+      assert.ok(later.tasks.has("later-app.double"), "an App created after the definition gets it too");
+      assert.equal(parity.double.name, "later-app.double", "a new App is the current one");
+    } finally {
+      await later.close();
+    }
+  });
+
+  test("an expired call whose result is ignored still ends REVOKED under storeErrorsEvenIfIgnored", async () => {
+    const r = await parity.quiet.applyAsync([], { countdown: 1, expires: 0.5 });
+    await eventually(async () => (await r.state) === "REVOKED", 15_000);
+  });
 });

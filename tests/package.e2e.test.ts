@@ -14,40 +14,13 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NatsServer } from "./helpers/server.ts";
-import { fixture, ROOT, WorkerProcess } from "./helpers/taskd.ts";
+import { fixture, ROOT, runCommand as run, WorkerProcess } from "./helpers/taskd.ts";
 
 const NPM = process.platform === "win32" ? "npm.cmd" : "npm";
 const BUN = join(ROOT, "node_modules", ".bin", "bun");
 const DENO = join(ROOT, "node_modules", ".bin", "deno");
 
-interface Ran {
-  code: number | null;
-  output: string;
-  stdout: string;
-}
 
-/** Runs `cmd` in `cwd`; resolves with its exit code and output (killed after `timeoutMs`). */
-function run(cmd: string, args: string[], cwd: string, env: Record<string, string>, timeoutMs: number): Promise<Ran> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    let stdout = "";
-    p.stdout?.on("data", (d) => {
-      output += d;
-      stdout += d;
-    });
-    p.stderr?.on("data", (d) => (output += d));
-    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
-    p.once("error", (e) => {
-      clearTimeout(t);
-      resolve({ code: null, output: String(e), stdout });
-    });
-    p.once("exit", (code) => {
-      clearTimeout(t);
-      resolve({ code, output, stdout });
-    });
-  });
-}
 
 let server: NatsServer | undefined;
 let dir = "";

@@ -14,31 +14,10 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { NatsServer } from "./helpers/server.ts";
-import { fixture, ROOT, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { fixture, ROOT, runCommand as run, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
 
 const DENO = join(ROOT, "node_modules", ".bin", "deno");
 
-function run(cmd: string, args: string[], cwd: string, env: Record<string, string>, timeoutMs: number): Promise<{ code: number | null; output: string; stdout: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-    let output = "";
-    let stdout = "";
-    p.stdout?.on("data", (d) => {
-      output += d;
-      stdout += d;
-    });
-    p.stderr?.on("data", (d) => (output += d));
-    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
-    p.once("error", (e) => {
-      clearTimeout(t);
-      resolve({ code: null, output: String(e), stdout });
-    });
-    p.once("exit", (code) => {
-      clearTimeout(t);
-      resolve({ code, output, stdout });
-    });
-  });
-}
 
 const CLIENT = `
 import { App } from "@taskd/taskd";

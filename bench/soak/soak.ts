@@ -80,6 +80,8 @@ async function main(): Promise<void> {
   const rss: { at: number; w1: number; w2: number }[] = [];
   const started = Date.now();
   let sendErrors = 0;
+  const sendErrorsByKind: Record<string, number> = {};
+  const erroredKeys = new Set<string>();
   let longestSendStall = 0;
   let lastSendOk = Date.now();
   const t0 = Date.now();
@@ -118,6 +120,8 @@ async function main(): Promise<void> {
         return;
       } catch (e) {
         sendErrors++;
+        sendErrorsByKind[kind] = (sendErrorsByKind[kind] ?? 0) + 1;
+        erroredKeys.add(key);
         if (attempt > 60) throw e;
         await new Promise((r) => setTimeout(r, 500));
       }
@@ -205,6 +209,7 @@ async function main(): Promise<void> {
   for (const x of sent) byKind.set(x.kind, [...(byKind.get(x.kind) ?? []), x]);
   const rows: Record<string, unknown>[] = [];
   let lostOtherwise = 0;
+  const lostKeys: string[] = [];
   let lostByDesign = 0;
   let duplicates = 0;
   for (const [kind, list] of byKind) {
@@ -215,7 +220,10 @@ async function main(): Promise<void> {
       if (!ready.has(state)) {
         notFinal++;
         if (kind === "plain" && takenByKilled(x.key)) designLost++;
-        else otherLost++;
+        else {
+          otherLost++;
+          lostKeys.push(`${x.key}${erroredKeys.has(x.key) ? " (its send was retried)" : ""}`);
+        }
       }
       const count = kind === "chain" ? Math.max(...[0, 1, 2].map((i) => runs.get(`step ${x.key}:${i}`) ?? 0))
         : kind === "chord" ? runs.get(`body ${x.key}`) ?? 0
@@ -247,6 +255,8 @@ async function main(): Promise<void> {
     faultLog: faults,
     sends: sent.length,
     sendErrors,
+    sendErrorsByKind,
+    lostKeys,
     longestSendStallMs: longestSendStall,
     unacked,
     waiting,
@@ -264,7 +274,8 @@ async function main(): Promise<void> {
   for (const r of rows) {
     console.log(`${String(r.kind).padEnd(10)} ${String(r.sent).padStart(5)} ${String(r.final).padStart(7)} ${String(r.failed).padStart(7)} ${String(r.duplicates).padStart(4)} ${String(r.lostByDesign).padStart(16)} ${String(r.lostOtherwise).padStart(12)} ${String(r.violations).padStart(11)}`);
   }
-  console.log(`stuck: ${unacked} un-acked, ${waiting} waiting; longest send stall ${(longestSendStall / 1000).toFixed(1)} s; send errors retried ${sendErrors}`);
+  console.log(`stuck: ${unacked} un-acked, ${waiting} waiting; longest send stall ${(longestSendStall / 1000).toFixed(1)} s; send errors retried ${sendErrors} ${JSON.stringify(sendErrorsByKind)}`);
+  if (lostKeys.length) console.log(`lost (other): ${lostKeys.slice(0, 40).join(", ")}${lostKeys.length > 40 ? " …" : ""}`);
   console.log(`worker RSS peak ${Math.round(peak("w1") / 1024)} / ${Math.round(peak("w2") / 1024)} MiB; max in the second half ${Math.round(report.rssKb.secondHalfMax / 1024)} MiB`);
   console.log(`written to ${file}`);
   await app.close();

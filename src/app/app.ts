@@ -5,13 +5,15 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import process from "node:process";
-import { Task } from "./task.ts";
+import type { Task } from "./task.ts";
 import { applyEager } from "./eager.ts";
-import type { AnyFn, BoundArgs, TaskClass, TaskDecoratorOptions, ValidatedTaskOptions } from "./decorator.ts";
+import { registerSharedTasks, setCurrentApp } from "./shared.ts";
+import { defineTask, exportAliases, registerClass } from "./registry.ts";
+import { signerOf, trustedKeysOf } from "./signing.ts";
+import type { AnyFn, Based, BoundArgs, TaskClass, TaskDecoratorOptions, ValidatedTaskOptions } from "./decorator.ts";
 import { type AppConfig, DEFAULTS, routeFor } from "./options.ts";
-import { type ApplyOptions, buildMessage } from "./call.ts";
+import { type ApplyOptions, buildMessage, resultIgnored } from "./call.ts";
 import type { SendTaskArgs, TaskResult } from "./by_name.ts";
-import { arityOf } from "../validate/arity.ts";
 import { checkCall } from "../validate/bind.ts";
 import { type ExceptionInfo, type Request, requestMessage } from "./request.ts";
 import { NotRegistered } from "../errors/errors.ts";
@@ -22,27 +24,21 @@ import { authOptions, DEFAULT_BROKER_URL, openConnection } from "../nats/connect
 import { checkName, type Names, namesFor } from "../nats/names.ts";
 import { encodeTask, type TaskMessage } from "../protocol/message.ts";
 import type { Compression } from "../protocol/codec.ts";
-import { MessageSigner } from "../protocol/signing.ts";
+import type { MessageSigner } from "../protocol/signing.ts";
 import { AsyncResult } from "../result/async_result.ts";
 import type { EagerResult } from "../result/eager_result.ts";
 import { signals } from "../signals/signals.ts";
 import { validationOf } from "../validate/validate.ts";
 import { GroupResult } from "../result/group_result.ts";
 import type { Batches, SimpleRequest } from "./batches.ts";
-import { noteBody } from "../validate/params.ts";
 import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated } from "../validate/types.ts";
 import { Control } from "../control/client.ts";
 import { sendTaskSentEvent } from "../events/sent.ts";
-import { activeTracer, traceSend } from "./tracing.ts";
+import { sendTraced } from "./tracing.ts";
 import { defineSchedule, Schedules } from "./schedule/schedules.ts";
 import type { ScheduleDefinition } from "./schedule/definition.ts";
 
-/** A task on base class `B`: the base's own members, and a Task typed by its body. */
-// deno-lint-ignore no-explicit-any
-export type Based<B extends TaskClass, A extends any[], R> = Omit<InstanceType<B>, keyof Task> & Task<A, R>;
-
 const apps: App[] = [];
-const anonymousTasks = new WeakSet<Task>();
 
 /** Every App created in this process, oldest first. */
 export function allApps(): readonly App[] {
@@ -70,7 +66,6 @@ export class App {
   #conn?: Promise<NatsConnection>;
   #broker?: Promise<Broker>;
   #brokerOverride?: string;
-  #anonymousCount = 0;
   /**
    * Whether tasks sent ask for a reply (`resultReplies`). Workers set it to false for the apps
    * they serve: their subtasks' results are not awaited there.
@@ -92,6 +87,7 @@ export class App {
     this.backend = new ResultBackend(() => this.connection(), this.names.resultsBucket, expires, config.replicas ?? DEFAULTS.replicas);
     for (const [id, entry] of Object.entries(config.beatSchedule ?? {})) defineSchedule(this, id, entry);
     apps.push(this);
+    registerSharedTasks(this as unknown as Parameters<typeof registerSharedTasks>[0]);
   }
 
   /** The name a task gets when none is given. Override to change the scheme. */
@@ -168,23 +164,7 @@ export class App {
     F extends (...args: BodyArgs<S, K>) => BodyReturn<R> = (...args: BodyArgs<S, K>) => BodyReturn<R>,
   >(options: ValidatedTaskOptions<S, K, R> & { args: S; bind?: false }, fn: F): Task<SchemaInputs<S>, Returned<R, F>>;
   task(a: AnyFn | TaskDecoratorOptions, b?: AnyFn): Task {
-    const [options, fn] = typeof a === "function" ? [{} as TaskDecoratorOptions, a] : [a, b];
-    if (typeof fn !== "function") throw new TypeError("Cannot register task: app.task() needs a function");
-    // An arrow passed straight to app.task() has no name: number it in registration order,
-    // the same in every process (and runtime) that loads the module; the worker also registers
-    // it under its export name (see exportAliases).
-    const anonymous = !options.name && !fn.name;
-    const name = options.name ?? this.genTaskName(fn.name || `anonymous_${++this.#anonymousCount}`);
-    const Base = options.base ?? this.config.taskCls ?? Task;
-    const task = new Base() as Task;
-    const { base: _base, ...rest } = options;
-    Object.assign(task, rest);
-    const bind = options.bind ?? false;
-    task.run = bind ? (...args: unknown[]) => fn(task, ...args) : fn;
-    task.arity = arityOf(fn, bind ? 1 : 0);
-    noteBody(task, fn, bind ? 1 : 0);
-    if (anonymous) anonymousTasks.add(task);
-    return this.#add(task, name);
+    return defineTask(this, a, b);
   }
 
   /**
@@ -193,15 +173,7 @@ export class App {
    * `tasks.processRows` as well as to its derived name). The worker calls it after loading.
    */
   exportAliases(exports: Record<string, unknown>): string[] {
-    const added: string[] = [];
-    for (const [key, value] of Object.entries(exports)) {
-      if (!(value instanceof Task) || value.app !== this || !anonymousTasks.has(value)) continue;
-      const alias = this.genTaskName(key);
-      if (this.tasks.has(alias)) continue;
-      this.tasks.set(alias, value);
-      added.push(alias);
-    }
-    return added;
+    return exportAliases(this, exports);
   }
 
   /**
@@ -209,29 +181,7 @@ export class App {
    * unless `options.name` or a `name` field is given.
    */
   register<T extends Task>(Cls: new () => T, options: TaskDecoratorOptions = {}): T {
-    if (typeof Cls !== "function") throw new TypeError("Cannot register: app.register() needs a Task subclass");
-    const task = new Cls();
-    if (!(task instanceof Task)) throw new TypeError(`Cannot register ${Cls.name}: it does not extend Task`);
-    const { base: _base, ...rest } = options;
-    Object.assign(task, rest);
-    const name = options.name ?? (Object.hasOwn(task, "name") ? task.name : undefined) ?? this.genTaskName(Cls.name);
-    task.arity = arityOf(task.run);
-    return this.#add(task, name);
-  }
-
-  #add<T extends Task>(task: T, name: string): T {
-    const taken = this.tasks.get(name);
-    if (taken && taken !== task) {
-      throw new TypeError(
-        `Cannot register ${describeTask(task)} as ${name} in app ${this.main}: ${describeTask(taken)} is registered under that name already; give one of them another name ({ name: "…" })`,
-      );
-    }
-    task.name = name;
-    task.app = this;
-    if (task.queue) checkName("queue", task.queue);
-    if (validationOf(task)?.ownsArity) task.arity = undefined; // the schemas count the arguments
-    this.tasks.set(name, task);
-    return task;
+    return registerClass(this, Cls, options);
   }
 
   /** The broker URL in force: `TASKD_BROKER_URL`, else the App's `broker`, else the dev server. */
@@ -288,7 +238,7 @@ export class App {
 
   /** Sends a registered task (what `delay`/`applyAsync` call). */
   async sendTaskFor(task: Task, args: unknown[], options: ApplyOptions = {}): Promise<AsyncResult | EagerResult> {
-    if (this.config.taskAlwaysEager) return this.applyEager(task, args, options);
+    if (this.config.taskAlwaysEager) return applyEager(task, args, options);
     const kwargs = options.kwargs ?? {};
     if (task.arity && task.effective("typing")) checkCall(task, args, kwargs);
     const spec = validationOf(task);
@@ -325,19 +275,13 @@ export class App {
     return new AsyncResult<TaskResult<F>>(msg.id, this, name, task ? resultIgnored(task, options) : options.ignoreResult === true);
   }
 
-  #signer?: MessageSigner | null;
-
   /**
    * The signer of this App's messages (`signing.key`, else `TASKD_SIGNING_KEY`), or `null`
    * when it sends unsigned messages. Throws a `TypeError` when the key is not an nkey seed.
    * @ignore wiring for the worker and the CLI.
    */
   signer(): MessageSigner | null {
-    if (this.#signer === undefined) {
-      const key = this.config.signing?.key ?? process.env.TASKD_SIGNING_KEY;
-      this.#signer = key ? new MessageSigner(key) : null;
-    }
-    return this.#signer;
+    return signerOf(this.config);
   }
 
   /**
@@ -345,10 +289,7 @@ export class App {
    * `TASKD_TRUSTED_KEYS`, plus its own key), or `undefined` when it accepts unsigned messages.
    */
   trustedKeys(): string[] | undefined {
-    const listed = this.config.signing?.trusted ?? process.env.TASKD_TRUSTED_KEYS?.split(/[\s,]+/).filter(Boolean);
-    const own = this.signer()?.publicKey;
-    if (!listed?.length && !own) return undefined;
-    return [...new Set([...(listed ?? []), ...(own ? [own] : [])])];
+    return trustedKeysOf(this.config);
   }
 
   /** Encodes and publishes a message: to its queue, or to the delayed stream when it has a future eta. */
@@ -361,17 +302,13 @@ export class App {
     const eta = msg.eta === undefined ? undefined : Date.parse(msg.eta);
     const delayed = eta !== undefined && eta > Date.now();
     if (msg.replyTo === undefined && this.sendReplies) msg.replyTo = this.backend.inbox(broker.nc)?.expect(msg.id, delayed ? eta : undefined);
-    const subject = delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue);
-    // A `send <task>` span when a tracer provider is registered; its context goes in the headers.
-    const send = async () => {
+    await sendTraced(msg, delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue), async (subject) => {
       const wire = encodeTask(msg, encode);
       this.signer()?.sign(wire.headers, wire.data);
       // Before the publish, on the same connection: a monitor sees task-sent before task-received.
       if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
       await broker.publish(subject, wire);
-    };
-    if (activeTracer()) await traceSend({ task: msg.task, id: msg.id, retries: msg.retries, subject }, () => (msg.headers = { ...msg.headers }), send);
-    else await send();
+    });
     if (signals.afterTaskPublish.hasReceivers) {
       await signals.afterTaskPublish.send(msg.task, { headers: msg, body: [msg.args, msg.kwargs, msg.embed], exchange: "", routingKey: msg.queue });
     }
@@ -384,9 +321,9 @@ export class App {
     await this.publish(msg, { serializer: task.effective("serializer"), compression: task.effective("compression") });
   }
 
-  /** Runs `task` in this process (`apply()`), retrying in place, and returns its EagerResult. */
-  applyEager(task: Task, args: unknown[], options: ApplyOptions = {}): Promise<EagerResult> {
-    return applyEager(task, args, options);
+  /** Makes this App the one shared tasks are called through outside a task (Celery's `set_current`); a new App is current. */
+  setCurrent(): void {
+    setCurrentApp(this as unknown as Parameters<typeof setCurrentApp>[0]);
   }
 
   /** An AsyncResult for a known task id. */
@@ -448,19 +385,6 @@ export class App {
     const nc = await conn.catch(() => undefined);
     if (nc && !nc.isClosed()) await nc.drain().catch(() => nc.close());
   }
-}
-
-/** Whether nothing will ever be stored for a call: its result is ignored and its errors too. */
-function resultIgnored(task: Task, options: ApplyOptions): boolean {
-  return (options.ignoreResult ?? task.effective("ignoreResult")) && !task.effective("storeErrorsEvenIfIgnored");
-}
-
-/** How a task reads in an error: its class, or the function it runs. */
-function describeTask(task: Task): string {
-  const cls = task.constructor?.name;
-  if (cls && cls !== "Task") return `class ${cls}`;
-  const fn = (task.run as { name?: string }).name;
-  return fn ? `function ${fn}` : "an anonymous function";
 }
 
 // Signal arguments name these classes (src/signals/args.ts).

@@ -6,6 +6,7 @@
 import { hostname } from "node:os";
 import process from "node:process";
 import type { TaskMessage } from "../protocol/message.ts";
+import type { Task } from "./task.ts";
 import type { Compression } from "../protocol/codec.ts";
 import { checkTaskId } from "../protocol/result.ts";
 import { currentTask } from "../context/task_context.ts";
@@ -59,6 +60,11 @@ export interface ApplyOptions {
   chain?: unknown[];
   /** Chord info (set by canvas). */
   chord?: unknown;
+  /**
+   * A chord only: seconds after which a chord still incomplete ends with a `ChordError`
+   * naming its pending members (docs/canvas.md). @default none
+   */
+  chordTimeout?: number;
 }
 
 /** `host/pid`, the origin written into messages. */
@@ -110,4 +116,9 @@ export function buildMessage(task: string, queue: string, args: unknown[], o: Ap
     ignoreResult: o.ignoreResult,
     headers: o.headers,
   };
+}
+
+/** Whether nothing will ever be stored for a call: its result is ignored and its errors too. */
+export function resultIgnored(task: Task, options: ApplyOptions): boolean {
+  return (options.ignoreResult ?? task.effective("ignoreResult")) && !task.effective("storeErrorsEvenIfIgnored");
 }

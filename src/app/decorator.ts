@@ -48,3 +48,7 @@ export interface TaskDecoratorOptions extends TaskOptions {
 export type ValidatedTaskOptions<S extends readonly AnySchema[] | undefined, K extends AnySchema | undefined, R extends AnySchema | undefined> =
   & Omit<TaskDecoratorOptions, "validate" | "args" | "kwargs" | "returns">
   & { validate: true; args?: S; kwargs?: K; returns?: R };
+
+/** A task on base class `B`: the base's own members, and a Task typed by its body. */
+// deno-lint-ignore no-explicit-any
+export type Based<B extends TaskClass, A extends any[], R> = Omit<InstanceType<B>, keyof Task> & Task<A, R>;

@@ -4,6 +4,7 @@
  * `base` class) whose `run` is the function; class tasks subclass `Task` and define `run`.
  * @module
  */
+import { applyEager } from "./eager.ts";
 import type { ValidateContext } from "../validate/validate.ts";
 import type { App } from "./app.ts";
 import type { ApplyOptions } from "./call.ts";
@@ -201,7 +202,7 @@ export class Task<A extends unknown[] = any[], R = any> {
 
   /** Runs the task here and now, in this process (`request.isEager`), with retries. */
   apply(args: Partial<A> | A = [] as unknown as A, options: ApplyOptions = {}): Promise<EagerResult<Awaited<R>>> {
-    return this.app.applyEager(this, args as unknown[], options) as Promise<EagerResult<Awaited<R>>>;
+    return applyEager(this, args as unknown[], options) as Promise<EagerResult<Awaited<R>>>;
   }
 
   /**

@@ -24,7 +24,7 @@ import {
   trace,
   type Tracer,
 } from "@opentelemetry/api";
-import { H } from "../protocol/message.ts";
+import { H, type TaskMessage } from "../protocol/message.ts";
 
 /** The instrumentation scope's name. */
 export const TRACER_NAME = "taskd";
@@ -113,6 +113,15 @@ function extract(base: Context, header: (name: string) => string | undefined): C
   const state = header(TRACE_HEADERS.tracestate);
   const sc: SpanContext = { traceId: m[1], spanId: m[2], traceFlags: parseInt(m[3], 16), isRemote: true, traceState: state ? createTraceState(state) : undefined };
   return isSpanContextValid(sc) ? trace.setSpanContext(base, sc) : base;
+}
+
+/**
+ * Publishes task message `msg` to `subject` with `publish`: inside a `send <task>` span whose
+ * context is written into `msg.headers` (a copy) when a provider is registered; as it is otherwise.
+ */
+export function sendTraced(msg: TaskMessage, subject: string, publish: (subject: string) => Promise<void>): Promise<void> {
+  if (!activeTracer()) return publish(subject);
+  return traceSend({ task: msg.task, id: msg.id, retries: msg.retries, subject }, () => (msg.headers = { ...msg.headers }), () => publish(subject));
 }
 
 /** A `process <task>` span and the context to run the task in. */

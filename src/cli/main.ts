@@ -16,7 +16,7 @@ import { deadCommand, type DeadFlags } from "./commands/dead.ts";
 import { revokeCommand, type RevokeFlags } from "./commands/revoke.ts";
 import { unknownOptions } from "./preload.ts";
 import { purgeCommand, type PurgeFlags } from "./commands/purge.ts";
-import { INSPECT_COMMANDS, inspectCommand } from "./commands/inspect.ts";
+import { INSPECT_COMMANDS, inspectChordCommand, inspectCommand } from "./commands/inspect.ts";
 import { controlCommand } from "./commands/control.ts";
 import { eventsCommand } from "./commands/events.ts";
 import { beatCommand } from "./commands/beat.ts";
@@ -40,6 +40,8 @@ export async function main(argv: string[]): Promise<void> {
     .option("-E, --events", "Send task events even when no one listens (default: only while `taskd events` or a dashboard listens)")
     .option("--metrics-port <n>", "Serve Prometheus metrics on this port at /metrics")
     .option("--log-format <format>", "text (default) or json: one JSON object per line")
+    .option("--no-redirect-stdouts", "Leave a task's console output raw on stdout (default: it goes through the task logger)")
+    .option("--redirect-stdouts-level <level>", "Level of a task's console.log lines in the log (default: warn)")
     .option("-B, --beat", "Also run a beat (periodic tasks) in this worker; any number may run")
     .option("--watch", "Restart the worker (warm shutdown first) when the module or its relative imports change: for development")
     .example("taskd worker ./tasks.ts -c 20 -Q default -n w1@host")
@@ -79,12 +81,13 @@ export async function main(argv: string[]): Promise<void> {
     .example("taskd dead list")
     .example("taskd dead retry 12 13")
     .action((action: string, args: string[], flags: DeadFlags) => deadCommand(String(action), args.map(String), flags));
-  withBrokerOptions(cli.command("inspect <what>", `Ask running workers: ${INSPECT_COMMANDS.join(", ")}`))
+  withBrokerOptions(cli.command("inspect <what> [id]", `Ask running workers: ${INSPECT_COMMANDS.join(", ")}; or a chord's progress: chord <id>`))
     .option("-d, --destination <nodes>", "Only these node names, comma-separated")
     .option("--timeout <s>", "Seconds to wait for replies (default: 1)")
     .option("--json", "Print the replies as one JSON object")
     .example("taskd inspect active -d w1@host")
-    .action((what: string, flags: Record<string, unknown>) => inspectCommand(what, flags));
+    .example("taskd inspect chord 5a1c… --json")
+    .action((what: string, id: string | undefined, flags: Record<string, unknown>) => (what === "chord" ? inspectChordCommand(id, flags) : inspectCommand(what, flags)));
   withBrokerOptions(cli.command("control <command> [...args]", "Change running workers: shutdown, rate_limit <task> <rate>, enable_events, disable_events"))
     .option("-d, --destination <nodes>", "Only these node names, comma-separated")
     .option("--timeout <s>", "Seconds to wait for replies (default: 1)")

@@ -13,10 +13,12 @@ import { Request } from "../app/request.ts";
 import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
 import { NotRegistered } from "../errors/errors.ts";
-import { setLogLevel, setLogWorker } from "../log/logger.ts";
+import { type LogLevel, setLogLevel, setLogWorker } from "../log/logger.ts";
+import { redirectConsole } from "../log/redirect.ts";
 import { signals } from "../signals/signals.ts";
 import { trace, type TraceHooks } from "../app/trace.ts";
 import { withTraceHeaders } from "../app/tracing.ts";
+import { registerCanvasTasks } from "../canvas/settle.ts";
 import { storeOutcome, storeStarted } from "../worker/results.ts";
 import { type FromThread, outcomeToWire, reasonFromWire, type ToThread } from "../worker/pool/wire.ts";
 
@@ -34,12 +36,14 @@ function post(m: FromThread): void {
 async function init(m: Extract<ToThread, { type: "init" }>): Promise<void> {
   try {
     if (m.loglevel) setLogLevel(m.loglevel);
+    if (m.redirectStdouts) redirectConsole(m.redirectStdouts as LogLevel);
     hostname = m.hostname;
     setLogWorker(hostname);
     apps = await loadTaskModule(m.module);
     for (const app of apps) {
       if (m.brokerUrl) app.useBroker([m.brokerUrl].flat().join(","));
       app.sendReplies = false;
+      registerCanvasTasks(app); // as the worker does: taskd.chord_timeout
       for (const [name, task] of app.tasks) registry.set(name, task);
     }
     await signals.workerProcessInit.send(m.hostname, { pid: process.pid, pool: "threads" });

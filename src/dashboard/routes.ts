@@ -14,6 +14,7 @@ import { decodeBody } from "../protocol/message.ts";
 import { checkTaskId } from "../protocol/result.ts";
 import { deadLetters, describeDeadLetter, getDeadLetter, purgeDeadLetters, replayDeadLetter, storedHeader } from "../nats/dead_letters.ts";
 import { shortRepr } from "../events/event.ts";
+import { chordProgress } from "../canvas/chord_state.ts";
 import type { Dashboard } from "./dashboard.ts";
 import { summary } from "./index.ts";
 import { prometheusText } from "./metrics.ts";
@@ -159,6 +160,23 @@ export function routes(d: Dashboard): Hono {
       }),
       group: group.reverse().map((gid) => summary(d.index.get(gid)!)),
     });
+  });
+
+  // A chord's progress, read from the canvas bucket (what `taskd inspect chord <id> --json` prints).
+  app.get("/api/chords/:id", async (c) => {
+    const id = c.req.param("id");
+    try {
+      checkTaskId(id);
+    } catch (e) {
+      return fail(c, 404, `Cannot find chord '${id}': ${(e as Error).message}`);
+    }
+    let found = false;
+    const res = await withBroker(c, async () => {
+      const p = await chordProgress(d.app, id);
+      found = p !== null;
+      return p ?? {};
+    });
+    return res.status === 200 && !found ? fail(c, 404, `Cannot find chord '${id}': it was never applied, or its entries expired (resultExpires)`) : res;
   });
 
   app.post("/api/tasks/:id/revoke", async (c) => {

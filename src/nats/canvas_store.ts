@@ -7,6 +7,7 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { KV } from "@nats-io/kv";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { DEFAULT_RESULT_EXPIRES, openBucket } from "./kv.ts";
 
 /** What the canvas bucket needs from an app (an `App` is one). */
@@ -39,4 +40,15 @@ export async function canvasBucket(app: CanvasOwner): Promise<KV> {
 
 function open(app: CanvasOwner, nc: NatsConnection): Promise<KV> {
   return openBucket(nc, canvasBucketName(app), { ttlSeconds: app.config.resultExpires ?? DEFAULT_RESULT_EXPIRES, replicas: app.config.replicas });
+}
+
+/**
+ * How many header members of chord `id` have their result stored (keys `chord.<id>.<index>`),
+ * read from the bucket's stream state on its leader: a count no lost compare-and-set can skew.
+ */
+export async function storedChordMembers(app: CanvasOwner, id: string): Promise<number> {
+  const bucket = canvasBucketName(app);
+  const jsm = await jetstreamManager(await app.connection());
+  const info = await jsm.streams.info(`KV_${bucket}`, { subjects_filter: `$KV.${bucket}.chord.${id}.*` });
+  return Object.keys(info.state.subjects ?? {}).filter((subject) => /\.\d+$/.test(subject)).length;
 }

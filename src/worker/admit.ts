@@ -9,7 +9,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
-import { type Batches, isBatches } from "../app/batches.ts";
+import { type Batches, batchWorkflowRefusal, isBatches } from "../app/batches.ts";
 import { checkCall } from "../validate/bind.ts";
 import { NotRegistered } from "../errors/errors.ts";
 import { decodeBody, decodeEnvelope, H, type HeaderReader, type TaskEnvelope } from "../protocol/message.ts";
@@ -95,5 +95,7 @@ export async function admit(ctx: AdmitContext, m: JsMsg): Promise<Admission> {
   } catch (e) {
     return refuse(e);
   }
+  const inWorkflow = isBatches(task) && batchWorkflowRefusal(task.name, body.embed);
+  if (inWorkflow) return refuse(new TypeError(inWorkflow));
   return isBatches(task) ? { kind: "buffer", task, env, body } : { kind: "run", task, env, body };
 }

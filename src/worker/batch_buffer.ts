@@ -122,6 +122,9 @@ async function runBatch(task: Batches, items: Pending[], ctx: BatchContext): Pro
   const started = performance.now();
   log.info(`Batch ${task.name}[${batchId}] flushing ${items.length} request${items.length === 1 ? "" : "s"}`);
   const batchRequest = new Request({ id: batchId, taskName: task.name, args: [requests], hostname: ctx.hostname });
+  // Messages whose failure could not be recorded (the broker was away) go back to the queue
+  // instead of being acked: a batch is at least once, like acksLate.
+  const unsettled = new Set<JsMsg>();
   try {
     await runInTask({ task, request: batchRequest }, () => task.run(requests));
     log.info(`Batch ${task.name}[${batchId}] of ${items.length} succeeded in ${((performance.now() - started) / 1000).toFixed(4)}s`);
@@ -129,7 +132,7 @@ async function runBatch(task: Batches, items: Pending[], ctx: BatchContext): Pro
     log.error(`Batch ${task.name}[${batchId}] of ${items.length} failed:`, error);
     const retry = wantsRetry(task, error);
     const max = task.effective("maxRetries");
-    await Promise.all(items.map(async ({ request }) => {
+    await Promise.all(items.map(async ({ m, request }) => {
       try {
         if (retry && (max === null || request.retries < (task.retryKwargs?.maxRetries ?? max ?? DEFAULTS.maxRetries))) {
           const when = error instanceof Retry && error.when ? error.when : new Date(Date.now() + 1000 * retryDelay(task, request.retries));
@@ -140,10 +143,15 @@ async function runBatch(task: Batches, items: Pending[], ctx: BatchContext): Pro
           await app.backend.markAsFailure(request.id, error, { taskName: task.name, retries: request.retries, worker: ctx.hostname });
         }
       } catch (e) {
-        log.error(`could not settle ${task.name}[${request.id}] after its batch failed: ${(e as Error).message}`);
+        unsettled.add(m);
+        log.error(`could not settle ${task.name}[${request.id}] after its batch failed: ${(e as Error).message}; it will be delivered again`);
       }
     }));
   } finally {
-    for (const { m } of items) if (ctx.keepAlive.delete(m)) m.ack();
+    for (const { m } of items) {
+      if (!ctx.keepAlive.delete(m)) continue;
+      if (unsettled.has(m)) m.nak(1000);
+      else m.ack();
+    }
   }
 }

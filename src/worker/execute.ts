@@ -16,6 +16,7 @@ import type { TaskEnvelope } from "../protocol/message.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
 import { runFollowUps } from "../canvas/followups.ts";
+import { settleUnrun } from "../canvas/settle.ts";
 import type { EventDispatcher } from "../events/dispatcher.ts";
 import { shortRepr } from "../events/event.ts";
 import { type AdmitContext, admit } from "./admit.ts";
@@ -70,7 +71,11 @@ function excText(e: unknown): string {
 export async function execute(ctx: ExecContext, m: JsMsg, queue: string): Promise<void> {
   try {
     const a = await admit(ctx, m);
-    if (a.kind === "deadLetter") return await deadLetter(ctx, m, queue, a.reason);
+    if (a.kind === "deadLetter") {
+      // Its chord counts it as not succeeded, its chain stops (src/canvas/settle.ts); nothing of an unverified (silent) message is trusted.
+      if (!a.silent) await settleUnrun(ctx.registry.get(headerOf(m, H.task) ?? "")?.app ?? ctx.fallbackApp, (n) => headerOf(m, n), m.data, { state: "DEAD_LETTERED", reason: `was dead-lettered: ${a.reason}` });
+      return await deadLetter(ctx, m, queue, a.reason);
+    }
     if (a.kind === "discard") return await discard(ctx, m, queue, a.task, a.env, a.expired);
     if (a.kind === "buffer") return bufferBatch(ctx, m, queue, a.task, a.env, a.body);
     // The process span and the metrics (src/worker/observe.ts): nothing when neither is on.
@@ -98,6 +103,7 @@ async function discard(ctx: ExecContext, m: JsMsg, queue: string, task: Task, en
   if (!(env.ignoreResult ?? task.effective("ignoreResult")) || task.effective("storeErrorsEvenIfIgnored")) {
     await storeResult(task.app, { taskId: env.id, taskName: env.task, status: states.REVOKED, result: { type: "TaskRevokedError", message: `Task ${env.id} ${why}` }, worker: ctx.hostname, dateDone: new Date().toISOString() }, env.replyTo);
   }
+  await settleUnrun(task.app, (n) => headerOf(m, n), m.data, { state: expired ? "EXPIRED" : states.REVOKED, reason: expired ? why : "was revoked" });
   ctx.events?.send("task-revoked", { ...taskEvent(env, queue), terminated: false, expired });
   if (signals.taskRevoked.hasReceivers) {
     // The body of a message that will not run is never decoded: request.args/kwargs stay empty.

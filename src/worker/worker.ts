@@ -17,7 +17,8 @@ import { authOptions, connectWithRetry } from "../nats/connection.ts";
 import { ACK_WAIT_MS, type Broker } from "../nats/broker.ts";
 import { RevokedSet } from "../nats/revoked.ts";
 import { checkName } from "../nats/names.ts";
-import { getLogger } from "../log/logger.ts";
+import { getLogger, LOG_LEVELS, type LogLevel } from "../log/logger.ts";
+import { redirectConsole } from "../log/redirect.ts";
 import { setupLogging } from "../log/setup.ts";
 import { signals } from "../signals/signals.ts";
 import { Ignore } from "../errors/semipredicates.ts";
@@ -34,6 +35,7 @@ import { GlobalRateLimiter } from "./ratelimit.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Slots } from "./slots.ts";
 import { closeBatchBuffers } from "./batch_buffer.ts";
+import { CHORD_TIMEOUT_TASK, registerCanvasTasks } from "../canvas/settle.ts";
 import { ConsumeLoops } from "./consume.ts";
 import { WorkerControl } from "./control_target.ts";
 
@@ -59,6 +61,13 @@ export interface WorkerOptions {
   module?: string;
   /** The lowest log level written (set up with the logging signals; pool threads too). @default "info" */
   loglevel?: string;
+  /**
+   * A task's console output goes through the task logger (Celery's `worker_redirect_stdouts`),
+   * `console.log`/`info`/`debug` at `redirectStdoutsLevel`. @default true
+   */
+  redirectStdouts?: boolean;
+  /** The level redirected `console.log` lines get (Celery's `worker_redirect_stdouts_level`). @default "warn" */
+  redirectStdoutsLevel?: string;
   /** Send task and worker events on `<prefix>.events.…`. @default true */
   sendEvents?: boolean;
   /** Seconds between heartbeats. @default 2 */
@@ -123,10 +132,12 @@ export class Worker {
   metricsPort?: number;
   #controlServer?: ControlServer;
   #verifier?: MessageVerifier;
+  #restoreConsole?: () => void;
 
   /** A worker for `apps` (call `start()`). */
   constructor(readonly apps: readonly App[], readonly options: WorkerOptions = {}) {
     if (apps.length === 0) throw new TypeError("Cannot start a worker: the module created no App; export one with `new App(\"name\")`");
+    for (const app of apps) registerCanvasTasks(app); // taskd.chord_timeout (chordTimeout)
     for (const app of apps) for (const [name, task] of app.tasks) this.registry.set(name, task);
     const first = apps[0];
     this.hostname = options.hostname ?? `taskd@${osHostname()}`;
@@ -190,6 +201,7 @@ export class Worker {
     await signals.celerydInit.send(this.hostname, { instance: this, conf: app.config, options: this.options });
     this.#configure();
     await setupLogging({ loglevel: this.options.loglevel, logfile: this.options.logfile });
+    if (this.options.redirectStdouts ?? true) this.#restoreConsole = redirectConsole(redirectLevel(this.options.redirectStdoutsLevel));
     this.#nc = await connectWithRetry(
       { servers: app.brokerUrl(), name: this.hostname, timeout: 2000, ...authOptions(app.config) },
       log,
@@ -216,6 +228,7 @@ export class Worker {
       module: this.options.module,
       brokerUrl: app.brokerUrl(),
       loglevel: this.options.loglevel,
+      redirectStdouts: this.options.redirectStdouts ?? true ? redirectLevel(this.options.redirectStdoutsLevel) : undefined,
       hostname: this.hostname,
     });
     await this.#pool.start();
@@ -241,8 +254,9 @@ export class Worker {
     this.#timers.push(setInterval(() => this.#heartbeat(freq), freq * 1000));
     await signals.workerReady.send(this, { worker: this });
     this.#events.send("worker-online", { freq, ...this.#load() });
+    const tasks = this.registry.size - (this.registry.has(CHORD_TIMEOUT_TASK) ? 1 : 0); // the user's tasks, as Celery's banner
     log.info(
-      `${this.hostname} ready: consuming ${this.queues.join(",")} with ${this.registry.size} registered task${this.registry.size === 1 ? "" : "s"} (${this.poolKind} pool, concurrency ${this.concurrency}, prefetch ${this.prefetch})`,
+      `${this.hostname} ready: consuming ${this.queues.join(",")} with ${tasks} registered task${tasks === 1 ? "" : "s"} (${this.poolKind} pool, concurrency ${this.concurrency}, prefetch ${this.prefetch})`,
     );
   }
 
@@ -318,8 +332,16 @@ export class Worker {
     this.#events?.send("worker-offline", this.#load());
     await signals.workerShutdown.send(this, { worker: this });
     if (this.#nc && !this.#nc.isClosed()) await this.#nc.drain().catch(() => this.#nc?.close());
+    this.#restoreConsole?.();
     this.#resolveStopped();
   }
+}
+
+/** The level redirected console lines get; throws a `RangeError` naming a bad one. */
+function redirectLevel(level: string | undefined): LogLevel {
+  const l = (level ?? "warn").toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(l)) throw new RangeError(`Cannot redirect stdouts at level '${level}': use ${LOG_LEVELS.join(", ")}`);
+  return l as LogLevel;
 }
 
 /**

@@ -153,3 +153,33 @@ export async function failureOf(p: Promise<unknown>): Promise<TaskError> {
 export function completeLines(text: string): string[] {
   return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter(Boolean);
 }
+
+/** What a finished command printed: stdout and stderr together, and stdout alone. */
+export interface Ran {
+  code: number | null;
+  output: string;
+  stdout: string;
+}
+
+/** Runs `cmd` in `cwd`; resolves with its exit code and output (killed after `timeoutMs`). */
+export function runCommand(cmd: string, args: string[], cwd: string, env: Record<string, string>, timeoutMs: number): Promise<Ran> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    let stdout = "";
+    p.stdout?.on("data", (d) => {
+      output += d;
+      stdout += d;
+    });
+    p.stderr?.on("data", (d) => (output += d));
+    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+    p.once("error", (e) => {
+      clearTimeout(t);
+      resolve({ code: null, output: String(e), stdout });
+    });
+    p.once("exit", (code) => {
+      clearTimeout(t);
+      resolve({ code, output, stdout });
+    });
+  });
+}

@@ -20,6 +20,8 @@ const log = getLogger("taskd.worker");
 
 /** Options of `taskd worker`. */
 export interface WorkerFlags extends BrokerFlags {
+  redirectStdouts?: boolean;
+  redirectStdoutsLevel?: string;
   queues?: string;
   concurrency?: number;
   pool?: string;
@@ -83,6 +85,8 @@ export async function workerCommand(module: string, flags: WorkerFlags, unknown:
     pool: flags.pool ?? "async",
     module: resolvePath(module),
     loglevel: flags.loglevel ?? "info",
+    redirectStdouts: flags.redirectStdouts !== false,
+    redirectStdoutsLevel: flags.redirectStdoutsLevel,
     logfile: flags.logfile,
     sendEvents: !(flags.withoutEvents || flags.events === false),
     taskEvents: flags.events === true,

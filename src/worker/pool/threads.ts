@@ -80,7 +80,7 @@ export class ThreadsPool implements Pool {
     }
     this.size = options.size;
     this.#url = runtime.threadUrl(new URL("../../cli/thread.ts", import.meta.url), "thread.ts");
-    this.#init = { type: "init", module: options.module, brokerUrl: options.brokerUrl, loglevel: options.loglevel, hostname: options.hostname };
+    this.#init = { type: "init", module: options.module, brokerUrl: options.brokerUrl, loglevel: options.loglevel, redirectStdouts: options.redirectStdouts, hostname: options.hostname };
   }
 
   async start(): Promise<void> {
