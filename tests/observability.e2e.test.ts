@@ -236,6 +236,24 @@ describe("observability", () => {
     }
   });
 
+  test("--without-events sends no events at all, even to a listener", T, async () => {
+    const w = await t.startWorker(["-c", "2", "--without-events"]);
+    const seen: string[] = [];
+    const sub = t.nc.subscribe(`${app.names.eventsSubject}.>`, { callback: (_e, m) => void seen.push(m.subject) });
+    const events = await EventReceiver.open(app);
+    try {
+      await t.nc.flush();
+      assert.equal(await (await echo.delay(6)).get({ timeout: 30 }), 6);
+      // Longer than a heartbeat interval (2 s): no worker-heartbeat either.
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.equal(seen.join(","), "");
+    } finally {
+      events.close();
+      sub.unsubscribe();
+      await w.stop();
+    }
+  });
+
   test("-E sends task events with no listener; --log-format json writes one object per line with task, id and worker", T, async () => {
     const w = await t.startWorker(["-c", "2", "-E", "--log-format", "json", "-n", "jw@host"]);
     const seen: string[] = [];
