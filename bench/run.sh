@@ -122,6 +122,14 @@ elif [ ! -x "$ROOT/dist/taskd" ]; then
   skip taskd-bun "dist/taskd not built"
 else
   run taskd-bun nats "$BUN" run bench/taskd-client.ts taskd-bun -- "$ROOT/dist/taskd"
+  # Observability's cost (docs/observability.md): task events forced on, and a tracer provider
+  # with an exporter that drops spans; only when named in BENCH_SYSTEMS.
+  if [[ " ${BENCH_SYSTEMS:-} " == *" taskd-bun-events "* ]]; then
+    run taskd-bun-events nats "$BUN" run bench/taskd-client.ts taskd-bun-events -- "$ROOT/bench/lib/taskd_events.sh"
+  fi
+  if [[ " ${BENCH_SYSTEMS:-} " == *" taskd-bun-otel "* ]]; then
+    TASKD_BENCH_OTEL=1 run taskd-bun-otel nats "$BUN" run bench/taskd-client.ts taskd-bun-otel -- "$ROOT/dist/taskd"
+  fi
 fi
 if [ ! -f "$ROOT/mod.ts" ]; then
   skip taskd-deno "mod.ts missing"

@@ -34,6 +34,7 @@ import type { Batches, SimpleRequest } from "./batches.ts";
 import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated } from "../validate/types.ts";
 import { Control } from "../control/client.ts";
 import { sendTaskSentEvent } from "../events/sent.ts";
+import { sendTraced } from "./tracing.ts";
 import { defineSchedule, Schedules } from "./schedule/schedules.ts";
 import type { ScheduleDefinition } from "./schedule/definition.ts";
 
@@ -301,11 +302,13 @@ export class App {
     const eta = msg.eta === undefined ? undefined : Date.parse(msg.eta);
     const delayed = eta !== undefined && eta > Date.now();
     if (msg.replyTo === undefined && this.sendReplies) msg.replyTo = this.backend.inbox(broker.nc)?.expect(msg.id, delayed ? eta : undefined);
-    const wire = encodeTask(msg, encode);
-    this.signer()?.sign(wire.headers, wire.data);
-    // Before the publish, on the same connection: a monitor sees task-sent before task-received.
-    if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
-    await broker.publish(delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue), wire);
+    await sendTraced(msg, delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue), async (subject) => {
+      const wire = encodeTask(msg, encode);
+      this.signer()?.sign(wire.headers, wire.data);
+      // Before the publish, on the same connection: a monitor sees task-sent before task-received.
+      if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
+      await broker.publish(subject, wire);
+    });
     if (signals.afterTaskPublish.hasReceivers) {
       await signals.afterTaskPublish.send(msg.task, { headers: msg, body: [msg.args, msg.kwargs, msg.embed], exchange: "", routingKey: msg.queue });
     }

@@ -37,6 +37,9 @@ export async function main(argv: string[]): Promise<void> {
     .option("--time-limit <s>", "Default hard time limit, seconds")
     .option("--soft-time-limit <s>", "Default soft time limit, seconds")
     .option("--without-events", "Send no task or worker events")
+    .option("-E, --events", "Send task events even when no one listens (default: only while `taskd events` or a dashboard listens)")
+    .option("--metrics-port <n>", "Serve Prometheus metrics on this port at /metrics")
+    .option("--log-format <format>", "text (default) or json: one JSON object per line")
     .option("--no-redirect-stdouts", "Leave a task's console output raw on stdout (default: it goes through the task logger)")
     .option("--redirect-stdouts-level <level>", "Level of a task's console.log lines in the log (default: warn)")
     .option("-B, --beat", "Also run a beat (periodic tasks) in this worker; any number may run")
@@ -85,7 +88,7 @@ export async function main(argv: string[]): Promise<void> {
     .example("taskd inspect active -d w1@host")
     .example("taskd inspect chord 5a1c… --json")
     .action((what: string, id: string | undefined, flags: Record<string, unknown>) => (what === "chord" ? inspectChordCommand(id, flags) : inspectCommand(what, flags)));
-  withBrokerOptions(cli.command("control <command> [...args]", "Change running workers: shutdown, rate_limit <task> <rate>"))
+  withBrokerOptions(cli.command("control <command> [...args]", "Change running workers: shutdown, rate_limit <task> <rate>, enable_events, disable_events"))
     .option("-d, --destination <nodes>", "Only these node names, comma-separated")
     .option("--timeout <s>", "Seconds to wait for replies (default: 1)")
     .option("--json", "Print the replies as one JSON object")

@@ -13,10 +13,11 @@ import { Request } from "../app/request.ts";
 import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
 import { NotRegistered } from "../errors/errors.ts";
-import { type LogLevel, setLogLevel } from "../log/logger.ts";
+import { type LogLevel, setLogLevel, setLogWorker } from "../log/logger.ts";
 import { redirectConsole } from "../log/redirect.ts";
 import { signals } from "../signals/signals.ts";
 import { trace, type TraceHooks } from "../app/trace.ts";
+import { withTraceHeaders } from "../app/tracing.ts";
 import { registerCanvasTasks } from "../canvas/settle.ts";
 import { storeOutcome, storeStarted } from "../worker/results.ts";
 import { type FromThread, outcomeToWire, reasonFromWire, type ToThread } from "../worker/pool/wire.ts";
@@ -37,6 +38,7 @@ async function init(m: Extract<ToThread, { type: "init" }>): Promise<void> {
     if (m.loglevel) setLogLevel(m.loglevel);
     if (m.redirectStdouts) redirectConsole(m.redirectStdouts as LogLevel);
     hostname = m.hostname;
+    setLogWorker(hostname);
     apps = await loadTaskModule(m.module);
     for (const app of apps) {
       if (m.brokerUrl) app.useBroker([m.brokerUrl].flat().join(","));
@@ -67,7 +69,7 @@ async function run(m: Extract<ToThread, { type: "run" }>): Promise<void> {
     const hooks: TraceHooks | undefined = m.store
       ? { started: () => storeStarted(task, request, hostname), store: (o) => storeOutcome(task, request, o, hostname) }
       : undefined;
-    const outcome = await trace(task, request, hooks);
+    const outcome = await withTraceHeaders(m.trace, () => trace(task, request, hooks));
     let wire = outcomeToWire(outcome);
     try {
       structuredClone(wire);

@@ -19,6 +19,7 @@ import { LiveHub } from "./live.ts";
 import { QueueReader, type QueuesView } from "./queues.ts";
 import { routes } from "./routes.ts";
 import { WorkerTable } from "./workers.ts";
+import { type EventsLease, holdEventsLease } from "../events/listeners.ts";
 
 const log = getLogger("taskd.dashboard");
 
@@ -48,6 +49,7 @@ export class Dashboard {
   /** The token POSTs must carry in `x-taskd-csrf` (the page has it). */
   readonly csrfToken = randomBytes(24).toString("base64url");
   #server?: HttpServer;
+  #lease?: EventsLease;
   #broker?: Broker;
   #nc?: NatsConnection;
   #follower?: HistoryFollower;
@@ -124,6 +126,12 @@ export class Dashboard {
     this.#broker = await this.app.broker();
     this.#setUp(true);
     void this.#watch(nc);
+    // Workers send task events while someone listens (src/events/listeners.ts): the dashboard does.
+    try {
+      this.#lease = await holdEventsLease(this.app, "taskd dashboard");
+    } catch (e) {
+      log.warn(`could not ask workers for task events: ${(e as Error).message}`);
+    }
     for (;;) {
       try {
         await ensureHistory(this.#broker, this.options);
@@ -202,6 +210,7 @@ export class Dashboard {
     if (this.#queueTimer) clearInterval(this.#queueTimer);
     this.#follower?.stop();
     this.#sub?.unsubscribe();
+    await this.#lease?.release();
     this.live.close();
     await this.#server?.stop();
   }

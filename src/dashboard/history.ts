@@ -29,10 +29,9 @@ export interface HistoryOptions {
   maxEvents?: number;
 }
 
-/** The history stream's name for a prefix: `<PREFIX>_HISTORY`. */
-export function historyStream(prefix: string): string {
-  return `${prefix.toUpperCase()}_HISTORY`;
-}
+// Its name lives with the events switch: workers treat the stream as a listener.
+export { historyStream } from "../events/listeners.ts";
+import { historyStream } from "../events/listeners.ts";
 
 /** Creates the history stream, or updates its bounds when they changed. */
 export async function ensureHistory(broker: Broker, o: HistoryOptions = {}): Promise<void> {

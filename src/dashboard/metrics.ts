@@ -5,17 +5,12 @@
  * @module
  */
 
-/** Histogram bucket bounds of `taskd_task_runtime_seconds`, in seconds. */
-export const RUNTIME_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+import { type Histogram, observeBy, writeGauge, writeQueueMessages, writeTaskHistogram, writeTaskTotals } from "../protocol/prometheus.ts";
+
+export { RUNTIME_BUCKETS } from "../protocol/prometheus.ts";
 
 /** Seconds of per-second history the overview charts show. */
 export const WINDOW_SECONDS = 600;
-
-interface Histogram {
-  counts: number[];
-  sum: number;
-  count: number;
-}
 
 /** One second of the overview window. */
 export interface SecondStats {
@@ -40,14 +35,7 @@ export class Metrics {
     let byState = this.totals.get(task);
     if (!byState) this.totals.set(task, (byState = new Map()));
     byState.set(state, (byState.get(state) ?? 0) + 1);
-    if (runtime !== undefined) {
-      let h = this.runtimes.get(task);
-      if (!h) this.runtimes.set(task, (h = { counts: RUNTIME_BUCKETS.map(() => 0), sum: 0, count: 0 }));
-      const i = RUNTIME_BUCKETS.findIndex((b) => runtime <= b);
-      if (i >= 0) h.counts[i]++;
-      h.sum += runtime;
-      h.count++;
-    }
+    if (runtime !== undefined) observeBy(this.runtimes, task, runtime);
     if (state !== "SUCCESS" && state !== "FAILURE") return;
     const s = this.#second(Math.floor(ts));
     if (!s) return;
@@ -86,11 +74,6 @@ export class Metrics {
   }
 }
 
-/** A Prometheus label value, escaped. */
-function label(v: string): string {
-  return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
-}
-
 /** What `/metrics` shows besides the task counters. */
 export interface Gauges {
   /** Messages waiting per queue. */
@@ -103,28 +86,14 @@ export interface Gauges {
   indexed: number;
 }
 
-/** Prometheus text exposition of `m` and `g`. */
+/** Prometheus text exposition of `m` and `g` (the writer in src/protocol/prometheus.ts). */
 export function prometheusText(m: Metrics, g: Gauges): string {
   const out: string[] = [];
-  out.push("# HELP taskd_tasks_total Task events seen, by task name and the state they report.", "# TYPE taskd_tasks_total counter");
-  for (const [task, byState] of m.totals) {
-    for (const [state, n] of byState) out.push(`taskd_tasks_total{task="${label(task)}",state="${label(state)}"} ${n}`);
-  }
-  out.push("# HELP taskd_task_runtime_seconds Seconds task bodies ran (succeeded and failed runs).", "# TYPE taskd_task_runtime_seconds histogram");
-  for (const [task, h] of m.runtimes) {
-    let acc = 0;
-    RUNTIME_BUCKETS.forEach((b, i) => {
-      acc += h.counts[i];
-      out.push(`taskd_task_runtime_seconds_bucket{task="${label(task)}",le="${b}"} ${acc}`);
-    });
-    out.push(`taskd_task_runtime_seconds_bucket{task="${label(task)}",le="+Inf"} ${h.count}`);
-    out.push(`taskd_task_runtime_seconds_sum{task="${label(task)}"} ${h.sum}`);
-    out.push(`taskd_task_runtime_seconds_count{task="${label(task)}"} ${h.count}`);
-  }
-  out.push("# HELP taskd_queue_messages Messages waiting in each queue.", "# TYPE taskd_queue_messages gauge");
-  for (const [q, n] of Object.entries(g.queues)) out.push(`taskd_queue_messages{queue="${label(q)}"} ${n}`);
-  out.push("# HELP taskd_workers Workers alive (heartbeat seen recently).", "# TYPE taskd_workers gauge", `taskd_workers ${g.workers}`);
-  out.push("# HELP taskd_dashboard_broker_up 1 when the dashboard is connected to the broker.", "# TYPE taskd_dashboard_broker_up gauge", `taskd_dashboard_broker_up ${g.brokerUp ? 1 : 0}`);
-  out.push("# HELP taskd_dashboard_indexed_tasks Tasks in the dashboard's index.", "# TYPE taskd_dashboard_indexed_tasks gauge", `taskd_dashboard_indexed_tasks ${g.indexed}`);
+  writeTaskTotals(out, "Task events seen, by task name and the state they report.", m.totals);
+  writeTaskHistogram(out, "taskd_task_runtime_seconds", "Seconds task bodies ran (succeeded and failed runs).", m.runtimes);
+  writeQueueMessages(out, g.queues);
+  writeGauge(out, "taskd_workers", "Workers alive (heartbeat seen recently).", g.workers);
+  writeGauge(out, "taskd_dashboard_broker_up", "1 when the dashboard is connected to the broker.", g.brokerUp ? 1 : 0);
+  writeGauge(out, "taskd_dashboard_indexed_tasks", "Tasks in the dashboard's index.", g.indexed);
   return out.join("\n") + "\n";
 }

@@ -41,6 +41,9 @@ export const H = {
   schedule: "taskd-schedule",
   scheduledFor: "taskd-scheduled-for",
   backfilled: "taskd-backfilled",
+  /** W3C trace context of the sender's span (OpenTelemetry; src/app/tracing.ts). */
+  traceparent: "traceparent",
+  tracestate: "tracestate",
 } as const;
 
 /** What a message carries besides its arguments: callbacks and workflow steps. */

@@ -12,6 +12,7 @@ import { runtime } from "../runtime/mod.ts";
 import type { ControlTarget, TaskInfo } from "../control/protocol.ts";
 import type { ConsumeLoops } from "./consume.ts";
 import type { ActiveTask } from "./execute.ts";
+import type { TaskEventsSwitch } from "../events/listeners.ts";
 
 const log = getLogger("taskd.worker");
 
@@ -25,6 +26,8 @@ export interface ControlledWorker {
   readonly queues: string[];
   readonly prefetch: number;
   readonly startedAt: number;
+  /** Task events on demand. */
+  readonly taskEvents: TaskEventsSwitch;
   /** The pool's statistics. */
   poolStats(): unknown;
   /** Begins a warm shutdown. */
@@ -83,6 +86,7 @@ export class WorkerControl implements ControlTarget {
       total: Object.fromEntries(loops.counts),
       rateLimits: loops.limits.entries(),
       globalRateLimits: Object.fromEntries(loops.globalRates),
+      taskEvents: { on: this.worker.taskEvents.on, listeners: this.worker.taskEvents.listeners },
       rusage: process.memoryUsage?.(),
     };
   }
@@ -122,5 +126,17 @@ export class WorkerControl implements ControlTarget {
   /** Begins a warm shutdown (remote control). */
   shutdown(): void {
     this.worker.stop();
+  }
+
+  /** Forces task events on (remote `enable_events`). */
+  enableEvents(): boolean {
+    this.worker.taskEvents.enable();
+    return this.worker.taskEvents.on;
+  }
+
+  /** Drops the forcing of task events (remote `disable_events`). */
+  disableEvents(): boolean {
+    this.worker.taskEvents.disable();
+    return this.worker.taskEvents.on;
   }
 }

@@ -27,6 +27,8 @@ import { requestFor, type MessageBody } from "./request.ts";
 import { DEFAULTS } from "../app/options.ts";
 import { withTimeLimits } from "./timelimit.ts";
 import { storeOutcome, storeResult, storeStarted } from "./results.ts";
+import { endRun, inRun, observeRun } from "./observe.ts";
+import type { WorkerMetrics } from "./metrics.ts";
 
 const log = getLogger("taskd.worker");
 
@@ -52,6 +54,8 @@ export interface ExecContext extends AdmitContext, DisposeContext {
   pool: Pool;
   /** Task events, when the worker sends them. */
   events?: EventDispatcher;
+  /** The worker's metrics, when it serves them (`--metrics-port`). */
+  metrics?: WorkerMetrics;
 }
 
 function taskEvent(env: Pick<TaskEnvelope, "id" | "task" | "retries" | "argsrepr" | "kwargsrepr" | "shadow">, queue?: string) {
@@ -74,7 +78,14 @@ export async function execute(ctx: ExecContext, m: JsMsg, queue: string): Promis
     }
     if (a.kind === "discard") return await discard(ctx, m, queue, a.task, a.env, a.expired);
     if (a.kind === "buffer") return bufferBatch(ctx, m, queue, a.task, a.env, a.body);
-    await run(ctx, m, queue, a.task, a.env, a.body);
+    // The process span and the metrics (src/worker/observe.ts): nothing when neither is on.
+    const obs = observeRun(m, a.env, queue, ctx.metrics);
+    let outcome: Outcome | undefined;
+    try {
+      outcome = await inRun(obs, () => run(ctx, m, queue, a.task, a.env, a.body));
+    } finally {
+      endRun(obs, a.env, outcome, ctx.metrics);
+    }
   } catch (e) {
     log.error(`internal error on message ${m.seq} of ${m.subject}:`, e);
     const einfo = new ExceptionInfo(e);
@@ -100,7 +111,7 @@ async function discard(ctx: ExecContext, m: JsMsg, queue: string, task: Task, en
   }
 }
 
-async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: TaskEnvelope, body: MessageBody): Promise<void> {
+async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: TaskEnvelope, body: MessageBody): Promise<Outcome> {
   const acksLate = task.effective("acksLate");
   ctx.events?.send("task-received", { ...taskEvent(env, queue), eta: env.eta, expires: env.expires, rootId: env.rootId, parentId: env.parentId, groupId: env.group });
   if (!acksLate) m.ack();
@@ -140,6 +151,7 @@ async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: T
   // Callbacks, the next chain step, chord counting: after the result is stored, before the message is settled.
   await runFollowUps(task.app, request, outcome).catch((e) => log.error(`follow-ups of ${task.name}[${request.id}] failed:`, e));
   await dispose(ctx, m, queue, disposition);
+  return outcome;
 }
 
 /** The outcome's log line, and the signals an outcome sends once the run is over. */

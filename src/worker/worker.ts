@@ -28,6 +28,8 @@ import { MessageVerifier } from "../protocol/signing.ts";
 import { ControlServer } from "../control/server.ts";
 import type { ControlTarget } from "../control/protocol.ts";
 import { EventDispatcher } from "../events/dispatcher.ts";
+import { TaskEventsSwitch } from "../events/listeners.ts";
+import { WorkerMetrics } from "./metrics.ts";
 import type { ActiveTask, ExecContext } from "./execute.ts";
 import { createPool, type Pool } from "./pool/pool.ts";
 import { GlobalRateLimiter } from "./ratelimit.ts";
@@ -71,6 +73,14 @@ export interface WorkerOptions {
   sendEvents?: boolean;
   /** Seconds between heartbeats. @default 2 */
   heartbeatInterval?: number;
+  /**
+   * Send task events whether or not anyone listens (`-E`). Otherwise they are sent only while
+   * a listener (`taskd events`, the dashboard) holds a lease, or after `enable_events`.
+   * @default false
+   */
+  taskEvents?: boolean;
+  /** Serve Prometheus metrics on this port (`/metrics`; 0: any free port). @default undefined (none) */
+  metricsPort?: number;
 }
 
 /** How long a starting worker retries its JetStream set-up through a cluster's election (ms). */
@@ -118,6 +128,12 @@ export class Worker {
   #stopping?: Promise<void>;
   #pool?: Pool;
   #events?: EventDispatcher;
+  /** @ignore Task events on demand (src/events/listeners.ts): internal state. */
+  readonly taskEvents: TaskEventsSwitch;
+  /** @ignore The metrics it serves, with `metricsPort`: internal state. */
+  readonly metrics?: WorkerMetrics;
+  /** The port metrics are served on, once started (with `metricsPort`). */
+  metricsPort?: number;
   #controlServer?: ControlServer;
   #verifier?: MessageVerifier;
   #restoreConsole?: () => void;
@@ -137,6 +153,8 @@ export class Worker {
     this.queues = queues.map((q) => checkName("queue", q));
     this.maxDeliveries = options.maxDeliveries ?? DEFAULTS.maxDeliveries;
     this.poolKind = options.pool ?? "async";
+    this.taskEvents = new TaskEventsSwitch(options.taskEvents ?? false, (on) => log.info(`task events ${on ? "on" : "off"} (${this.taskEvents.listeners} listener(s))`));
+    if (options.metricsPort !== undefined) this.metrics = new WorkerMetrics(() => this.active.size, () => this.#broker, () => this.queues);
     this.#configure();
   }
 
@@ -223,6 +241,11 @@ export class Worker {
     });
     await this.#pool.start();
     this.#events = new EventDispatcher(this.#nc, app.names.prefix, this.hostname, this.options.sendEvents ?? true);
+    if (this.options.sendEvents ?? true) {
+      // Credentials that may not open the listeners' bucket leave task events to -E and enable_events.
+      await this.taskEvents.start(app).catch((e) => log.warn(`cannot watch for event listeners (${(e as Error).message}); task events only with -E or enable_events`));
+    }
+    if (this.metrics) this.metricsPort = await this.metrics.serve(this.options.metricsPort ?? 0);
     this.#controlServer = new ControlServer(this.#nc, app.names.controlSubject, this.control);
     await this.#controlServer.start();
     const global = this.loops.globalRates.size > 0 ? new GlobalRateLimiter(this.#nc, `${app.names.prefix}_ratelimits`, app.config.replicas ?? DEFAULTS.replicas) : undefined;
@@ -263,6 +286,8 @@ export class Worker {
   }
 
   #context(): ExecContext {
+    const sw = this.taskEvents;
+    const events = this.#events;
     return {
       hostname: this.hostname,
       registry: this.registry,
@@ -274,7 +299,11 @@ export class Worker {
       active: this.active,
       maxDeliveries: this.maxDeliveries,
       pool: this.#pool!,
-      events: this.#events,
+      // Task events only while they are on: `ctx.events?.send(…)` then builds no event at all.
+      get events() {
+        return sw.on ? events : undefined;
+      },
+      metrics: this.metrics,
     };
   }
 
@@ -305,6 +334,8 @@ export class Worker {
     await this.slots.idle();
     for (const t of this.#timers) clearInterval(t);
     this.revoked.stop();
+    this.taskEvents.stop();
+    await this.metrics?.stop();
     await this.#pool?.stop().catch((e) => log.warn(`pool did not stop cleanly: ${(e as Error).message}`));
     this.#events?.send("worker-offline", this.#load());
     await signals.workerShutdown.send(this, { worker: this });

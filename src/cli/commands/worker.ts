@@ -4,9 +4,10 @@
  */
 import process from "node:process";
 import { DEFAULTS } from "../../app/options.ts";
-import { setLogLevel, getLogger } from "../../log/logger.ts";
+import { getLogger, setLogFormat, setLogLevel, setLogWorker } from "../../log/logger.ts";
 import { ensureDevServer } from "../../nats/devserver.ts";
 import { Worker } from "../../worker/worker.ts";
+import { DEFAULT_METRICS_HOST } from "../../worker/metrics.ts";
 import { POOL_KINDS } from "../../worker/pool/pool.ts";
 import { resolve as resolvePath } from "node:path";
 import { applySigningFlags, type BrokerFlags, brokerConfigured } from "../broker.ts";
@@ -35,6 +36,10 @@ export interface WorkerFlags extends BrokerFlags {
   withoutEvents?: boolean;
   /** -B: also run a beat. */
   beat?: boolean;
+  /** Serve Prometheus metrics on this port. */
+  metricsPort?: number;
+  /** `text` or `json`. */
+  logFormat?: string;
 }
 
 function positiveInt(name: string, value: unknown): number | undefined {
@@ -47,6 +52,14 @@ function positiveInt(name: string, value: unknown): number | undefined {
 /** Runs the worker until it is stopped by a signal. */
 export async function workerCommand(module: string, flags: WorkerFlags, unknown: string[] = []): Promise<void> {
   setLogLevel(flags.loglevel ?? "info");
+  if (flags.logFormat !== undefined) {
+    setLogFormat(String(flags.logFormat));
+    process.env.TASKD_LOG_FORMAT = String(flags.logFormat); // for the pool's threads
+  }
+  const metricsPort = flags.metricsPort === undefined ? undefined : Number(flags.metricsPort);
+  if (metricsPort !== undefined && !(Number.isInteger(metricsPort) && metricsPort >= 0 && metricsPort < 65536)) {
+    throw new CliError(`Cannot start worker: --metrics-port must be a port number (0 for any free port): current value is ${flags.metricsPort}`);
+  }
   const concurrency = positiveInt("concurrency", flags.concurrency) ?? DEFAULTS.concurrency;
   const prefetch = positiveInt("prefetch", flags.prefetch);
   if (flags.pool && !(POOL_KINDS as readonly string[]).includes(flags.pool)) {
@@ -76,7 +89,10 @@ export async function workerCommand(module: string, flags: WorkerFlags, unknown:
     redirectStdoutsLevel: flags.redirectStdoutsLevel,
     logfile: flags.logfile,
     sendEvents: !(flags.withoutEvents || flags.events === false),
+    taskEvents: flags.events === true,
+    metricsPort,
   });
+  setLogWorker(worker.hostname);
   // Task code can throw outside any task's promise chain (a stray timer): say so, keep serving.
   process.on("uncaughtException", (e) => log.error("uncaught error outside any task (the worker goes on):", e));
   process.on("unhandledRejection", (e) => log.error("unhandled rejection outside any task (the worker goes on):", e));
@@ -105,6 +121,7 @@ export async function workerCommand(module: string, flags: WorkerFlags, unknown:
   try {
     await worker.start();
     if (flags.beat) beats = await startBeats(apps, { embedded: true, hostname: worker.hostname });
+    if (worker.metricsPort !== undefined) log.info(`metrics at http://${DEFAULT_METRICS_HOST}:${worker.metricsPort}/metrics`);
   } catch (e) {
     dev?.stop();
     throw e;

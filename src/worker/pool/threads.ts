@@ -12,6 +12,7 @@ import { serializeError, WorkerLostError } from "../../errors/errors.ts";
 import { getLogger } from "../../log/logger.ts";
 import { runtime } from "../../runtime/mod.ts";
 import type { Outcome, TraceHooks } from "../../app/trace.ts";
+import { activeTraceHeaders } from "../../app/tracing.ts";
 import type { Execution, Pool, PoolOptions } from "./pool.ts";
 import { type FromThread, outcomeFromWire, requestToWire, type ToThread } from "./wire.ts";
 
@@ -154,6 +155,7 @@ export class ThreadsPool implements Pool {
     const outcome = new Promise<Outcome>((r) => (settle = r));
     let done = false;
     let unit: Unit | undefined;
+    const traceHeaders = activeTraceHeaders();
     const finish = (o: Outcome) => {
       if (done) return;
       done = true;
@@ -172,7 +174,7 @@ export class ThreadsPool implements Pool {
         },
       };
       try {
-        u.post({ type: "run", id: request.id, task: task.name, fields: requestToWire(request), store: hooks !== undefined });
+        u.post({ type: "run", id: request.id, task: task.name, fields: requestToWire(request), store: hooks !== undefined, trace: traceHeaders });
       } catch (e) {
         u.current = undefined;
         this.#release(u);
