@@ -18,12 +18,20 @@
  * @module
  */
 export { allApps, App } from "./src/app/app.ts";
-export type { AnyFn, BoundArgs, TaskClass, TaskDecoratorOptions, ValidatedTaskOptions } from "./src/app/app.ts";
+export type { Based } from "./src/app/decorator.ts";
+export type { AnyFn, BoundArgs, TaskClass, TaskDecoratorOptions, ValidatedTaskOptions } from "./src/app/decorator.ts";
 export { Task } from "./src/app/task.ts";
+export { sharedTask } from "./src/app/shared.ts";
 export type { EffectiveOptions, RetryOptions, UpdateStateOptions } from "./src/app/task.ts";
 export { ExceptionInfo, Request } from "./src/app/request.ts";
-export type { DeliveryInfo, RequestClass, RequestFields } from "./src/app/request.ts";
+export type { DeliveryInfo, RequestClass, RequestFields, ScheduleInfo } from "./src/app/request.ts";
+export { Schedules } from "./src/app/schedule/schedules.ts";
+export type { ScheduleListing } from "./src/app/schedule/schedules.ts";
+export type { UpsertResult } from "./src/app/schedule/store.ts";
+export type { BeatScheduleEntry, Catchup, Named, Overlap, ScheduleCallOptions, ScheduleCommon, ScheduleDefinition, StoredSchedule } from "./src/app/schedule/definition.ts";
+export type { Rule } from "./src/app/schedule/rules.ts";
 export type { ApplyOptions } from "./src/app/call.ts";
+export type { SendTaskArgs, TaskArgs, TaskResult } from "./src/app/by_name.ts";
 export { DEFAULTS } from "./src/app/options.ts";
 export type { AppConfig, ErrorClass, TaskOptions } from "./src/app/options.ts";
 export { backoffDelay } from "./src/app/backoff.ts";
@@ -71,6 +79,7 @@ export type {
   Unvalidated,
 
 } from "./src/validate/types.ts";
+export type { ValidateConfig, ValidateContext } from "./src/validate/validate.ts";
 export { Signal } from "./src/signals/signal.ts";
 export type { ConnectOptions, SignalHandler } from "./src/signals/signal.ts";
 export { signals } from "./src/signals/signals.ts";
@@ -79,10 +88,11 @@ export { addLogHandler, getLogger, getLogLevel, getTaskLogger, LOG_FORMAT, LOG_L
 export type { Logger, LogHandler, LogLevel, LogRecord } from "./src/log/logger.ts";
 export { setupLogging } from "./src/log/setup.ts";
 export type { ConfigurableLogger, LoggingOptions, LoggingSetup } from "./src/log/setup.ts";
-export { registerSerializer } from "./src/protocol/codec.ts";
+export { registerCompression, registerSerializer } from "./src/protocol/codec.ts";
 export { aesGcmSerializer } from "./src/protocol/encryption.ts";
 export type { AesGcmOptions } from "./src/protocol/encryption.ts";
-export type { Compression, Serializer } from "./src/protocol/codec.ts";
+export type { SigningOptions } from "./src/protocol/signing.ts";
+export type { Compression, Compressor, Serializer } from "./src/protocol/codec.ts";
 export type { ResultBackend } from "./src/nats/result_store.ts";
 export type { ResultMeta } from "./src/protocol/result.ts";
 export type { BrokerAuthOptions } from "./src/nats/connection.ts";
@@ -95,6 +105,9 @@ export { Group, group } from "./src/canvas/group.ts";
 export { Chord, chord } from "./src/canvas/chord.ts";
 export { GroupResult } from "./src/result/group_result.ts";
 export { ChainError, ChordError } from "./src/canvas/errors.ts";
+export type { MemberFailure } from "./src/canvas/errors.ts";
+export { chordProgress } from "./src/canvas/chord_state.ts";
+export type { ChordProgress } from "./src/canvas/chord_state.ts";
 export { Batches, SimpleRequest } from "./src/app/batches.ts";
 export { parseRate } from "./src/protocol/rate.ts";
 export { Control, DEFAULT_CONTROL_TIMEOUT, Inspect } from "./src/control/client.ts";
@@ -102,7 +115,7 @@ export type { BroadcastOptions, ControlOwner } from "./src/control/client.ts";
 export { CONTROL_COMMANDS } from "./src/control/protocol.ts";
 export type { ControlCommand, ControlReply, ControlTarget, TaskInfo } from "./src/control/protocol.ts";
 export { EventReceiver } from "./src/events/receiver.ts";
-export { TASK_EVENTS, WORKER_EVENTS } from "./src/events/event.ts";
+export { TASK_EVENTS, SCHEDULE_EVENTS, WORKER_EVENTS } from "./src/events/event.ts";
 export type { EventType, TaskdEvent } from "./src/events/event.ts";
 export { formatEvent } from "./src/events/format.ts";
 export type { Outcome, TraceHooks } from "./src/app/trace.ts";

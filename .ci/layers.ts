@@ -1,7 +1,8 @@
 /**
  * The layer check of `make check`: every import in src/ (value and type) goes to the same
- * folder or to a layer below (docs/architecture.md "Layers"), and the entries import what
- * their layer may. Prints each upward import with file:line and exits 1 when there is one.
+ * folder or to a layer below (docs/architecture.md "Layers"), the entries import what their
+ * layer may, and no cycle of value imports crosses a folder. Prints each upward import and
+ * each cycle with file:line and exits 1 when there is one.
  * Runs on Deno or Bun: `deno run --allow-read .ci/layers.ts`.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -58,6 +59,8 @@ const files = [...walk(join(root, "src")), join(root, "mod.ts"), join(root, "wor
 const IMPORT = /^\s*(?:import|export)\b[^"';]*?["'](\.{1,2}\/[^"']+)["']/gm;
 const DYNAMIC = /import\(\s*["'](\.{1,2}\/[^"']+)["']\s*\)/g;
 const problems: string[] = [];
+/** Value imports between units: from → to → the first place seen. */
+const edges = new Map<string, Map<string, string>>();
 const unknown = new Set<string>();
 for (const file of files) {
   const from = unitOf(file)!;
@@ -67,6 +70,12 @@ for (const file of files) {
       const target = resolve(dirname(file), m[1]);
       const to = unitOf(target);
       if (!to || to === from) continue;
+      const typeOnly = /^\s*(?:import|export)\s+type\b/.test(m[0]);
+      if (!typeOnly) {
+        const out = edges.get(from) ?? new Map<string, string>();
+        if (!out.has(to)) out.set(to, `${relative(root, file)}:${text.slice(0, m.index).split("\n").length}`);
+        edges.set(from, out);
+      }
       for (const u of [from, to]) if (!rank.has(u)) unknown.add(u);
       if (!rank.has(from) || !rank.has(to)) continue;
       const ok = rank.get(to)! < rank.get(from)! || SIDEWAYS.has(`${from}→${to}`);
@@ -76,6 +85,26 @@ for (const file of files) {
       }
     }
   }
+}
+// A cycle of value imports across units: depth-first search from each unit.
+const seen = new Set<string>();
+function cycleFrom(start: string, at: string, path: string[]): string[] | undefined {
+  for (const [next] of edges.get(at) ?? []) {
+    if (next === start) return [...path, next];
+    if (path.includes(next)) continue;
+    const found = cycleFrom(start, next, [...path, next]);
+    if (found) return found;
+  }
+  return undefined;
+}
+for (const unit of edges.keys()) {
+  const cycle = cycleFrom(unit, unit, [unit]);
+  if (!cycle) continue;
+  const key = [...cycle.slice(0, -1)].sort().join(",");
+  if (seen.has(key)) continue;
+  seen.add(key);
+  const steps = cycle.slice(0, -1).map((u, i) => `${u} → ${cycle[i + 1]} (${edges.get(u)!.get(cycle[i + 1])})`);
+  problems.push(`import cycle across folders: ${steps.join(", ")}`);
 }
 for (const u of unknown) problems.push(`${u}: not in any layer of .ci/layers.ts: add it where it belongs`);
 if (problems.length) {

@@ -141,6 +141,14 @@ elif [ ! -x "$ROOT/dist/taskd" ]; then
   skip taskd-bun "dist/taskd not built"
 else
   run taskd-bun nats "$BUN" run bench/taskd-client.ts taskd-bun -- "$ROOT/dist/taskd"
+  # Observability's cost (docs/observability.md): task events forced on, and a tracer provider
+  # with an exporter that drops spans; only when named in BENCH_SYSTEMS.
+  if [[ " ${BENCH_SYSTEMS:-} " == *" taskd-bun-events "* ]]; then
+    run taskd-bun-events nats "$BUN" run bench/taskd-client.ts taskd-bun-events -- "$ROOT/bench/lib/taskd_events.sh"
+  fi
+  if [[ " ${BENCH_SYSTEMS:-} " == *" taskd-bun-otel "* ]]; then
+    TASKD_BENCH_OTEL=1 run taskd-bun-otel nats "$BUN" run bench/taskd-client.ts taskd-bun-otel -- "$ROOT/dist/taskd"
+  fi
 fi
 if [ ! -f "$ROOT/mod.ts" ]; then
   skip taskd-deno "mod.ts missing"
@@ -168,4 +176,11 @@ if [ -x "$ROOT/dist/taskd" ] && [ -z "${BENCH_SYSTEMS:-}" ]; then
   say "validate mode's cost on the tiny task (bench/validate_cost.ts: ratios validated/plain)"
   env -u TASKD_BROKER_URL ${BENCH_QUICK:+VCOST_ROUNDS=3} "$BUN" run bench/validate_cost.ts 2>&1 \
     | tee "$BENCH/results/validate-cost-latest.txt" || say "validate cost: failed (see above)"
+fi
+
+# ---- the cost of signed messages (issue 21): unsigned vs signed + verifying worker, one run ----
+if [ -x "$ROOT/dist/taskd" ] && [ -z "${BENCH_SYSTEMS:-}" ]; then
+  say "signed messages' cost on the tiny task (bench/signing_cost.ts: ratios signed/unsigned)"
+  env -u TASKD_BROKER_URL ${BENCH_QUICK:+SCOST_ROUNDS=2} "$BUN" run bench/signing_cost.ts 2>&1 \
+    | tee "$BENCH/results/signing-cost-latest.txt" || say "signing cost: failed (see above)"
 fi

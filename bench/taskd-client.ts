@@ -7,6 +7,7 @@
 import { App, type AsyncResult } from "../mod.ts";
 import { fileURLToPath } from "node:url";
 import { runSystem, type System, type TaskName } from "./lib/workloads.ts";
+import "./otel.ts";
 
 const argv = process.argv.slice(2);
 const name = argv[0] ?? "taskd";

@@ -2,6 +2,7 @@
 // the same three tasks as every other system. "taskd" is the binary's own library inside the
 // compiled worker, and the package itself (package.json/deno.json) under `deno run`.
 import { App } from "taskd";
+import "./otel.ts";
 
 export const app = new App("bench", { broker: process.env.TASKD_BROKER_URL });
 

@@ -2,35 +2,20 @@
  * API.md's examples, run as a new user would: the module pasted from "Defining tasks", served
  * by dist/taskd, called from the library and from the shell.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { add, app, auth, fetchPage, processRows, upload } from "./fixtures/api_examples.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
 
 const T = { timeout: 60_000 };
-let server: NatsServer;
-let worker: WorkerProcess;
-
 describe("API.md's task definitions through dist/taskd", () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    worker = await startWorker(server.url, fixture("api_examples.ts"), { args: ["-n", "api@test"] });
-  }, T);
-
-  after(async () => {
-    await app.close();
-    await worker?.stop();
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  }, T);
+  const t = useTaskd({ module: "api_examples.ts", args: ["-n", "api@test"], apps: [app] });
 
   test("names: function name, explicit name, class name; the worker serves the queue a task names", T, async () => {
     assert.equal(add.name, "tasks.add");
     assert.equal(fetchPage.name, "pages.fetch");
     assert.equal(auth.name, "tasks.NaiveAuthenticateServer");
-    assert.match(worker.output, /consuming default,io/);
+    assert.match(t.worker.output, /consuming default,io/);
     assert.equal(await (await fetchPage.delay("http://example.com")).get({ timeout: 20 }), "fetched http://example.com");
     assert.equal(await (await auth.delay("george", "password")).get({ timeout: 20 }), true);
   });
@@ -41,7 +26,7 @@ describe("API.md's task definitions through dist/taskd", () => {
     const second = await (await processRows.delay()).get({ timeout: 20 });
     assert.deepEqual(first, { rows: [1, 2, 3], connections: 1 });
     assert.deepEqual(second, { rows: [1, 2, 3], connections: 1 }, "the base class's db is created once per process");
-    const byExport = await runCli(server.url, ["call", "tasks.processRows", "--wait", "--timeout", "20"]);
+    const byExport = await t.cli(["call", "tasks.processRows", "--wait", "--timeout", "20"]);
     assert.equal(byExport.code, 0, byExport.stderr);
     assert.deepEqual(JSON.parse(byExport.stdout), { rows: [1, 2, 3], connections: 1 });
   });

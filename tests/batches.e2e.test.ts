@@ -2,19 +2,16 @@
  * Batches end to end: a dist/taskd worker buffers a batch task's messages and flushes them by
  * count or by time; each caller reads its own result; a throwing batch fails every request.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AsyncResult, TaskError } from "../mod.ts";
 import { app, badBatch, clicks, slowClicks } from "./fixtures/canvas_tasks.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
 import { completeLines } from "./helpers/taskd.ts";
 
-let server: NatsServer;
-let worker: WorkerProcess;
 const log = join(mkdtempSync(join(tmpdir(), "taskd-batches-")), "log.jsonl");
 
 function batches(): { size: number; ids: string[] }[] {
@@ -30,19 +27,8 @@ interface Marked {
 }
 
 describe("Batches through dist/taskd", () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    // Concurrency 2, prefetch 2: the worker must raise prefetch itself for a batch of 5 to arrive.
-    worker = await startWorker(server.url, fixture("canvas_tasks.ts"), { args: ["-c", "2", "--prefetch", "2", "-n", "b1@batches"], env: { CANVAS_LOG: log } });
-  });
-
-  after(async () => {
-    await app.close();
-    await worker?.stop();
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  // Concurrency 2, prefetch 2: the worker must raise prefetch itself for a batch of 5 to arrive.
+  const t = useTaskd({ module: "canvas_tasks.ts", args: ["-c", "2", "--prefetch", "2", "-n", "b1@batches"], env: { CANVAS_LOG: log }, apps: [app] });
 
   test("10 calls with flushEvery 5 give two batches of 5; each caller reads its own result", async () => {
     const started = performance.now();
@@ -84,8 +70,8 @@ describe("Batches through dist/taskd", () => {
   });
 
   test("the worker stays up and says it raised the prefetch", () => {
-    assert.equal(worker.proc.exitCode, null);
-    assert.match(worker.output, /prefetch of queue default raised from 2 to 100 so a full batch of canvas\.slowClicks can arrive/);
-    assert.match(worker.output, /Batch canvas\.clicks\[batch-[0-9a-f-]+\] flushing 5 requests/);
+    assert.equal(t.worker.proc.exitCode, null);
+    assert.match(t.worker.output, /prefetch of queue default raised from 2 to 100 so a full batch of canvas\.slowClicks can arrive/);
+    assert.match(t.worker.output, /Batch canvas\.clicks\[batch-[0-9a-f-]+\] flushing 5 requests/);
   });
 });

@@ -3,18 +3,15 @@
  * returns, so a worker killed -9 mid-batch has the whole batch redelivered to the next worker.
  * Slow by nature: redelivery waits for the consumer's ack_wait (30 s).
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { app, crashBatch } from "./fixtures/canvas_tasks.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { eventually, fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
-import { completeLines } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
+import { completeLines, eventually } from "./helpers/taskd.ts";
 
-let server: NatsServer;
-const workers: WorkerProcess[] = [];
 const log = join(mkdtempSync(join(tmpdir(), "taskd-batches-crash-")), "log.jsonl");
 
 function notes(kind: string): Record<string, unknown>[] {
@@ -23,28 +20,16 @@ function notes(kind: string): Record<string, unknown>[] {
 }
 
 describe("Batches survive a worker crash", () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-  });
-
-  after(async () => {
-    await app.close();
-    await Promise.all(workers.map((w) => w.stop()));
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  const t = useTaskd({ module: "canvas_tasks.ts", workers: [], env: { CANVAS_LOG: log }, apps: [app] });
 
   test("a worker killed -9 mid-batch: the whole batch is redelivered and completes", { timeout: 90_000 }, async () => {
-    const start = (n: string) => startWorker(server.url, fixture("canvas_tasks.ts"), { args: ["-n", n], env: { CANVAS_LOG: log } });
-    const first = await start("crash1@batches");
-    workers.push(first);
+    const first = await t.startWorker(["-n", "crash1@batches"]);
     const results = await Promise.all(["a", "b", "c"].map((x) => crashBatch.delay(x)));
     // The side channel: the batch function notes that it started, then hangs.
     await eventually(() => notes("started").length === 1, 20_000);
     first.signal("SIGKILL");
     await first.exited;
-    workers.push(await start("crash2@batches"));
+    await t.startWorker(["-n", "crash2@batches"]);
     const values = (await Promise.all(results.map((r) => r.get({ timeout: 50 })))) as { arg: string; size: number; redelivered: boolean; hostname: string }[];
     assert.deepEqual(values.map((v) => [v.arg, v.size, v.redelivered, v.hostname]), [
       ["a", 3, true, "crash2@batches"],

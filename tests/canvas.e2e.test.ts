@@ -2,19 +2,16 @@
  * The canvas end to end: link/linkError, chain, group, chord through dist/taskd workers, the
  * library as client, a real nats-server.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chain, chord, group, GroupResult, signature, TaskError } from "../mod.ts";
 import { add, app, collect, fail, flakyAdd, mul, onError, sleepy, tagged, tsum, whoami } from "./fixtures/canvas_tasks.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
 import { completeLines } from "./helpers/taskd.ts";
 
-let server: NatsServer;
-const workers: WorkerProcess[] = [];
 const log = join(mkdtempSync(join(tmpdir(), "taskd-canvas-")), "log.jsonl");
 
 function notes(): Record<string, unknown>[] {
@@ -23,19 +20,7 @@ function notes(): Record<string, unknown>[] {
 }
 
 describe("canvas through dist/taskd", () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    const start = (n: string) => startWorker(server.url, fixture("canvas_tasks.ts"), { args: ["-c", "10", "-n", n], env: { CANVAS_LOG: log } });
-    workers.push(...(await Promise.all([start("w1@canvas"), start("w2@canvas")])));
-  });
-
-  after(async () => {
-    await app.close();
-    await Promise.all(workers.map((w) => w.stop()));
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  const t = useTaskd({ module: "canvas_tasks.ts", workers: [["-c", "10", "-n", "w1@canvas"], ["-c", "10", "-n", "w2@canvas"]], env: { CANVAS_LOG: log }, apps: [app] });
 
   test("link runs with the parent's result first; linkError gets the failed task's id and error", async () => {
     const cb = tagged.s("link");
@@ -124,7 +109,7 @@ describe("canvas through dist/taskd", () => {
     const r = await chord([flakyAdd.s(1, 1), flakyAdd.s(2, 2), add.s(3, 3)], collect.s("retried")).applyAsync();
     assert.deepEqual(await r.get({ timeout: 30 }), { count: 3, sum: 12 });
     assert.equal(notes().filter((n) => n.tag === "retried").length, 1);
-    assert.equal(workers.map((w) => w.output.match(/canvas\.flakyAdd\[[^\]]+\] retry/g)?.length ?? 0).reduce((a, b) => a + b), 2);
+    assert.equal(t.workers.map((w) => w.output.match(/canvas\.flakyAdd\[[^\]]+\] retry/g)?.length ?? 0).reduce((a, b) => a + b), 2);
   });
 
   test("a chord of 500 completes exactly once with two workers", async () => {
@@ -137,7 +122,7 @@ describe("canvas through dist/taskd", () => {
     await new Promise((res) => setTimeout(res, 1000));
     const runs = notes().filter((n) => n.tag === "c500");
     assert.equal(runs.length, 1, JSON.stringify(runs));
-    for (const w of workers) assert.match(w.output, /canvas\.add\[/, "both workers ran header tasks");
+    for (const w of t.workers) assert.match(w.output, /canvas\.add\[/, "both workers ran header tasks");
     console.log(`chord of 500 on two workers: ${ms.toFixed(0)} ms`);
   });
 

@@ -3,22 +3,17 @@
  * compiled binary runs tests/fixtures/class_tasks.ts, whose handlers record what they saw to
  * a file this test reads back.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { connect } from "@nats-io/transport-node";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { type AsyncResult, TaskError } from "../mod.ts";
 import { app, Counter, ctx, flaky, ignApp, ignErrors, ignKept, ignPlain, ok, parent, progress, broken, rejects, rows, started, sturdy } from "./fixtures/class_tasks.ts";
 import { readRecords, type Recorded } from "./fixtures/recorder.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { eventually, fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
+import { eventually } from "./helpers/taskd.ts";
 
-let server: NatsServer;
-let worker: WorkerProcess;
-let nc: NatsConnection;
 const file = join(mkdtempSync(join(tmpdir(), "taskd-classes-")), "records.jsonl");
 const HOST = "w-cls@test";
 
@@ -37,21 +32,7 @@ async function stateWhenRun(r: AsyncResult): Promise<string> {
 const T = { timeout: 60_000 };
 
 describe("task classes, handlers, request, states through dist/taskd", () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    worker = await startWorker(server.url, fixture("class_tasks.ts"), { args: ["-n", HOST, "-c", "8"], env: { TASKD_TEST_RECORD: file } });
-    nc = await connect({ servers: server.url });
-  }, T);
-
-  after(async () => {
-    await app.close();
-    await ignApp.close();
-    await nc?.close();
-    await worker?.stop();
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  const t = useTaskd({ module: "class_tasks.ts", args: ["-n", HOST, "-c", "8"], env: { TASKD_TEST_RECORD: file }, apps: [app, ignApp] });
 
   test("a base-class resource is created once per process and reused", T, async () => {
     const seen = [];
@@ -71,9 +52,9 @@ describe("task classes, handlers, request, states through dist/taskd", () => {
     assert.equal(await r.get({ timeout: 20 }), 5);
     const recs = await recordsOf(r.id);
     assert.deepEqual(recs.map((x) => x.kind), ["beforeStart", "onSuccess", "afterReturn", "postrun"]);
-    assert.deepEqual(recs[0], { kind: "beforeStart", pid: worker.proc.pid, task: "cls.ok", retries: 0, taskId: r.id, args: [2, 3], kwargs: {} });
-    assert.deepEqual(recs[1], { kind: "onSuccess", pid: worker.proc.pid, task: "cls.ok", retries: 0, retval: 5, taskId: r.id, args: [2, 3], kwargs: {} });
-    assert.deepEqual(recs[2], { kind: "afterReturn", pid: worker.proc.pid, task: "cls.ok", retries: 0, status: "SUCCESS", retval: 5, taskId: r.id, args: [2, 3], kwargs: {}, einfoType: null });
+    assert.deepEqual(recs[0], { kind: "beforeStart", pid: t.worker.proc.pid, task: "cls.ok", retries: 0, taskId: r.id, args: [2, 3], kwargs: {} });
+    assert.deepEqual(recs[1], { kind: "onSuccess", pid: t.worker.proc.pid, task: "cls.ok", retries: 0, retval: 5, taskId: r.id, args: [2, 3], kwargs: {} });
+    assert.deepEqual(recs[2], { kind: "afterReturn", pid: t.worker.proc.pid, task: "cls.ok", retries: 0, status: "SUCCESS", retval: 5, taskId: r.id, args: [2, 3], kwargs: {}, einfoType: null });
   });
 
   test("retry then failure: onRetry with einfo, then onFailure and afterReturn with the stack", T, async () => {
@@ -104,9 +85,9 @@ describe("task classes, handlers, request, states through dist/taskd", () => {
   test("handlers that throw are logged; the stored result and the worker are unchanged", T, async () => {
     const r = await sturdy.delay(4);
     assert.equal(await r.get({ timeout: 20 }), 8);
-    await worker.waitFor("cls.sturdy.afterReturn threw");
-    assert.match(worker.output, /cls\.sturdy\.beforeStart threw; the task's outcome is unchanged:\s+Error: beforeStart exploded/);
-    assert.match(worker.output, /cls\.sturdy\.onSuccess threw/);
+    await t.worker.waitFor("cls.sturdy.afterReturn threw");
+    assert.match(t.worker.output, /cls\.sturdy\.beforeStart threw; the task's outcome is unchanged:\s+Error: beforeStart exploded/);
+    assert.match(t.worker.output, /cls\.sturdy\.onSuccess threw/);
     assert.equal(await r.state, "SUCCESS");
     assert.equal(await (await ok.delay(1, 1)).get({ timeout: 20 }), 2);
   });
@@ -190,16 +171,16 @@ describe("task classes, handlers, request, states through dist/taskd", () => {
     await eventually(async () => (await r.state) === "PROGRESS", 20_000);
     assert.deepEqual(await r.info, { current: 1, total: 2 });
     assert.equal(await r.ready(), false);
-    nc.publish(`test.release.${r.id}`);
+    t.nc.publish(`test.release.${r.id}`);
     assert.equal(await r.get({ timeout: 20 }), 2);
   });
 
   test("STARTED carries the worker's pid and hostname under trackStarted", T, async () => {
     const r = await started.delay();
     await eventually(async () => (await r.state) === "STARTED", 20_000);
-    assert.deepEqual(await r.info, { pid: worker.proc.pid, hostname: HOST });
+    assert.deepEqual(await r.info, { pid: t.worker.proc.pid, hostname: HOST });
     await eventually(() => readRecords(file).some((x) => x.kind === "waiting" && x.taskId === r.id));
-    nc.publish(`test.release.${r.id}`);
+    t.nc.publish(`test.release.${r.id}`);
     assert.equal(await r.get({ timeout: 20 }), "done");
   });
 

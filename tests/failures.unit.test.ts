@@ -6,8 +6,9 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { App, backoffDelay, MaxRetriesExceededError, Retry } from "../mod.ts";
-import type { ResultMeta } from "../mod.ts";
-import { lostDisposition, settleLost } from "../src/worker/lost.ts";
+import { Request, WorkerLostError } from "../mod.ts";
+import type { Outcome } from "../mod.ts";
+import { decide, outcomeOfLostUnit } from "../src/worker/dispose.ts";
 
 const app = new App("unit", { broker: "nats://127.0.0.1:1" });
 
@@ -66,26 +67,21 @@ describe("failure semantics, in process", () => {
     assert.equal(await r.result, "went on");
   });
 
-  test("a lost execution unit: FAILURE with WorkerLostError, unless acksLate + rejectOnWorkerLost requeues", async () => {
+  test("a lost execution unit: FAILURE with WorkerLostError, unless acksLate + rejectOnWorkerLost requeues", () => {
     const plain = app.task({ acksLate: true }, function plain() {});
     const requeue = app.task({ acksLate: true, rejectOnWorkerLost: true }, function requeue() {});
     const early = app.task({ rejectOnWorkerLost: true }, function early() {});
-    assert.equal(lostDisposition(plain), "failed");
-    assert.equal(lostDisposition(requeue), "requeued");
-    assert.equal(lostDisposition(early), "failed");
+    const lost: Outcome = { kind: "failure", error: new WorkerLostError("Worker exited prematurely: signal 9 (SIGKILL)"), expected: false };
+    const request = new Request({ id: "t1", taskName: "x" });
 
-    const calls: string[] = [];
-    const stored: ResultMeta[] = [];
-    const m = { ack: () => calls.push("ack"), nak: () => calls.push("nak") };
-    const base = { m, taskId: "t1", retries: 0, hostname: "w@test", why: "signal 9 (SIGKILL)", store: (meta: ResultMeta) => Promise.resolve(stored.push(meta)) };
-    assert.equal(await settleLost({ ...base, task: requeue, acked: false }), "requeued");
-    assert.deepEqual(calls, ["nak"]);
-    assert.equal(stored.length, 0);
-    assert.equal(await settleLost({ ...base, task: plain, acked: false }), "failed");
-    assert.deepEqual(calls, ["nak", "ack"]);
-    assert.equal(stored[0].status, "FAILURE");
-    assert.deepEqual([(stored[0].result as { type: string }).type, (stored[0].result as { message: string }).message], ["WorkerLostError", "Worker exited prematurely: signal 9 (SIGKILL)"]);
-    assert.equal(await settleLost({ ...base, task: early, acked: true }), "failed");
-    assert.deepEqual(calls, ["nak", "ack"], "an early-acked message is not acked twice");
+    const requeued = outcomeOfLostUnit(requeue, lost, true);
+    assert.equal(requeued.kind, "rejected");
+    assert.deepEqual(decide(requeued, requeue, request, true), { kind: "nak" }, "back to the queue at once");
+
+    assert.equal(outcomeOfLostUnit(plain, lost, true), lost, "acksLate alone: a failure");
+    assert.deepEqual(decide(lost, plain, request, true), { kind: "ack" }, "a failed late-acked message is acked");
+    assert.equal(outcomeOfLostUnit(early, lost, false), lost, "early ack: rejectOnWorkerLost cannot requeue");
+    assert.equal(outcomeOfLostUnit(requeue, { kind: "failure", error: new Error("x"), expected: false }, true).kind, "failure", "only a lost unit is requeued");
   });
+
 });

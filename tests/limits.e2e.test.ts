@@ -181,6 +181,9 @@ describe("bounded streams and buckets", () => {
       "KV_limits_canvas",
       "KV_limits_revoked",
       "KV_limits_ratelimits",
+      "KV_limits_schedules",
+      "KV_limits_events",
+      "LIMITS_HISTORY",
     ]);
     assert.deepEqual(
       { ...byName.KV_limits_results, messages: undefined, bytes: undefined },

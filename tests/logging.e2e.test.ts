@@ -3,7 +3,7 @@
  * appear only through argsrepr, `--loglevel` filters, `--logfile` writes to a file, and a
  * setupLogging handler that returns true takes logging over.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,35 +11,20 @@ import { join } from "node:path";
 import { TaskError } from "../mod.ts";
 import { app, chatty, fail } from "./fixtures/signal_tasks.ts";
 import { readRecords } from "./fixtures/recorder.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { eventually, fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
+import { eventually, fixture, type WorkerProcess } from "./helpers/taskd.ts";
 
 /** Bun does not read bunfig's test timeout for node:test files: give each test its own. */
 const T = { timeout: 60_000 };
 const dir = mkdtempSync(join(tmpdir(), "taskd-logging-"));
-let server: NatsServer;
-const workers: WorkerProcess[] = [];
-
-/** Starts a worker on the shared queue, after stopping the previous one (it would take the tasks). */
-async function start(name: string, args: string[], env: Record<string, string> = {}, waitReady = true): Promise<WorkerProcess> {
-  for (const old of workers) await old.stop();
-  const w = await startWorker(server.url, fixture("signal_tasks.ts"), { args: ["-n", name, ...args], env, waitReady });
-  workers.push(w);
-  return w;
-}
-
 describe("logging through dist/taskd", () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-  }, T);
+  const t = useTaskd({ module: "signal_tasks.ts", workers: [], apps: [app] });
 
-  after(async () => {
-    await app.close();
-    for (const w of workers) await w.stop();
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  /** Starts a worker on the shared queue, after stopping the previous one (it would take the tasks). */
+  async function start(name: string, args: string[], env: Record<string, string> = {}, waitReady = true): Promise<WorkerProcess> {
+    for (const old of t.workers) await old.stop();
+    return await t.startWorker(["-n", name, ...args], { env, waitReady });
+  }
 
   test("a task's log lines name the task and its id; arguments appear only through argsrepr", T, async () => {
     const records = join(dir, "records.jsonl");
@@ -78,7 +63,7 @@ describe("logging through dist/taskd", () => {
   });
 
   test("an unknown --loglevel is refused with the valid names", T, async () => {
-    const r = await runCli(server.url, ["worker", fixture("signal_tasks.ts"), "--loglevel", "loud"]);
+    const r = await t.cli(["worker", fixture("signal_tasks.ts"), "--loglevel", "loud"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Cannot set log level 'loud': use one of debug, info, warn, error/);
   });
@@ -98,7 +83,7 @@ describe("logging through dist/taskd", () => {
   });
 
   test("an option nobody declared is refused when no userPreloadOptions handler listens", T, async () => {
-    const r = await runCli(server.url, ["worker", fixture("tasks.ts"), "--bogus-flag", "-n", "w-bad@test"]);
+    const r = await t.cli(["worker", fixture("tasks.ts"), "--bogus-flag", "-n", "w-bad@test"]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Unknown option --bogus-flag for taskd worker/);
   });

@@ -3,7 +3,7 @@
  * command signals in a dist/taskd worker running tests/fixtures/signal_tasks.ts, whose
  * handlers record what they received to a file this test reads back.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -11,11 +11,9 @@ import { join } from "node:path";
 import { signals, TaskError } from "../mod.ts";
 import { add, again, app, fail, rejects } from "./fixtures/signal_tasks.ts";
 import { readRecords, type Recorded } from "./fixtures/recorder.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { eventually, fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
+import { useTaskd } from "./helpers/env.ts";
+import { eventually } from "./helpers/taskd.ts";
 
-let server: NatsServer;
-let worker: WorkerProcess;
 const file = join(mkdtempSync(join(tmpdir(), "taskd-signals-")), "records.jsonl");
 const HOST = "w-sig@test";
 
@@ -34,21 +32,7 @@ async function taskSignals(id: string, state: string): Promise<Sig[]> {
 const T = { timeout: 60_000 };
 
 describe("signals through dist/taskd", () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    worker = await startWorker(server.url, fixture("signal_tasks.ts"), {
-      args: ["-n", HOST, "--monitoring", "--loglevel", "info"],
-      env: { TASKD_TEST_RECORD: file },
-    });
-  }, T);
-
-  after(async () => {
-    await app.close();
-    await worker?.stop();
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  const t = useTaskd({ module: "signal_tasks.ts", args: ["-n", HOST, "--monitoring", "--loglevel", "info"], env: { TASKD_TEST_RECORD: file }, apps: [app] });
 
   test("worker start: app, command, worker and logging signals fire in order, with Celery's arguments", T, async () => {
     await eventually(() => names(fired()).includes("workerReady"));
@@ -83,7 +67,7 @@ describe("signals through dist/taskd", () => {
     assert.equal(by("afterSetupTaskLogger").args.loglevel, "info");
     assert.equal(by("celerydAfterSetup").sender, HOST);
     assert.deepEqual(by("workerInit").sender, { worker: HOST });
-    assert.deepEqual(by("workerProcessInit").args, { pid: worker.proc.pid, pool: "async" });
+    assert.deepEqual(by("workerProcessInit").args, { pid: t.worker.proc.pid, pool: "async" });
     assert.deepEqual(by("workerReady").sender, { worker: HOST });
     // Sender filters: by node name, for a string sender and for the Worker sender.
     const kinds = readRecords(file).map((r) => r.kind);
@@ -126,7 +110,7 @@ describe("signals through dist/taskd", () => {
     assert.equal(success.args.result, 42);
     assert.deepEqual([postrun.args.retval, postrun.args.state], [42, "SUCCESS"]);
     assert.ok(readRecords(file).some((x) => x.kind === "filtered.prerun" && x.taskId === r.id));
-    await worker.waitFor(/a taskSuccess handler threw; taskd carries on:\s+Error: a handler exploded on purpose/);
+    await t.worker.waitFor(/a taskSuccess handler threw; taskd carries on:\s+Error: a handler exploded on purpose/);
     // The filtered prerun handler saw sig.add only.
     const f = await fail.delay();
     await assert.rejects(f.get({ timeout: 20 }), TaskError);
@@ -180,13 +164,13 @@ describe("signals through dist/taskd", () => {
   });
 
   test("warm shutdown: workerShuttingDown, workerProcessShutdown, workerShutdown", T, async () => {
-    const code = await worker.stop();
-    assert.equal(code, 0, worker.output);
+    const code = await t.worker.stop();
+    assert.equal(code, 0, t.worker.output);
     const end = fired().filter((s) => s.signal.startsWith("worker") && s.signal !== "workerInit" && s.signal !== "workerReady" && s.signal !== "workerProcessInit");
     assert.deepEqual(names(end), ["workerShuttingDown", "workerProcessShutdown", "workerShutdown"]);
     assert.equal(end[0].sender, HOST);
     assert.deepEqual(end[0].args, { sig: "SIGTERM", how: "warm", exitcode: 0 });
-    assert.deepEqual(end[1].args, { pid: worker.proc.pid, exitcode: 0, pool: "async" });
+    assert.deepEqual(end[1].args, { pid: t.worker.proc.pid, exitcode: 0, pool: "async" });
     assert.deepEqual(end[2].sender, { worker: HOST });
   });
 });

@@ -2,66 +2,25 @@
  * Validate mode end to end: the compiled binary as worker (serving tests/fixtures/validate_tasks.ts)
  * and CLI, the library as client, a real nats-server. Celery's Pydantic examples in valibot.
  */
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "@nats-io/transport-node";
-import type { NatsConnection } from "@nats-io/nats-core";
 import { jetstreamManager } from "@nats-io/jetstream";
-import { TaskError, TaskValidationError } from "../mod.ts";
+import { type TaskError, TaskValidationError } from "../mod.ts";
 import { app, greet, looseUser, maybe, register, strictUser, when, x, xLate } from "./fixtures/validate_tasks.ts";
-import { NatsServer } from "./helpers/server.ts";
-import { eventually, fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
-
-let server: NatsServer;
-let worker: WorkerProcess;
-let nc: NatsConnection;
-
-async function deadLetters(): Promise<{ reason: string; task?: string; id?: string }[]> {
-  const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info("TASKD_DEAD").catch(() => undefined);
-  const out: { reason: string; task?: string; id?: string }[] = [];
-  if (!info) return out;
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && seq > 0; seq++) {
-    const m = await jsm.streams.getMessage("TASKD_DEAD", { seq }).catch(() => undefined);
-    if (m) out.push({ reason: m.header.get("taskd-dead-reason"), task: m.header.get("taskd-task") || undefined, id: m.header.get("taskd-id") || undefined });
-  }
-  return out;
-}
-
-async function lastTaskSeq(): Promise<number> {
-  const jsm = await jetstreamManager(nc);
-  const info = await jsm.streams.info("TASKD_TASKS");
-  return info.state.last_seq;
-}
-
-async function failureOf(p: Promise<unknown>): Promise<TaskError> {
-  try {
-    await p;
-  } catch (e) {
-    assert.ok(e instanceof TaskError, `expected a TaskError, got ${e}`);
-    return e;
-  }
-  assert.fail("expected the task to fail");
-}
+import { useTaskd } from "./helpers/env.ts";
+import { eventually, failureOf } from "./helpers/taskd.ts";
 
 type WireIssue = { message: string; path?: { key: unknown }[] };
 const pathsOf = (e: TaskError) => ((e.data as { issues: WireIssue[] }).issues).map((i) => (i.path ?? []).map((p) => p.key));
 
 describe("validate mode through dist/taskd", () => {
-  before(async () => {
-    server = await NatsServer.start();
-    process.env.TASKD_BROKER_URL = server.url;
-    worker = await startWorker(server.url, fixture("validate_tasks.ts"), { args: ["-c", "8", "-n", "val@test"] });
-    nc = await connect({ servers: server.url });
-  });
+  const t = useTaskd({ module: "validate_tasks.ts", args: ["-c", "8", "-n", "val@test"], apps: [app] });
 
-  after(async () => {
-    await app.close();
-    await nc?.close();
-    await worker?.stop();
-    await server?.stop();
-    delete process.env.TASKD_BROKER_URL;
-  });
+  async function lastTaskSeq(): Promise<number> {
+    const jsm = await jetstreamManager(t.nc);
+    const info = await jsm.streams.info("TASKD_TASKS");
+    return info.state.last_seq;
+  }
 
   test("Celery's example: ArgModel in, ReturnModel out (a class instance stored as plain data)", async () => {
     const r = await x.delay({ value: 1 });
@@ -84,7 +43,7 @@ describe("validate mode through dist/taskd", () => {
   test("a kwargs schema with defaults: applied when no kwargs are sent, overridable, checked", async () => {
     assert.equal(await (await greet.delay("bob")).get({ timeout: 20 }), "hello bob");
     assert.equal(await (await greet.applyAsync(["ann"], { kwargs: { times: 2 } })).get({ timeout: 20 }), "hello ann, hello ann");
-    const cli = await runCli(server.url, ["call", "tasks.greet", "cy", "--kwargs", '{"greeting":"hi"}', "--wait", "--timeout", "20"]);
+    const cli = await t.cli(["call", "tasks.greet", "cy", "--kwargs", '{"greeting":"hi"}', "--wait", "--timeout", "20"]);
     assert.equal(cli.code, 0, cli.stderr);
     assert.equal(cli.stdout.trim(), "hi cy");
     await assert.rejects(greet.applyAsync(["bob"], { kwargs: { times: 0 } }), (e: unknown) => {
@@ -118,7 +77,7 @@ describe("validate mode through dist/taskd", () => {
     const meta = await r.meta();
     assert.equal(meta?.status, "FAILURE");
     assert.equal(meta?.retries ?? 0, 0);
-    const dead = await eventually(async () => (await deadLetters()).find((d) => d.id === r.id));
+    const dead = await eventually(async () => (await t.deadLetters()).find((d) => d.id === r.id));
     assert.equal(dead.task, "tasks.x");
     assert.match(dead.reason, /argument 0 \(arg\) \.value: Invalid type/);
 
@@ -126,13 +85,13 @@ describe("validate mode through dist/taskd", () => {
     const late = await app.sendTask("tasks.xLate", [{}]);
     const le = await failureOf(late.get({ timeout: 20 }));
     assert.match(le.remoteMessage, /argument 0 \(arg\) \.value: Invalid key: Expected "value" but received undefined/);
-    const deadLate = await eventually(async () => (await deadLetters()).find((d) => d.id === late.id));
+    const deadLate = await eventually(async () => (await t.deadLetters()).find((d) => d.id === late.id));
     assert.equal(deadLate.task, "tasks.xLate");
     assert.deepEqual(await (await xLate.delay({ value: 3 })).get({ timeout: 20 }), { value: "late: 3" });
   });
 
   test("taskd call --wait prints which argument and field failed", async () => {
-    const r = await runCli(server.url, ["call", "tasks.x", '{"value":"nope"}', "--wait", "--timeout", "20"]);
+    const r = await t.cli(["call", "tasks.x", '{"value":"nope"}', "--wait", "--timeout", "20"]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /TaskValidationError: Cannot run tasks\.x: argument 0 \(arg\) \.value: Invalid type: Expected number but received "nope"/);
     assert.match(r.stderr, /\(0\.value: Invalid type: Expected number but received "nope"\)/);
@@ -175,12 +134,12 @@ describe("validate mode through dist/taskd", () => {
     // A dead letter would follow the stored result at once; one full round trip of a refused
     // call (sent, refused, dead-lettered) later, there is still none for this id.
     const probe = await app.sendTask("tasks.x", [{ value: "probe" }]);
-    await eventually(async () => (await deadLetters()).some((d) => d.id === probe.id));
-    assert.equal((await deadLetters()).some((d) => d.id === r.id), false);
+    await eventually(async () => (await t.deadLetters()).some((d) => d.id === probe.id));
+    assert.equal((await t.deadLetters()).some((d) => d.id === r.id), false);
   });
 
   test("the worker stays up and keeps serving after every refusal", async () => {
-    assert.equal(worker.proc.exitCode, null);
+    assert.equal(t.worker.proc.exitCode, null);
     assert.deepEqual(await (await x.delay({ value: 9 })).get({ timeout: 20 }), { value: "example: 9" });
   });
 });

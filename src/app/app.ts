@@ -5,70 +5,40 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import process from "node:process";
-import { Task } from "./task.ts";
-import { type AppConfig, DEFAULTS, routeFor, type TaskOptions } from "./options.ts";
-import { type ApplyOptions, buildMessage } from "./call.ts";
-import { arityOf, checkArity } from "../validate/arity.ts";
-import { type ExceptionInfo, Request, requestMessage } from "./request.ts";
-import { NotRegistered, serializeError } from "../errors/errors.ts";
+import type { Task } from "./task.ts";
+import { applyEager } from "./eager.ts";
+import { registerSharedTasks, setCurrentApp } from "./shared.ts";
+import { defineTask, exportAliases, registerClass } from "./registry.ts";
+import { signerOf, trustedKeysOf } from "./signing.ts";
+import type { AnyFn, Based, BoundArgs, TaskClass, TaskDecoratorOptions, ValidatedTaskOptions } from "./decorator.ts";
+import { type AppConfig, DEFAULTS, routeFor } from "./options.ts";
+import { type ApplyOptions, buildMessage, resultIgnored } from "./call.ts";
+import type { SendTaskArgs, TaskResult } from "./by_name.ts";
+import { checkCall } from "../validate/bind.ts";
+import { type ExceptionInfo, type Request, requestMessage } from "./request.ts";
+import { NotRegistered } from "../errors/errors.ts";
 import { Broker } from "../nats/broker.ts";
 import { ResultBackend } from "../nats/result_store.ts";
 import { revokeTask } from "../nats/revoked.ts";
-import { DEFAULT_BROKER_URL, openConnection } from "../nats/connection.ts";
+import { authOptions, DEFAULT_BROKER_URL, openConnection } from "../nats/connection.ts";
 import { checkName, type Names, namesFor } from "../nats/names.ts";
 import { encodeTask, type TaskMessage } from "../protocol/message.ts";
+import type { Compression } from "../protocol/codec.ts";
+import type { MessageSigner } from "../protocol/signing.ts";
 import { AsyncResult } from "../result/async_result.ts";
-import { EagerResult } from "../result/eager_result.ts";
-import { states } from "../protocol/states.ts";
+import type { EagerResult } from "../result/eager_result.ts";
 import { signals } from "../signals/signals.ts";
-import { trace } from "./trace.ts";
 import { validationOf } from "../validate/validate.ts";
 import { GroupResult } from "../result/group_result.ts";
 import type { Batches, SimpleRequest } from "./batches.ts";
-import { noteBody } from "../validate/params.ts";
-import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated, } from "../validate/types.ts";
+import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated } from "../validate/types.ts";
 import { Control } from "../control/client.ts";
 import { sendTaskSentEvent } from "../events/sent.ts";
-
-/** Any function: what `app.task()` accepts as a body. */
-// deno-lint-ignore no-explicit-any
-export type AnyFn = (...args: any[]) => any;
-/** A class `app.task({ base })` can use: a `Task` subclass constructed with no arguments. */
-// deno-lint-ignore no-explicit-any
-export type TaskClass = new () => Task<any, any>;
-/** The parameters of a bound body (`bind: true`) after `self`: what its `delay()` takes. */
-export type BoundArgs<F> = F extends (self: never, ...args: infer A) => unknown ? A : never;
-
-/** Options of `app.task()`: task options plus the base class. */
-export interface TaskDecoratorOptions extends TaskOptions {
-  /** The class the task is an instance of. @default the app's taskCls, else Task */
-  base?: TaskClass;
-  /** A Request subclass for this task's executions. */
-  Request?: typeof Request;
-  /** Batches: flush after this many messages. */
-  flushEvery?: number;
-  /** Batches: flush after this many seconds. */
-  flushInterval?: number;
-  /** Validate arguments and the return value with valibot schemas. */
-  validate?: boolean;
-  /** Validate mode: positional argument schemas. */
-  args?: unknown[];
-  /** Validate mode: keyword argument schema. */
-  kwargs?: unknown;
-  /** Validate mode: return value schema. */
-  returns?: unknown;
-  /** Validate mode: object schemas refuse unknown keys. */
-  validateStrict?: boolean;
-}
-
-/** Options of a validated task (`app.task()` with schemas) (`validate: true` with schemas). */
-export type ValidatedTaskOptions<S extends readonly AnySchema[] | undefined, K extends AnySchema | undefined, R extends AnySchema | undefined> =
-  & Omit<TaskDecoratorOptions, "validate" | "args" | "kwargs" | "returns">
-  & { validate: true; args?: S; kwargs?: K; returns?: R };
-
+import { sendTraced } from "./tracing.ts";
+import { defineSchedule, Schedules } from "./schedule/schedules.ts";
+import type { ScheduleDefinition } from "./schedule/definition.ts";
 
 const apps: App[] = [];
-const anonymousTasks = new WeakSet<Task>();
 
 /** Every App created in this process, oldest first. */
 export function allApps(): readonly App[] {
@@ -96,7 +66,6 @@ export class App {
   #conn?: Promise<NatsConnection>;
   #broker?: Promise<Broker>;
   #brokerOverride?: string;
-  #anonymousCount = 0;
   /**
    * Whether tasks sent ask for a reply (`resultReplies`). Workers set it to false for the apps
    * they serve: their subtasks' results are not awaited there.
@@ -131,7 +100,9 @@ export class App {
       maxBytes: config.resultMaxBytes ?? DEFAULTS.resultMaxBytes,
       maxCount: config.resultMaxCount ?? DEFAULTS.resultMaxCount,
     });
+    for (const [id, entry] of Object.entries(config.beatSchedule ?? {})) defineSchedule(this, id, entry);
     apps.push(this);
+    registerSharedTasks(this as unknown as Parameters<typeof registerSharedTasks>[0]);
   }
 
   /** The name a task gets when none is given. Override to change the scheme. */
@@ -151,6 +122,19 @@ export class App {
   task<F extends AnyFn>(fn: F): Task<Parameters<F>, ReturnType<F>>;
   /** Registers a Batches task: the function receives a list of SimpleRequest. */
   task(options: TaskDecoratorOptions & { base: typeof Batches }, fn: (requests: SimpleRequest[]) => unknown): Batches<unknown>;
+  /**
+   * Registers `fn` on a base class of your own (`base: DatabaseTask`): the task is an instance
+   * of it, typed so, and a bound body's `self` is one too.
+   * @example
+   * ```ts
+   * class DatabaseTask extends Task { get db() { return connectOnce(); } }
+   * export const processRows = app.task({ base: DatabaseTask }, function processRows() { return processRows.db.rows(); });
+   * ```
+   */
+  task<B extends TaskClass, F extends AnyFn>(options: TaskDecoratorOptions & { base: B; bind?: false }, fn: F): Based<B, Parameters<F>, ReturnType<F>>;
+  /** Registers a bound `fn` on a base class of your own: `self` is an instance of it. */
+  // deno-lint-ignore no-explicit-any
+  task<B extends TaskClass, F extends (self: InstanceType<B>, ...args: any[]) => any>(options: TaskDecoratorOptions & { base: B; bind: true }, fn: F): Based<B, BoundArgs<F>, ReturnType<F>>;
   /** Registers `fn` with task options. */
   task<F extends AnyFn, O extends TaskDecoratorOptions & { bind?: false } = TaskDecoratorOptions & { bind?: false }>(options: O & Unvalidated<O>, fn: F): Task<Parameters<F>, ReturnType<F>>;
   /** Registers a bound `fn`: the task instance comes first. */
@@ -195,23 +179,7 @@ export class App {
     F extends (...args: BodyArgs<S, K>) => BodyReturn<R> = (...args: BodyArgs<S, K>) => BodyReturn<R>,
   >(options: ValidatedTaskOptions<S, K, R> & { args: S; bind?: false }, fn: F): Task<SchemaInputs<S>, Returned<R, F>>;
   task(a: AnyFn | TaskDecoratorOptions, b?: AnyFn): Task {
-    const [options, fn] = typeof a === "function" ? [{} as TaskDecoratorOptions, a] : [a, b];
-    if (typeof fn !== "function") throw new TypeError("Cannot register task: app.task() needs a function");
-    // An arrow passed straight to app.task() has no name: number it in registration order,
-    // the same in every process (and runtime) that loads the module; the worker also registers
-    // it under its export name (see exportAliases).
-    const anonymous = !options.name && !fn.name;
-    const name = options.name ?? this.genTaskName(fn.name || `anonymous_${++this.#anonymousCount}`);
-    const Base = options.base ?? this.config.taskCls ?? Task;
-    const task = new Base() as Task;
-    const { base: _base, ...rest } = options;
-    Object.assign(task, rest);
-    const bind = options.bind ?? false;
-    task.run = bind ? (...args: unknown[]) => fn(task, ...args) : fn;
-    task.arity = arityOf(fn, bind ? 1 : 0);
-    noteBody(task, fn, bind ? 1 : 0);
-    if (anonymous) anonymousTasks.add(task);
-    return this.#add(task, name);
+    return defineTask(this, a, b);
   }
 
   /**
@@ -220,15 +188,7 @@ export class App {
    * `tasks.processRows` as well as to its derived name). The worker calls it after loading.
    */
   exportAliases(exports: Record<string, unknown>): string[] {
-    const added: string[] = [];
-    for (const [key, value] of Object.entries(exports)) {
-      if (!(value instanceof Task) || value.app !== this || !anonymousTasks.has(value)) continue;
-      const alias = this.genTaskName(key);
-      if (this.tasks.has(alias)) continue;
-      this.tasks.set(alias, value);
-      added.push(alias);
-    }
-    return added;
+    return exportAliases(this, exports);
   }
 
   /**
@@ -236,23 +196,7 @@ export class App {
    * unless `options.name` or a `name` field is given.
    */
   register<T extends Task>(Cls: new () => T, options: TaskDecoratorOptions = {}): T {
-    if (typeof Cls !== "function") throw new TypeError("Cannot register: app.register() needs a Task subclass");
-    const task = new Cls();
-    if (!(task instanceof Task)) throw new TypeError(`Cannot register ${Cls.name}: it does not extend Task`);
-    const { base: _base, ...rest } = options;
-    Object.assign(task, rest);
-    const name = options.name ?? (Object.hasOwn(task, "name") ? task.name : undefined) ?? this.genTaskName(Cls.name);
-    task.arity = arityOf(task.run);
-    return this.#add(task, name);
-  }
-
-  #add<T extends Task>(task: T, name: string): T {
-    task.name = name;
-    task.app = this;
-    if (task.queue) checkName("queue", task.queue);
-    if (validationOf(task)?.ownsArity) task.arity = undefined; // the schemas count the arguments
-    this.tasks.set(name, task);
-    return task;
+    return registerClass(this, Cls, options);
   }
 
   /** The broker URL in force: `TASKD_BROKER_URL`, else the App's `broker`, else the dev server. */
@@ -274,14 +218,7 @@ export class App {
       servers: this.brokerUrl(),
       name: `taskd ${this.main}`,
       timeout: (this.config.connectTimeout ?? 5) * 1000,
-      creds: this.config.creds,
-      nkey: this.config.nkey,
-      tlsCa: this.config.tlsCa,
-      tlsCert: this.config.tlsCert,
-      tlsKey: this.config.tlsKey,
-      user: this.config.user,
-      pass: this.config.pass,
-      token: this.config.token,
+      ...authOptions(this.config),
     }).catch((e) => {
       this.#conn = undefined;
       throw e;
@@ -322,28 +259,33 @@ export class App {
 
   /** Sends a registered task (what `delay`/`applyAsync` call). */
   async sendTaskFor(task: Task, args: unknown[], options: ApplyOptions = {}): Promise<AsyncResult | EagerResult> {
-    if (this.config.taskAlwaysEager) return this.applyEager(task, args, options);
+    if (this.config.taskAlwaysEager) return applyEager(task, args, options);
     const kwargs = options.kwargs ?? {};
-    if (task.arity && task.effective("typing")) {
-      checkArity(task.name, task.arity, args.length + (Object.keys(kwargs).length > 0 ? 1 : 0));
-    }
+    if (task.arity && task.effective("typing")) checkCall(task, args, kwargs);
     const spec = validationOf(task);
     if (spec) await spec.checkCall(args, kwargs);
-    const msg = buildMessage(task.name, this.queueFor(task.name, task, options), args, options);
+    const msg = buildMessage(task.name, this.queueFor(task.name, task, options), args, task.expires !== undefined && options.expires === undefined ? { ...options, expires: task.expires } : options);
     const tl: [number | null, number | null] = [options.softTimeLimit ?? null, options.timeLimit ?? null];
     if (tl[0] !== null || tl[1] !== null) msg.timelimit = tl;
     await this.publish(msg, { serializer: options.serializer ?? task.effective("serializer"), compression: options.compression ?? task.effective("compression") });
-    return new AsyncResult(msg.id, this, task.name);
+    return new AsyncResult(msg.id, this, task.name, resultIgnored(task, options));
   }
 
   /**
-   * Sends a task by name, without its module.
+   * Sends a task by name, without its module. Give the task's type (`typeof` the task, from an
+   * `import type`, or a function type) to have the arguments checked and `get()` typed.
    * @example
    * ```ts
    * const r = await app.sendTask("tasks.add", [2, 3]);
+   * // typed, without loading the worker's module:
+   * import type { add } from "./tasks.ts";
+   * const sum = await (await app.sendTask<typeof add>("tasks.add", [2, 3])).get(); // number
+   * const same = await app.sendTask<(x: number, y: number) => number>("tasks.add", [2, 3]);
    * ```
    */
-  async sendTask(name: string, args: unknown[] = [], options: ApplyOptions = {}): Promise<AsyncResult> {
+  async sendTask<F = unknown>(name: string, ...rest: SendTaskArgs<F>): Promise<AsyncResult<TaskResult<F>>> {
+    const args: unknown[] = rest[0] ?? [];
+    const options: ApplyOptions = rest[1] ?? {};
     if (typeof name !== "string" || !name) throw new TypeError("Cannot send task: its name must be a non-empty string");
     const task = this.tasks.get(name);
     const msg = buildMessage(name, this.queueFor(name, task, options), args, options);
@@ -351,11 +293,28 @@ export class App {
       serializer: options.serializer ?? task?.effective("serializer") ?? this.config.taskSerializer,
       compression: options.compression ?? task?.effective("compression") ?? this.config.taskCompression,
     });
-    return new AsyncResult(msg.id, this, name);
+    return new AsyncResult<TaskResult<F>>(msg.id, this, name, task ? resultIgnored(task, options) : options.ignoreResult === true);
+  }
+
+  /**
+   * The signer of this App's messages (`signing.key`, else `TASKD_SIGNING_KEY`), or `null`
+   * when it sends unsigned messages. Throws a `TypeError` when the key is not an nkey seed.
+   * @ignore wiring for the worker and the CLI.
+   */
+  signer(): MessageSigner | null {
+    return signerOf(this.config);
+  }
+
+  /**
+   * The public keys whose signatures a worker serving this App accepts (`signing.trusted`, else
+   * `TASKD_TRUSTED_KEYS`, plus its own key), or `undefined` when it accepts unsigned messages.
+   */
+  trustedKeys(): string[] | undefined {
+    return trustedKeysOf(this.config);
   }
 
   /** Encodes and publishes a message: to its queue, or to the delayed stream when it has a future eta. */
-  async publish(msg: TaskMessage, encode: { serializer?: string; compression?: "gzip" } = {}): Promise<void> {
+  async publish(msg: TaskMessage, encode: { serializer?: string; compression?: Compression } = {}): Promise<void> {
     if (signals.beforeTaskPublish.hasReceivers) {
       await signals.beforeTaskPublish.send(msg.task, { body: [msg.args, msg.kwargs, msg.embed], exchange: "", routingKey: msg.queue, headers: msg, properties: {} });
     }
@@ -364,10 +323,13 @@ export class App {
     const eta = msg.eta === undefined ? undefined : Date.parse(msg.eta);
     const delayed = eta !== undefined && eta > Date.now();
     if (msg.replyTo === undefined && this.sendReplies) msg.replyTo = this.backend.inbox(broker.nc)?.expect(msg.id, delayed ? eta : undefined);
-    const wire = encodeTask(msg, encode);
-    // Before the publish, on the same connection: a monitor sees task-sent before task-received.
-    if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
-    await broker.publish(delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue), wire);
+    await sendTraced(msg, delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue), async (subject) => {
+      const wire = encodeTask(msg, encode);
+      this.signer()?.sign(wire.headers, wire.data);
+      // Before the publish, on the same connection: a monitor sees task-sent before task-received.
+      if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
+      await broker.publish(subject, wire);
+    });
     if (signals.afterTaskPublish.hasReceivers) {
       await signals.afterTaskPublish.send(msg.task, { headers: msg, body: [msg.args, msg.kwargs, msg.embed], exchange: "", routingKey: msg.queue });
     }
@@ -380,21 +342,9 @@ export class App {
     await this.publish(msg, { serializer: task.effective("serializer"), compression: task.effective("compression") });
   }
 
-  /** Runs `task` in this process (`apply()`), retrying in place, and returns its EagerResult. */
-  async applyEager(task: Task, args: unknown[], options: ApplyOptions = {}): Promise<EagerResult> {
-    const id = options.taskId ?? crypto.randomUUID();
-    const kwargs = options.kwargs ?? {};
-    for (let retries = options.retries ?? 0;; retries++) {
-      const Req = task.Request ?? Request;
-      const request = new Req({ id, taskName: task.name, args, kwargs, isEager: true, retries, rootId: id, correlationId: id, ignoreResult: options.ignoreResult ?? task.effective("ignoreResult") });
-      const outcome = await trace(task, request);
-      if (outcome.kind === "retry") continue;
-      const meta = { taskId: id, taskName: task.name, retries, dateDone: new Date().toISOString() };
-      if (outcome.kind === "success") return new EagerResult(id, { ...meta, status: states.SUCCESS, result: outcome.value });
-      if (outcome.kind === "ignored") return new EagerResult(id, { ...meta, status: states.PENDING, result: null });
-      const error = serializeError(outcome.kind === "rejected" ? outcome.reject : outcome.error);
-      return new EagerResult(id, { ...meta, status: states.FAILURE, result: error, traceback: error.stack });
-    }
+  /** Makes this App the one shared tasks are called through outside a task (Celery's `set_current`); a new App is current. */
+  setCurrent(): void {
+    setCurrentApp(this as unknown as Parameters<typeof setCurrentApp>[0]);
   }
 
   /** An AsyncResult for a known task id. */
@@ -413,6 +363,25 @@ export class App {
    */
   async revoke(taskId: string, options: { terminate?: boolean } = {}): Promise<void> {
     await revokeTask(this, taskId, options.terminate ?? false);
+  }
+
+  /**
+   * Defines a periodic task in code (docs/beat.md); beats store it on the server when they start,
+   * keeping its cursor when the definition is unchanged. Throws on an invalid rule.
+   * @example
+   * ```ts
+   * app.schedule("tick", { task: tick, every: 1, args: ["t"] });
+   * app.schedule("nightly", { task: "tasks.nightly", cron: "30 2 * * *", tz: "Europe/Berlin", catchup: "once", overlap: "skip" });
+   * ```
+   */
+  schedule(id: string, definition: ScheduleDefinition): void {
+    defineSchedule(this, id, definition);
+  }
+
+  #schedules?: Schedules;
+  /** Schedules stored on the server: `list`, `add`, `remove`, `pause`, `resume`, `run`. */
+  get schedules(): Schedules {
+    return (this.#schedules ??= new Schedules(this));
   }
 
   #control?: Control;

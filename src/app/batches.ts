@@ -62,3 +62,21 @@ export class Batches<R = any> extends Task<any[], R> {
 export function isBatches(task: Task): task is Batches {
   return (task as Batches).batches === true;
 }
+
+/**
+ * Why a batch task's message that takes part in a workflow is refused, or `undefined`. A batch
+ * has no result per request (the function stores them itself, or not), so the worker cannot
+ * call `link`/`linkError`, send the next step of a chain or count a chord member: such a message
+ * is dead-lettered with this reason, a FAILURE is stored for it, and its chord or chain is
+ * settled as such (it never hangs).
+ */
+export function batchWorkflowRefusal(name: string, embed: { callbacks?: unknown; errbacks?: unknown; chain?: unknown; chord?: unknown }): string | undefined {
+  const used = [
+    Array.isArray(embed.callbacks) && embed.callbacks.length ? "link" : "",
+    Array.isArray(embed.errbacks) && embed.errbacks.length ? "linkError" : "",
+    Array.isArray(embed.chain) && embed.chain.length ? "a chain" : "",
+    embed.chord ? "a chord" : "",
+  ].filter(Boolean);
+  if (!used.length) return undefined;
+  return `Cannot run ${name}: it is a Batches task, which has no result per request, so it cannot take part in ${used.join(", ")}; call it without link/linkError and outside chains and chords`;
+}

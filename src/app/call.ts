@@ -6,6 +6,7 @@
 import { hostname } from "node:os";
 import process from "node:process";
 import type { TaskMessage } from "../protocol/message.ts";
+import type { Task } from "./task.ts";
 import type { Compression } from "../protocol/codec.ts";
 import { checkTaskId } from "../protocol/result.ts";
 import { currentTask } from "../context/task_context.ts";
@@ -19,11 +20,13 @@ export interface ApplyOptions {
   eta?: Date | string;
   /** Seconds from now, or a Date, after which the task is not run (state REVOKED). */
   expires?: number | Date | string;
+  /** The name logs and events show for this call instead of the task's (Celery's `shadow`). */
+  shadow?: string;
   /** The queue to send to. @default task option, route, or the app's default queue */
   queue?: string;
   /** The task id. @default a random UUID */
   taskId?: string;
-  /** Keyword arguments: they reach the body as one trailing object argument. */
+  /** Keyword arguments: bound to the body's parameters by name, the others as one options object (docs/tasks.md "Keyword arguments"). */
   kwargs?: Record<string, unknown>;
   /** Store no result for this call. */
   ignoreResult?: boolean;
@@ -57,6 +60,11 @@ export interface ApplyOptions {
   chain?: unknown[];
   /** Chord info (set by canvas). */
   chord?: unknown;
+  /**
+   * A chord only: seconds after which a chord still incomplete ends with a `ChordError`
+   * naming its pending members (docs/canvas.md). @default none
+   */
+  chordTimeout?: number;
 }
 
 /** `host/pid`, the origin written into messages. */
@@ -103,8 +111,14 @@ export function buildMessage(task: string, queue: string, args: unknown[], o: Ap
     origin: ORIGIN,
     argsrepr: o.argsrepr,
     kwargsrepr: o.kwargsrepr,
+    shadow: o.shadow,
     timelimit: soft !== null || hard !== null ? [soft, hard] : undefined,
     ignoreResult: o.ignoreResult,
     headers: o.headers,
   };
+}
+
+/** Whether nothing will ever be stored for a call: its result is ignored and its errors too. */
+export function resultIgnored(task: Task, options: ApplyOptions): boolean {
+  return (options.ignoreResult ?? task.effective("ignoreResult")) && !task.effective("storeErrorsEvenIfIgnored");
 }

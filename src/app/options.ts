@@ -8,6 +8,8 @@ import { DEFAULT_REPLICAS, DEFAULT_RESULT_EXPIRES, DEFAULT_RESULT_MAX_BYTES, DEF
 import { DEFAULT_DEAD_LETTER_EXPIRES, DEFAULT_DEAD_LETTER_MAX_BYTES, DEFAULT_DEDUP_WINDOW, DEFAULT_QUEUE_MAX_BYTES } from "../nats/broker.ts";
 import type { BrokerAuthOptions } from "../nats/connection.ts";
 import type { Compression } from "../protocol/codec.ts";
+import type { SigningOptions } from "../protocol/signing.ts";
+import type { BeatScheduleEntry } from "./schedule/definition.ts";
 
 /** Celery's defaults, reused by the CLI's help. */
 export const DEFAULTS = {
@@ -28,6 +30,7 @@ export const DEFAULTS = {
   concurrency: 10,
   prefetchMultiplier: 4,
   replicas: DEFAULT_REPLICAS,
+  resultReprMaxsize: 1024,
   /** A message delivered this many times without completing is dead-lettered. */
   maxDeliveries: 10,
 } as const;
@@ -87,6 +90,14 @@ export interface TaskOptions {
   trackStarted?: boolean;
   /** With acksLate: requeue the message when the execution unit dies. @default false */
   rejectOnWorkerLost?: boolean;
+  /**
+   * With acksLate: ack a message whose task failed or hit its time limit (Celery's
+   * `acks_on_failure_or_timeout`); `false` leaves it for redelivery (until the delivery bound
+   * dead-letters it). @default true
+   */
+  acksOnFailureOrTimeout?: boolean;
+  /** Seconds (or a time) after which a call not yet run is discarded as REVOKED, unless the call says otherwise. @default undefined */
+  expires?: number | Date | string;
   /** The queue it is sent to. @default "default" */
   queue?: string;
 }
@@ -130,6 +141,13 @@ export interface AppConfig extends BrokerAuthOptions {
   /** Bytes the dead-letter stream may hold; past it the oldest go first. -1: no bound. @default 268435456 (256 MiB) */
   deadLetterMaxBytes?: number;
   /**
+   * Signed messages: `key` (an nkey seed, `SU…`) signs every task message this App sends;
+   * a worker serving this App runs only messages signed by a `trusted` public key (`U…`) or by
+   * its own key, and dead-letters the rest. Also `TASKD_SIGNING_KEY` and `TASKD_TRUSTED_KEYS`
+   * (comma-separated). docs/security.md. @default undefined (unsigned)
+   */
+  signing?: SigningOptions;
+  /**
    * Tasks this App sends ask workers to publish their result to its reply inbox, so `get()`
    * needs no per-task watch (docs/results.md); `false`: every `get()` watches the KV entry.
    * Workers turn it off for the apps they serve. @default true
@@ -153,6 +171,10 @@ export interface AppConfig extends BrokerAuthOptions {
   taskCompression?: Compression;
   /** App-wide rejectOnWorkerLost. @default false */
   taskRejectOnWorkerLost?: boolean;
+  /** App-wide acksOnFailureOrTimeout. @default true */
+  taskAcksOnFailureOrTimeout?: boolean;
+  /** How many characters of a result events and logs show (Celery's `resultrepr_maxsize`). @default 1024 */
+  resultReprMaxsize?: number;
   /** Run every call in process, as `apply()` does. @default false */
   taskAlwaysEager?: boolean;
   /** App-wide hard time limit, seconds. @default undefined */
@@ -168,6 +190,12 @@ export interface AppConfig extends BrokerAuthOptions {
   taskCls?: new () => any;
   /** Seconds a client waits for its first connection. @default 5 */
   connectTimeout?: number;
+  /**
+   * Periodic tasks by schedule id, as Celery's `beat_schedule` (docs/beat.md): stored on the
+   * server when a beat starts. @default {}
+   * @example `{ "add-every-30s": { task: "tasks.add", schedule: 30, args: [16, 16] } }`
+   */
+  beatSchedule?: Record<string, BeatScheduleEntry>;
 }
 
 /** Resolves the queue for `name` from `taskRoutes` (exact name first, then `*` globs). */

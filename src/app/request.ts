@@ -5,7 +5,7 @@
  * an override that throws instead of letting it reach the worker.
  * @module
  */
-import type { Embed, TaskMessage } from "../protocol/message.ts";
+import { type Embed, H, type TaskMessage } from "../protocol/message.ts";
 import type { Task } from "./task.ts";
 import { getLogger } from "../log/logger.ts";
 
@@ -21,6 +21,16 @@ export interface DeliveryInfo {
   redelivered: boolean;
   /** How many times the broker delivered it (1 the first time). */
   deliveryCount: number;
+}
+
+/** What a periodic task's run knows about its schedule (`request.schedule`). */
+export interface ScheduleInfo {
+  /** The schedule's id. */
+  id: string;
+  /** The due time this run fired for. */
+  scheduledFor: Date;
+  /** A catch-up run for a due time missed while no beat ran. */
+  backfilled: boolean;
 }
 
 /** The fields a request is built from. */
@@ -109,6 +119,8 @@ export class Request {
   embed: Embed = {};
   /** The task this request runs (set by the worker and by apply()). */
   task?: Task;
+  /** Set when a beat fired this run: the schedule, the due time, whether it is a backfill (docs/beat.md). */
+  schedule?: ScheduleInfo;
 
   /**
    * A request with these fields (the worker and apply() fill them).
@@ -116,6 +128,7 @@ export class Request {
    */
   constructor(fields?: RequestFields) {
     if (fields) Object.assign(this, fields);
+    this.schedule ??= scheduleOf(this.headers);
   }
 
   /**
@@ -131,6 +144,14 @@ export class Request {
    * time limit, a lost execution unit). Not called by `apply()`. The default does nothing.
    */
   onFailure(_exc: unknown, _einfo: ExceptionInfo): void | Promise<void> {}
+}
+
+/** The schedule headers a beat's firing carries, read into a {@link ScheduleInfo}. */
+function scheduleOf(headers: Record<string, string> | undefined): ScheduleInfo | undefined {
+  const id = headers?.[H.schedule];
+  const at = headers?.[H.scheduledFor];
+  if (!id || !at || Number.isNaN(Date.parse(at))) return undefined;
+  return { id, scheduledFor: new Date(at), backfilled: headers![H.backfilled] === "1" };
 }
 
 /**

@@ -5,10 +5,12 @@
  * travels in messages and is called by name on any worker that registered the task.
  * @module
  */
+import { applyEager } from "./eager.ts";
 import { allApps, type App } from "./app.ts";
 import type { ApplyOptions } from "./call.ts";
 import type { Task } from "./task.ts";
 import { AsyncResult } from "../result/async_result.ts";
+import type { EagerResult } from "../result/eager_result.ts";
 import { type SignatureData, type SignatureOptions, type SubtaskType, toSignatureData, toSignatureList } from "../protocol/signature_data.ts";
 
 export type { SignatureData, SignatureOptions, SubtaskType };
@@ -168,6 +170,24 @@ export class Signature<R = unknown> {
     const task = app.tasks.get(this.task);
     const r = task ? await app.sendTaskFor(task, finalArgs, merged) : await app.sendTask(this.task, finalArgs, merged);
     return r as AsyncResult<R>;
+  }
+
+  /**
+   * Runs the task here and now, in this process (Celery's `apply`): `args` go before the
+   * partial args as in `applyAsync`; its `link`/`linkError` callbacks and the rest of a chain
+   * run in process too. The task must be registered in this process.
+   */
+  apply(args: unknown[] = [], options: ApplyOptions = {}): Promise<EagerResult<R>> {
+    const app = this.app;
+    const { kwargs: callKwargs, ...callOptions } = options;
+    const finalArgs = this.immutable ? [...this.args] : [...args, ...this.args];
+    const kwargs = this.immutable ? { ...this.kwargs } : { ...this.kwargs, ...(callKwargs ?? {}) };
+    const merged: ApplyOptions = { ...(this.options as ApplyOptions), ...callOptions, kwargs };
+    const task = app.tasks.get(this.task);
+    if (!task) {
+      return Promise.reject(new TypeError(`Cannot run ${this.task} in process (apply, taskAlwaysEager): no task of that name is registered in this process; import the module that defines it`));
+    }
+    return applyEager(task, finalArgs, merged) as Promise<EagerResult<R>>;
   }
 
   /** Sends the task with these arguments before the partial ones. */

@@ -4,6 +4,8 @@
  * `base` class) whose `run` is the function; class tasks subclass `Task` and define `run`.
  * @module
  */
+import { applyEager } from "./eager.ts";
+import type { ValidateContext } from "../validate/validate.ts";
 import type { App } from "./app.ts";
 import type { ApplyOptions } from "./call.ts";
 import { currentTask } from "../context/task_context.ts";
@@ -79,6 +81,10 @@ export class Task<A extends unknown[] = any[], R = any> {
   declare returns?: unknown;
   /** Validate mode: object schemas refuse unknown keys. */
   declare validateStrict?: boolean;
+  /** Validate mode: valibot's parse config, or a function of the task giving it. */
+  declare validateContext?: ValidateContext;
+  /** Validate mode: how a parsed return value is dumped for storing. */
+  declare validateDump?: (value: unknown) => unknown;
   /** @internal the body's arity, for the typing check. */
   declare arity?: Arity;
   // The task options as fields (see TaskOptions). Unset (undefined) means "not set on this
@@ -130,6 +136,10 @@ export class Task<A extends unknown[] = any[], R = any> {
   declare trackStarted?: boolean;
   /** With acksLate: requeue the message when the execution unit dies. @default false */
   declare rejectOnWorkerLost?: boolean;
+  /** With acksLate: ack a failed or timed-out message; `false` leaves it for redelivery. @default true */
+  declare acksOnFailureOrTimeout?: boolean;
+  /** Seconds (or a time) after which a call not yet run is discarded, unless the call says. @default undefined */
+  declare expires?: number | Date | string;
   /** The queue it is sent to. @default "default" */
   declare queue?: string;
 
@@ -192,7 +202,7 @@ export class Task<A extends unknown[] = any[], R = any> {
 
   /** Runs the task here and now, in this process (`request.isEager`), with retries. */
   apply(args: Partial<A> | A = [] as unknown as A, options: ApplyOptions = {}): Promise<EagerResult<Awaited<R>>> {
-    return this.app.applyEager(this, args as unknown[], options) as Promise<EagerResult<Awaited<R>>>;
+    return applyEager(this, args as unknown[], options) as Promise<EagerResult<Awaited<R>>>;
   }
 
   /**
@@ -212,10 +222,11 @@ export class Task<A extends unknown[] = any[], R = any> {
     }
     const max = options.maxRetries !== undefined ? options.maxRetries : this.effective("maxRetries");
     if (max !== null && req.retries >= max) {
-      if (exc !== undefined) throw exc;
-      throw new MaxRetriesExceededError(
-        `Cannot retry ${this.name}[${req.id}]: it was retried ${req.retries} times and maxRetries is ${max}`,
-        { taskId: req.id, taskName: this.name },
+      throw markRaisedByRetry(
+        exc ?? new MaxRetriesExceededError(
+          `Cannot retry ${this.name}[${req.id}]: it was retried ${req.retries} times and maxRetries is ${max}`,
+          { taskId: req.id, taskName: this.name },
+        ),
       );
     }
     const when = options.eta ?? new Date(Date.now() + 1000 * (options.countdown ?? this.effective("defaultRetryDelay")));
@@ -287,6 +298,8 @@ export interface EffectiveOptions {
   trackStarted: boolean;
   /** With acksLate: requeue the message when the execution unit dies (App: `taskRejectOnWorkerLost`). @default false */
   rejectOnWorkerLost: boolean;
+  /** With acksLate: ack a failed or timed-out message (App: `taskAcksOnFailureOrTimeout`). @default true */
+  acksOnFailureOrTimeout: boolean;
   /** Check arguments against the function's arity before sending. @default true */
   typing: boolean;
   /** Body serializer (App: `taskSerializer`). @default "msgpack" */
@@ -311,6 +324,7 @@ const BUILTIN: EffectiveOptions = {
   storeErrorsEvenIfIgnored: false,
   trackStarted: false,
   rejectOnWorkerLost: false,
+  acksOnFailureOrTimeout: true,
   typing: true,
   serializer: DEFAULTS.serializer,
   compression: undefined,
@@ -328,9 +342,22 @@ const APP_DEFAULTS: Partial<Record<keyof EffectiveOptions, keyof AppConfig>> = {
   serializer: "taskSerializer",
   compression: "taskCompression",
   rejectOnWorkerLost: "taskRejectOnWorkerLost",
+  acksOnFailureOrTimeout: "taskAcksOnFailureOrTimeout",
   timeLimit: "taskTimeLimit",
   softTimeLimit: "taskSoftTimeLimit",
 };
 
 /** Task options a Task subclass may also carry. */
 export type { TaskOptions };
+
+const fromRetry = new WeakSet<object>();
+
+function markRaisedByRetry(error: unknown): unknown {
+  if (typeof error === "object" && error !== null) fromRetry.add(error);
+  return error;
+}
+
+/** Whether `error` was raised by `retry()` past its maxRetries (autoretry leaves it alone). */
+export function raisedByRetry(error: unknown): boolean {
+  return typeof error === "object" && error !== null && fromRetry.has(error);
+}

@@ -13,11 +13,13 @@
 import { runInTask } from "../context/task_context.ts";
 import { ExceptionInfo, type Request, requestFailed } from "./request.ts";
 import type { Task } from "./task.ts";
-import { backoffDelay } from "./backoff.ts";
+import { autoretries, autoretryCountdown, isAny } from "./autoretry.ts";
 import { Ignore, Reject, Retry } from "../errors/semipredicates.ts";
+import { raisedByRetry } from "./task.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
 import { isRefusedCall, validationOf } from "../validate/validate.ts";
+import { bindCall } from "../validate/bind.ts";
 import { states } from "../protocol/states.ts";
 
 const log = getLogger("taskd.trace");
@@ -59,29 +61,18 @@ async function safely(what: string, fn: () => unknown): Promise<void> {
   }
 }
 
-function isAny(e: unknown, classes: readonly unknown[] | undefined): boolean {
-  // deno-lint-ignore no-explicit-any
-  return Boolean(classes?.some((c) => typeof c === "function" && e instanceof (c as any)));
-}
-
-/** The arguments the body receives: args, then kwargs as one trailing object when there are any. */
-export function callArgs(args: unknown[], kwargs: Record<string, unknown>): unknown[] {
-  return kwargs && Object.keys(kwargs).length > 0 ? [...args, kwargs] : args;
+/**
+ * The arguments the body of `task` receives: args, then kwargs bound by name, the rest as one
+ * options object (src/validate/bind.ts). Throws a refused `TypeError` when they cannot bind.
+ */
+export function callArgs(task: Task, args: unknown[], kwargs: Record<string, unknown>): unknown[] {
+  return bindCall(task, args, kwargs);
 }
 
 async function autoretry(task: Task, request: Request, error: unknown): Promise<Outcome | undefined> {
-  if (!isAny(error, task.autoretryFor) || isAny(error, task.dontAutoretryFor)) return undefined;
+  if (!autoretries(task, error)) return undefined;
   const kw = task.retryKwargs ?? {};
-  let countdown = kw.countdown;
-  const backoff = task.retryBackoff ?? false;
-  if (backoff !== false) {
-    countdown = backoffDelay({
-      factor: backoff === true ? 1 : Number(backoff),
-      retries: request.retries,
-      max: task.effective("retryBackoffMax"),
-      jitter: task.effective("retryJitter"),
-    });
-  }
+  const countdown = autoretryCountdown(task, request.retries);
   try {
     await task.retry({ exc: error, countdown, maxRetries: "maxRetries" in kw ? kw.maxRetries : undefined });
   } catch (e) {
@@ -91,11 +82,27 @@ async function autoretry(task: Task, request: Request, error: unknown): Promise<
   return undefined;
 }
 
-async function classify(task: Task, request: Request, error: unknown): Promise<Outcome> {
+async function classify(task: Task, request: Request, thrown: unknown): Promise<Outcome> {
+  // `throw self.retry(…)` (Celery's `raise self.retry(…)`) throws the promise retry() returns:
+  // what it settles to is what was meant.
+  let error = thrown;
+  if (isThenable(thrown)) {
+    try {
+      error = await thrown;
+    } catch (e) {
+      error = e;
+    }
+  }
   if (error instanceof Retry) return { kind: "retry", retry: error };
   if (error instanceof Ignore) return { kind: "ignored", ignore: error };
   if (error instanceof Reject) return { kind: "rejected", reject: error };
-  return (await autoretry(task, request, error)) ?? { kind: "failure", error, expected: isAny(error, task.throws) };
+  // An error retry() itself raised (past maxRetries) ends the task: it is not autoretried again.
+  const auto = raisedByRetry(error) ? undefined : await autoretry(task, request, error);
+  return auto ?? { kind: "failure", error, expected: isAny(error, task.throws) };
+}
+
+function isThenable(x: unknown): x is PromiseLike<unknown> {
+  return typeof x === "object" && x !== null && typeof (x as { then?: unknown }).then === "function";
 }
 
 /** Runs `task` for `request`, with its handlers and signals, and returns the outcome. */
@@ -111,7 +118,7 @@ export function trace(task: Task, request: Request, hooks: TraceHooks = {}): Pro
       await safely(`${task.name}.beforeStart`, () => task.beforeStart(id, args, kwargs));
       try {
         const spec = validationOf(task);
-        const input = spec ? await spec.parseArgs(args, kwargs) : callArgs(args, kwargs);
+        const input = spec ? await spec.parseArgs(args, kwargs) : callArgs(task, args, kwargs);
         let value = await task.run(...input);
         if (spec) value = await spec.parseReturn(value);
         outcome = { kind: "success", value };
@@ -155,6 +162,12 @@ async function handlers(task: Task, request: Request, o: Outcome): Promise<Excep
     await safely(`${task.name}.afterReturn`, () => task.afterReturn(states.FAILURE, o.error, id, args, kwargs, einfo));
     return einfo;
   }
-  // Ignore and Reject: no handler, as in Celery (they are not outcomes of the task's work).
+  if (o.kind === "rejected" && !o.reject.requeue) {
+    // Stored as FAILURE, so announced as one (Celery #4222); no handler runs for a rejection.
+    const einfo = new ExceptionInfo(o.reject);
+    await signals.taskFailure.send(task, { taskId: id, exception: o.reject, args, kwargs, traceback: einfo.traceback, einfo, task, request });
+    return einfo;
+  }
+  // Ignore and a requeued Reject: no handler, as in Celery (they are not outcomes of the task's work).
   return undefined;
 }

@@ -12,6 +12,9 @@ import type { ApplyOptions } from "../app/call.ts";
 import type { AsyncResult } from "../result/async_result.ts";
 import { type SignatureData, type SignatureOptions, toSignatureData, toSignatureList } from "../protocol/signature_data.ts";
 import { fromData, registerSubtaskType, Signature } from "../app/signature.ts";
+import type { EagerResult } from "../result/eager_result.ts";
+import { ChainError } from "./errors.ts";
+import { eagerFailure, eagerReason } from "./eager.ts";
 
 /**
  * Steps of a chain: each result feeds the next; the chain's result is the last step's.
@@ -64,6 +67,7 @@ export class Chain<R = unknown> extends Signature<R> {
    * last step; other options apply to the first step (as in Celery).
    */
   override async applyAsync(args: unknown[] = [], options: ApplyOptions = {}): Promise<AsyncResult<R>> {
+    if (this.app.config.taskAlwaysEager) return (await this.apply(args, options)) as unknown as AsyncResult<R>;
     const steps = this.#prepare().map((s) => s.clone());
     if (steps.length === 0) throw new TypeError("Cannot apply an empty chain: give it at least one step");
     const all = { ...(this.options as ApplyOptions), ...options };
@@ -81,6 +85,38 @@ export class Chain<R = unknown> extends Signature<R> {
     const rest: SignatureData[] = [...steps.slice(1).map((s) => s.toJSON()), ...((outerRest as SignatureData[] | undefined) ?? [])];
     await first.applyAsync(args, { ...firstOptions, chain: rest.length ? rest : undefined, parentId, rootId: rootId ?? firstId });
     return result;
+  }
+
+  /**
+   * Runs the chain here, step by step (as `applyAsync` under `taskAlwaysEager`): each result
+   * is put before the next step's partial arguments. A step that does not succeed stops it:
+   * the result is then the last step's, FAILURE with a `ChainError` naming the step (or the
+   * failing step's own result when it is the last).
+   */
+  override async apply(args: unknown[] = [], options: ApplyOptions = {}): Promise<EagerResult<R>> {
+    const steps = this.#prepare().map((s) => s.clone());
+    if (steps.length === 0) throw new TypeError("Cannot apply an empty chain: give it at least one step");
+    const all = { ...(this.options as ApplyOptions), ...options };
+    const { link, linkError, taskId, chain: outerRest, chord: _chord, groupId: _g, parentId: _p, rootId: _r, ...firstOptions } = all;
+    const errbacks = toSignatureList(linkError, "linkError");
+    if (errbacks) for (const s of steps) s.options.linkError = [...(toSignatureList(s.options.linkError) ?? []), ...errbacks];
+    const last = steps[steps.length - 1];
+    const callbacks = toSignatureList(link, "link");
+    if (callbacks) last.options.link = [...(toSignatureList(last.options.link) ?? []), ...callbacks];
+    if (Array.isArray(outerRest) && outerRest.length) last.options.chain = [...(toSignatureList(last.options.chain) ?? []), ...toSignatureList(outerRest)!];
+    const final = lastResult(steps, taskId);
+    let result = await steps[0].apply(args, firstOptions);
+    for (let i = 1; i < steps.length; i++) {
+      if (result.meta.status !== "SUCCESS") {
+        const failed = steps[i - 1];
+        const why = eagerReason(result);
+        const text = why.state === "FAILURE" ? why.reason.replace(/^raised /, "failed with ") : why.reason;
+        const err = new ChainError(`Chain stopped: ${failed.task}[${result.id}] ${text}; later steps did not run`, { taskId: result.id, taskName: failed.task });
+        return eagerFailure(final.id, final.taskName ?? last.task, err) as EagerResult<R>;
+      }
+      result = await steps[i].apply([result.meta.result]);
+    }
+    return result as EagerResult<R>;
   }
 
   /** `a | b | c`, for logs. */

@@ -1,8 +1,10 @@
 /**
  * What a worker does after a task's outcome is stored and before its message is acked: call
  * its callbacks (`link`, with the result put first unless immutable) or errbacks (`linkError`,
- * with the failed task's id and error), send the next step of its chain, or count it in its
- * chord. A failure here is logged and never fails the worker or the finished task.
+ * with the failed task's id and error), send the next step of its chain, or settle it in its
+ * chord. A task that ends without succeeding — failed, terminated (revoked while running) or
+ * `Ignore`d — is settled as such in its chord and stops its chain (src/canvas/settle.ts). A
+ * failure here is logged and never fails the worker or the finished task.
  * @module
  */
 import type { App } from "../app/app.ts";
@@ -10,9 +12,9 @@ import type { Request } from "../app/request.ts";
 import { serializeError } from "../errors/errors.ts";
 import { getLogger } from "../log/logger.ts";
 import type { Outcome } from "../app/trace.ts";
-import { isSignatureData, type SignatureData } from "../protocol/signature_data.ts";
-import { ChainError } from "./errors.ts";
-import { chordMemberDone, chordMemberFailed, isChordMember } from "./chord_state.ts";
+import { states } from "../protocol/states.ts";
+import { isChordMember, settleChordMember } from "./chord_state.ts";
+import { chordFailed, settleUnsuccessful, signatures, type Unsuccessful } from "./settle.ts";
 import { fromData } from "../app/signature.ts";
 // Registers chain, group and chord so their data can be rebuilt here.
 import "./chain.ts";
@@ -20,10 +22,6 @@ import "./group.ts";
 import "./chord.ts";
 
 const log = getLogger("taskd.canvas");
-
-function signatures(list: unknown): SignatureData[] {
-  return Array.isArray(list) ? list.filter(isSignatureData) : [];
-}
 
 async function guarded(what: string, fn: () => Promise<unknown>): Promise<void> {
   try {
@@ -33,15 +31,22 @@ async function guarded(what: string, fn: () => Promise<unknown>): Promise<void> 
   }
 }
 
-/** The task ids whose results a workflow step stands for (to mark them when the chain stops). */
-function resultIds(d: SignatureData): string[] {
-  if (d.subtaskType === null) return d.options.taskId ? [d.options.taskId] : [];
-  if (d.subtaskType === "chord") return isSignatureData(d.kwargs.body) ? resultIds(d.kwargs.body) : [];
-  if (d.subtaskType === "chain") {
-    const steps = signatures(d.kwargs.tasks);
-    return steps.length ? resultIds(steps[steps.length - 1]) : [];
+/** How an outcome that is not a success ends the task for its workflow; `null` when it does not (a retry, a requeue). */
+function unsuccessful(o: Outcome): Unsuccessful | null {
+  switch (o.kind) {
+    case "failure": {
+      const e = serializeError(o.error);
+      return { state: states.FAILURE, reason: `raised ${e.type}: ${e.message}` };
+    }
+    case "rejected":
+      return o.reject.requeue ? null : { state: "REJECTED", reason: `was rejected: ${o.reject.reason}` };
+    case "revoked":
+      return { state: states.REVOKED, reason: `was revoked while running (${o.error.message})` };
+    case "ignored":
+      return { state: "IGNORED", reason: "raised Ignore" };
+    default:
+      return null;
   }
-  return signatures(d.kwargs.tasks).flatMap(resultIds);
 }
 
 /** Runs the follow-ups of `request` for outcome `o` (on the worker, after the result is stored). */
@@ -49,10 +54,14 @@ export async function runFollowUps(app: App, request: Request, o: Outcome): Prom
   const hasWork = request.callbacks?.length || request.errbacks?.length || request.chain?.length || request.chord;
   if (!hasWork) return;
   const ids = { parentId: request.id, rootId: request.rootId ?? request.id };
+  const by = { id: request.id, taskName: request.taskName, rootId: request.rootId };
   if (o.kind === "success") {
     if (isChordMember(request.chord)) {
       const c = request.chord;
-      await guarded(`counting ${request.taskName}[${request.id}] in chord ${c.id}`, () => chordMemberDone(app, c, o.value, request));
+      await guarded(`counting ${request.taskName}[${request.id}] in chord ${c.id}`, async () => {
+        const ended = await settleChordMember(app, c, { value: o.value }, by);
+        if (ended) await chordFailed(app, ended, by);
+      });
     }
     for (const d of signatures(request.callbacks)) {
       await guarded(`callback ${d.task} of ${request.taskName}[${request.id}]`, () => fromData(d, app).applyAsync([o.value], ids));
@@ -64,25 +73,14 @@ export async function runFollowUps(app: App, request: Request, o: Outcome): Prom
     }
     return;
   }
-  const failed = o.kind === "failure" || (o.kind === "rejected" && !o.reject.requeue);
-  if (!failed) return;
-  const error = o.kind === "failure" ? o.error : o.reject;
-  const e = serializeError(error);
-  for (const d of signatures(request.errbacks)) {
-    await guarded(`errback ${d.task} of ${request.taskName}[${request.id}]`, () => fromData(d, app).applyAsync([request.id, e], ids));
+  const how = unsuccessful(o);
+  if (!how) return;
+  // Errbacks run for a failure (and a Reject without requeue), not for a revoke or an Ignore (as Celery).
+  if (o.kind === "failure" || o.kind === "rejected") {
+    const e = serializeError(o.kind === "failure" ? o.error : o.reject);
+    for (const d of signatures(request.errbacks)) {
+      await guarded(`errback ${d.task} of ${request.taskName}[${request.id}]`, () => fromData(d, app).applyAsync([request.id, e], ids));
+    }
   }
-  const stopped = signatures(request.chain).flatMap(resultIds);
-  if (isChordMember(request.chord)) {
-    const c = request.chord;
-    await guarded(`failing chord ${c.id}`, async () => {
-      stopped.push(...(await chordMemberFailed(app, c, error, request)));
-    });
-  }
-  if (stopped.length) {
-    const err = new ChainError(`Chain stopped: ${request.taskName}[${request.id}] failed with ${e.type}: ${e.message}; later steps did not run`, {
-      taskId: request.id,
-      taskName: request.taskName,
-    });
-    await guarded(`marking the rest of the chain after ${request.taskName}[${request.id}]`, () => Promise.all(stopped.map((id) => app.backend.markAsFailure(id, err))));
-  }
+  await settleUnsuccessful(app, { ...by, group: request.group }, { chord: request.chord, chain: request.chain }, how);
 }

@@ -10,6 +10,8 @@ import type { AsyncResult } from "../result/async_result.ts";
 import { type SignatureData, type SignatureOptions, toSignatureData } from "../protocol/signature_data.ts";
 import { GroupResult } from "../result/group_result.ts";
 import { fromData, registerSubtaskType, Signature } from "../app/signature.ts";
+import { EagerResult } from "../result/eager_result.ts";
+import { states } from "../protocol/states.ts";
 
 /**
  * Tasks sent together; `applyAsync` resolves with a `GroupResult`.
@@ -53,6 +55,10 @@ export class Group<R = unknown> extends Signature<R[]> {
   /** @internal sends the members, with `each(i)` merged into member i's options (chords). */
   async applyMembers(args: unknown[], options: ApplyOptions, each: (index: number) => ApplyOptions): Promise<GroupResult<R>> {
     const app = this.app;
+    if (app.config.taskAlwaysEager) {
+      const { id, results } = await this.applyEagerMembers(args, options);
+      return new GroupResult<R>(id, results as unknown as AsyncResult<R>[], app);
+    }
     const members = this.tasks.map((t) => t.clone());
     const { taskId, chain: _chain, rootId, ...common } = { ...(this.options as ApplyOptions), ...options };
     const id = options.groupId ?? taskId ?? crypto.randomUUID();
@@ -70,6 +76,28 @@ export class Group<R = unknown> extends Signature<R[]> {
       await Promise.all(members.slice(start, start + width).map((m, k) => m.applyAsync(args, { ...common, groupId: id, rootId: root, ...each(start + k) })));
     }
     return result;
+  }
+
+  /** @internal runs every member here, one after the other; their EagerResults in order. */
+  async applyEagerMembers(args: unknown[], options: ApplyOptions): Promise<{ id: string; results: EagerResult<R>[] }> {
+    const { taskId, chain: _chain, chord: _chord, rootId: _r, parentId: _p, groupId, chordTimeout: _t, ...common } = { ...(this.options as ApplyOptions), ...options };
+    const id = groupId ?? taskId ?? crypto.randomUUID();
+    const results: EagerResult<R>[] = [];
+    for (const m of this.tasks) results.push((await m.clone().apply(args, { ...common, groupId: id })) as EagerResult<R>);
+    return { id, results };
+  }
+
+  /**
+   * Runs every member here (as `applyAsync` under `taskAlwaysEager`, which returns them as a
+   * GroupResult): the result's value is the list of values, in order; FAILURE with the first
+   * member (in order) that did not succeed.
+   */
+  override async apply(args: unknown[] = [], options: ApplyOptions = {}): Promise<EagerResult<R[]>> {
+    const { id, results } = await this.applyEagerMembers(args, options);
+    const bad = results.find((r) => r.meta.status !== states.SUCCESS);
+    const meta = { taskId: id, taskName: "group", dateDone: new Date().toISOString() };
+    if (bad) return new EagerResult<R[]>(id, { ...bad.meta, ...meta, status: bad.meta.status === states.PENDING ? states.FAILURE : bad.meta.status, result: bad.meta.result ?? { type: "Ignore", message: `${bad.meta.taskName}[${bad.id}] raised Ignore` } });
+    return new EagerResult<R[]>(id, { ...meta, status: states.SUCCESS, result: results.map((r) => r.meta.result) });
   }
 
   /** `group(a, b)`, for logs. */

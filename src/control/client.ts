@@ -138,6 +138,16 @@ export class Control {
     return await this.broadcast("rate_limit", { taskName, rateLimit }, options);
   }
 
+  /** Asks the workers to send task events (Celery's `enable_events`) until `disableEvents()`. */
+  enableEvents(options: BroadcastOptions = {}): Promise<ControlReply[]> {
+    return this.broadcast("enable_events", {}, options);
+  }
+
+  /** Undoes `enableEvents()`: task events then go out only while a listener holds a lease. */
+  disableEvents(options: BroadcastOptions = {}): Promise<ControlReply[]> {
+    return this.broadcast("disable_events", {}, options);
+  }
+
   /** Asks the workers to shut down warm (finish running tasks, then exit). */
   shutdown(options: BroadcastOptions = {}): Promise<ControlReply[]> {
     return this.broadcast("shutdown", {}, options);

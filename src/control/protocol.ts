@@ -19,6 +19,8 @@ export const CONTROL_COMMANDS = [
   "revoke",
   "rate_limit",
   "shutdown",
+  "enable_events",
+  "disable_events",
 ] as const;
 /** A control command. */
 export type ControlCommand = typeof CONTROL_COMMANDS[number];
@@ -74,4 +76,8 @@ export interface ControlTarget {
   setRateLimit(task: string, rate: string | number | null): void;
   /** Begins a warm shutdown. */
   shutdown(): void;
+  /** Forces task events on (`enable_events`); returns whether they are on. */
+  enableEvents(): boolean;
+  /** Drops the forcing (`disable_events`); returns whether they are still on (a listener holds a lease). */
+  disableEvents(): boolean;
 }

@@ -76,8 +76,14 @@ export class ControlServer {
       }
       case "shutdown":
         return { ok: "shutting down" };
+      case "enable_events":
+        t.enableEvents();
+        return { ok: "task events enabled" };
+      case "disable_events":
+        // A listener's lease keeps them on (src/events/listeners.ts): say so rather than pretend.
+        return { ok: t.disableEvents() ? "task events stay on while a listener holds a lease" : "task events disabled" };
       default:
-        throw new TypeError(`Cannot run control command '${command}': unknown; use ping, registered, active, reserved, scheduled, stats, revoked, revoke, rate_limit or shutdown`);
+        throw new TypeError(`Cannot run control command '${command}': unknown; use ping, registered, active, reserved, scheduled, stats, revoked, revoke, rate_limit, enable_events, disable_events or shutdown`);
     }
   }
 

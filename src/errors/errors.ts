@@ -164,11 +164,45 @@ export function serializeError(error: unknown): SerializedError {
     return { type: error.remoteType, message: error.remoteMessage, stack: error.remoteStack, data: error.data };
   }
   if (error instanceof Error) {
-    // deno-lint-ignore no-explicit-any
-    const data = (error as any).issues !== undefined ? { issues: toPlain((error as any).issues) } : undefined;
+    const data = ownFields(error);
     return { type: error.name, message: error.message, stack: error.stack, ...(data ? { data } : {}) };
   }
-  return { type: typeof error, message: String(error) };
+  return { type: thrownType(error), message: thrownMessage(error) };
+}
+
+/**
+ * The error's own fields (`statusCode`, `code`, `issues`, …) as plain data, as Celery pickles an
+ * exception's attributes; functions and what cannot be encoded are left out. No class is revived
+ * on the other side: they arrive as `TaskError.data`.
+ */
+function ownFields(error: Error): Record<string, unknown> | undefined {
+  let data: Record<string, unknown> | undefined;
+  for (const key of Object.keys(error)) {
+    if (key === "name" || key === "message" || key === "stack" || key === "cause") continue;
+    // deno-lint-ignore no-explicit-any
+    const value = (error as any)[key];
+    if (typeof value === "function" || value === undefined) continue;
+    (data ??= {})[key] = toPlain(value);
+  }
+  return data;
+}
+
+/** What a thrown non-Error is called: its constructor's name, or its type ("string", "number"…). */
+function thrownType(thrown: unknown): string {
+  if (thrown === null) return "null";
+  if (typeof thrown === "object") return (thrown as { constructor?: { name?: string } }).constructor?.name || "Object";
+  return typeof thrown;
+}
+
+/** A readable message for a thrown non-Error (never "[object Object]"). */
+function thrownMessage(thrown: unknown): string {
+  if (typeof thrown !== "object" || thrown === null) return String(thrown);
+  if (typeof (thrown as { then?: unknown }).then === "function") return "a Promise was thrown (did you mean `throw await …`?)";
+  try {
+    return `a non-Error value was thrown: ${JSON.stringify(thrown)}`;
+  } catch {
+    return "a non-Error value was thrown";
+  }
 }
 
 function toPlain(value: unknown): unknown {

@@ -12,8 +12,10 @@
 export const TASK_EVENTS = ["task-sent", "task-received", "task-started", "task-succeeded", "task-failed", "task-retried", "task-revoked", "task-rejected"] as const;
 /** Worker event types. */
 export const WORKER_EVENTS = ["worker-online", "worker-heartbeat", "worker-offline"] as const;
+/** Beat events (`<prefix>.events.schedule.fired`): a beat published a schedule's firing. */
+export const SCHEDULE_EVENTS = ["schedule-fired"] as const;
 /** An event type. */
-export type EventType = typeof TASK_EVENTS[number] | typeof WORKER_EVENTS[number];
+export type EventType = typeof TASK_EVENTS[number] | typeof WORKER_EVENTS[number] | typeof SCHEDULE_EVENTS[number];
 
 /** One event. Fields beyond these depend on the type. */
 export interface TaskdEvent {
@@ -53,7 +55,7 @@ export interface TaskdEvent {
   processed?: number;
   /** Worker heartbeats: seconds between heartbeats. */
   freq?: number;
-  /** Other fields (loadavg, eta, expires, rootId, parentId…). */
+  /** Other fields (loadavg, eta, expires, rootId, parentId, groupId…). */
   [key: string]: unknown;
 }
 

@@ -27,6 +27,7 @@ export function sendTaskSentEvent(nc: NatsConnection, prefix: string, msg: TaskM
     kwargsrepr: msg.kwargsrepr,
     rootId: msg.rootId,
     parentId: msg.parentId,
+    groupId: msg.group,
   };
   try {
     nc.publish(eventSubject(prefix, "task-sent"), JSON.stringify(event));

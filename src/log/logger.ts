@@ -10,6 +10,7 @@ import { closeSync, openSync, writeSync } from "node:fs";
 import { setImmediate } from "node:timers";
 import { currentTask } from "../context/task_context.ts";
 import { setHandlerErrorReporter } from "../signals/signal.ts";
+import { trace } from "@opentelemetry/api";
 
 /** Log levels, lowest first. */
 export const LOG_LEVELS = ["debug", "info", "warn", "error"] as const;
@@ -172,9 +173,13 @@ function write(level: LogLevel, name: string, task: boolean, parts: unknown[]): 
     record.taskName = ctx.task.name;
     record.taskId = ctx.request.id;
   }
-  const where = ctx ? `${ctx.task.name}[${ctx.request.id}]` : name;
-  const line = `[${record.time.toISOString()}: ${level.toUpperCase()}] ${where}: ${record.message}`;
-  sink(colorOn && COLORS[level] ? `${COLORS[level]}${line}\x1b[0m` : line);
+  if (jsonLines) {
+    sink(jsonLine(record));
+  } else {
+    const where = ctx ? `${ctx.task.name}[${ctx.request.id}]` : name;
+    const line = `[${record.time.toISOString()}: ${level.toUpperCase()}] ${where}: ${record.message}`;
+    sink(colorOn && COLORS[level] ? `${COLORS[level]}${line}\x1b[0m` : line);
+  }
   for (const h of handlers) {
     try {
       h(record);
@@ -182,6 +187,52 @@ function write(level: LogLevel, name: string, task: boolean, parts: unknown[]): 
       // A broken log handler must not break the code that logs; it cannot log its own error.
     }
   }
+}
+
+/** The formats `--log-format` accepts. */
+export const LOG_FORMATS = ["text", "json"] as const;
+
+// Pool threads read the format from the environment the worker set (`--log-format`).
+let jsonLines = process.env.TASKD_LOG_FORMAT === "json";
+let workerName: string | undefined;
+// taskd's own lines about a task ("Task tasks.add[id] succeeded …") name it this way.
+const TASK_LINE = /^Task ([^\s[]+)\[([^\]\s]+)\]/;
+
+/**
+ * Writes lines as `text` (people) or `json` (one object per line: `time`, `level`, `logger`,
+ * `message`, and `task`, `id`, `worker`, `trace_id`, `span_id` when known). Throws
+ * `RangeError` on another name.
+ */
+export function setLogFormat(format: string): void {
+  if (!(LOG_FORMATS as readonly string[]).includes(format)) throw new RangeError(`Cannot set log format '${format}': use one of ${LOG_FORMATS.join(", ")}`);
+  flushLogs();
+  jsonLines = format === "json";
+}
+
+/** The node name JSON lines carry as `worker`. */
+export function setLogWorker(name: string | undefined): void {
+  workerName = name;
+}
+
+function jsonLine(r: LogRecord): string {
+  const o: Record<string, unknown> = { time: r.time.toISOString(), level: r.level, logger: r.logger, message: r.message };
+  let task = r.taskName;
+  let id = r.taskId;
+  if (task === undefined) {
+    const inTask = currentTask();
+    const m = inTask ? undefined : TASK_LINE.exec(r.message);
+    task = inTask?.task.name ?? m?.[1];
+    id = inTask?.request.id ?? m?.[2];
+  }
+  if (task !== undefined) o.task = task;
+  if (id !== undefined) o.id = id;
+  if (workerName !== undefined) o.worker = workerName;
+  const span = trace.getActiveSpan()?.spanContext();
+  if (span) {
+    o.trace_id = span.traceId;
+    o.span_id = span.spanId;
+  }
+  return JSON.stringify(o);
 }
 
 /** A logger for taskd's own parts (`taskd.worker`, …). */

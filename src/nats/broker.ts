@@ -84,7 +84,12 @@ export class Broker {
 
   /** The JetStream manager, created once. */
   jsm(): Promise<JetStreamManager> {
-    return (this.#jsm ??= jetstreamManager(this.nc));
+    // A failed attempt (a timeout while a cluster elects its leader) is not kept: the next call tries again.
+    this.#jsm ??= jetstreamManager(this.nc).catch((e) => {
+      this.#jsm = undefined;
+      throw e;
+    });
+    return this.#jsm;
   }
 
   /**

@@ -8,8 +8,8 @@
  */
 import type { NatsConnection } from "@nats-io/nats-core";
 import type { KV } from "@nats-io/kv";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { CANVAS_MAX_BYTES, DEFAULT_RESULT_EXPIRES, openBucket } from "./kv.ts";
-
 /** What the canvas bucket needs from an app (an `App` is one). */
 export interface CanvasOwner {
   /** @ignore The app's connection, opened on first use: wiring, typed by nats.js. */
@@ -45,4 +45,15 @@ function open(app: CanvasOwner, nc: NatsConnection): Promise<KV> {
     maxBytes: CANVAS_MAX_BYTES,
     settingNames: { ttlSeconds: "resultExpires" },
   });
+}
+
+/**
+ * How many header members of chord `id` have their result stored (keys `chord.<id>.<index>`),
+ * read from the bucket's stream state on its leader: a count no lost compare-and-set can skew.
+ */
+export async function storedChordMembers(app: CanvasOwner, id: string): Promise<number> {
+  const bucket = canvasBucketName(app);
+  const jsm = await jetstreamManager(await app.connection());
+  const info = await jsm.streams.info(`KV_${bucket}`, { subjects_filter: `$KV.${bucket}.chord.${id}.*` });
+  return Object.keys(info.state.subjects ?? {}).filter((subject) => /\.\d+$/.test(subject)).length;
 }

@@ -126,3 +126,27 @@ export async function openConnection(options: OpenOptions): Promise<NatsConnecti
     throw new BrokerError(`Cannot connect to the broker at ${parsed.servers.join(",")}: ${message}; ${hint}`, { cause: e });
   }
 }
+
+/** The authentication fields of `config` (an app's settings), as `openConnection` takes them. */
+export function authOptions(config: BrokerAuthOptions): BrokerAuthOptions {
+  const { creds, nkey, tlsCa, tlsCert, tlsKey, user, pass, token } = config;
+  return { creds, nkey, tlsCa, tlsCert, tlsKey, user, pass, token };
+}
+
+/**
+ * Opens a connection, retrying every second with a warning until the broker answers; an
+ * authentication failure, or `stop()` turning true, ends the retries with the error.
+ */
+export async function connectWithRetry(options: OpenOptions, log: { warn(msg: string): void; info(msg: string): void }, stop: () => boolean = () => false): Promise<NatsConnection> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      const nc = await openConnection(options);
+      if (attempt > 1) log.info(`connected to ${[options.servers].flat().join(",")}`);
+      return nc;
+    } catch (e) {
+      if (/authori[sz]ation|authentication/i.test(String((e as Error).message)) || stop()) throw e;
+      log.warn(`${(e as Error).message} (attempt ${attempt}; retrying in 1 s)`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}

@@ -18,8 +18,7 @@
  */
 import type { Msg, NatsConnection, Subscription } from "@nats-io/nats-core";
 import { nuid } from "@nats-io/nats-core";
-import { msgpack } from "../protocol/codec.ts";
-import type { ResultMeta } from "../protocol/result.ts";
+import { decodeMeta, type ResultMeta } from "../protocol/result.ts";
 import { READY_STATES } from "../protocol/states.ts";
 
 /** How many results that came before their `get()` an inbox keeps; older ones are read from the KV. */
@@ -301,8 +300,8 @@ export class ReplyInbox {
 
 function decodeReply(bytes: Uint8Array): ResultMeta | undefined {
   try {
-    const meta = msgpack.decode(bytes) as ResultMeta;
-    if (meta && typeof meta === "object" && typeof meta.taskId === "string" && READY_STATES.has(meta.status)) return meta;
+    const meta = decodeMeta(bytes);
+    if (typeof meta.taskId === "string" && READY_STATES.has(meta.status)) return meta;
   } catch {
     // not a result: ignore it
   }

@@ -2,7 +2,8 @@
  * The result backend: one JetStream KV bucket, `<prefix>_results`, keyed by task id, whose
  * entries expire after `resultExpires`. Waiting on a result subscribes to the key's subject
  * (`$KV.<bucket>.<id>`, a plain core subscription that costs the server almost nothing) and
- * reads the key once, so a result that landed before the subscription is not missed. Results of
+ * reads the key, then once more 250 ms later, so a result that landed before the subscription
+ * is not missed (docs/PROTOCOL.md "Waiting for a result"). Results of
  * tasks this App sent usually arrive sooner and cheaper through its reply inbox
  * (src/nats/reply_inbox.ts); the KV watch is the fallback and the source of truth.
  * @module

@@ -21,6 +21,8 @@ export function isTransient(e: unknown): boolean {
   const name = String(err.name ?? "");
   const message = String(err.message ?? "");
   // A full stream (queueMaxBytes, discard new) answers 503 too, but waiting does not fix it.
+  // A stream setting the server refuses (src/nats/settings.ts) stays refused.
+  if (name === "StreamSettingsError") return false;
   if (/closed|draining|permission|authori[sz]ation|max.?payload|too large|maximum (bytes|messages) exceeded/i.test(message)) return false;
   if (name === "TimeoutError" || name === "JetStreamNotEnabled" || name === "NoResponders") return true;
   if (err.status === 503 || err.code === 10008 || err.code === 503) return true;

@@ -148,8 +148,9 @@ export async function ensureStream(
       else await jsm.streams.add({ ...config, ...limitsConfig(limits) });
       created = true;
     } catch (e2) {
-      // Another process created it between our look-up and our add: compare with theirs.
-      if (!isExistingStream(e2)) throw e2;
+      // Another process created it between our look-up and our add (the server says "already in
+      // use", or "subjects overlap" when both adds race): compare with theirs.
+      if (!isExistingStream(e2) && !/subjects overlap/i.test(String((e2 as Error)?.message))) throw e2;
     }
     info = await jsm.streams.info(config.name);
   }

@@ -15,6 +15,11 @@ export interface Serializer {
   encode(value: unknown): Uint8Array;
   /** Bytes to plain data. Must not run code found in the data. */
   decode(bytes: Uint8Array): unknown;
+  /**
+   * The encoding is secret (it encrypts): results of tasks sent with it are sealed with it too
+   * (docs/security.md). @default false
+   */
+  readonly encrypts?: boolean;
 }
 
 const packr = new Packr({
@@ -93,17 +98,55 @@ export function serializerByContentType(contentType: string): Serializer | undef
   return undefined;
 }
 
-/** Compressions a message body can carry. */
-export type Compression = "gzip";
+/** Compressions a message body can carry: "gzip" built in, others by {@link registerCompression}. */
+export type Compression = "gzip" | (string & Record<never, never>);
+
+/** A body compression (Celery's compression registry, kombu's `register`). */
+export interface Compressor {
+  /** Bytes to compressed bytes. */
+  compress(bytes: Uint8Array): Uint8Array;
+  /** Compressed bytes back; must refuse to produce more than `maxBytes` (a decompression bomb). */
+  decompress(bytes: Uint8Array, maxBytes: number): Uint8Array;
+}
+
+const compressors = new Map<string, Compressor>([
+  ["gzip", {
+    compress: (bytes) => new Uint8Array(gzipSync(bytes)),
+    decompress: (bytes, maxBytes) => new Uint8Array(gunzipSync(bytes, { maxOutputLength: maxBytes })),
+  }],
+]);
+
+/**
+ * Registers a body compression under `name` (written in `Content-Encoding`), on the client and
+ * in the task module the worker loads, as serializers are.
+ * @example
+ * ```ts
+ * import { brotliCompressSync, brotliDecompressSync } from "node:zlib";
+ * registerCompression("br", {
+ *   compress: (b) => new Uint8Array(brotliCompressSync(b)),
+ *   decompress: (b, maxBytes) => new Uint8Array(brotliDecompressSync(b, { maxOutputLength: maxBytes })),
+ * });
+ * ```
+ */
+export function registerCompression(name: string, compressor: Compressor): void {
+  if (!/^[a-z0-9][a-z0-9.+-]*$/i.test(name)) throw new TypeError(`Cannot register compression '${name}': use letters, digits and . + - only`);
+  compressors.set(name, compressor);
+}
+
+function compressor(name: string, verb: string): Compressor {
+  const c = compressors.get(name);
+  if (!c) throw new TypeError(`Cannot ${verb} '${name}': no such compression is registered (known: ${[...compressors.keys()].join(", ")}); registerCompression() it on both sides`);
+  return c;
+}
 
 /** Compresses a body. */
 export function compress(bytes: Uint8Array, compression: Compression): Uint8Array {
-  if (compression !== "gzip") throw new TypeError(`Cannot compress with '${compression}': only "gzip" is supported`);
-  return new Uint8Array(gzipSync(bytes));
+  return compressor(compression, "compress with").compress(bytes);
 }
 
 /** Decompresses a body, bounded so a small bomb cannot exhaust memory. */
 export function decompress(bytes: Uint8Array, compression: string, maxBytes = 64 * 1024 * 1024): Uint8Array {
-  if (compression !== "gzip") throw new TypeError(`Cannot decompress '${compression}': only "gzip" is supported`);
-  return new Uint8Array(gunzipSync(bytes, { maxOutputLength: maxBytes }));
+  const out = compressor(compression, "decompress").decompress(bytes, maxBytes);
+  if (out.length > maxBytes) throw new RangeError(`Cannot decompress: the body is larger than ${maxBytes} bytes`);
+  return out;
 }

@@ -42,6 +42,7 @@ export function aesGcmSerializer(options: AesGcmOptions): Serializer {
     throw new RangeError(`Cannot create the AES-GCM serializer: the key must be 32 bytes (or their base64): current length is ${key?.length}`);
   }
   return {
+    encrypts: true,
     contentType,
     encode(value) {
       const iv = randomBytes(IV_BYTES);

@@ -28,12 +28,22 @@ export const H = {
   ignoreResult: "taskd-ignore-result",
   replyTo: "taskd-reply-to",
   queue: "taskd-queue",
+  requeues: "taskd-requeues",
+  shadow: "taskd-shadow",
+  signer: "taskd-signer",
+  signature: "taskd-signature",
   contentType: "Content-Type",
   contentEncoding: "Content-Encoding",
   msgId: "Nats-Msg-Id",
   deadReason: "taskd-dead-reason",
   deadAt: "taskd-dead-at",
   deadSubject: "taskd-dead-subject",
+  schedule: "taskd-schedule",
+  scheduledFor: "taskd-scheduled-for",
+  backfilled: "taskd-backfilled",
+  /** W3C trace context of the sender's span (OpenTelemetry; src/app/tracing.ts). */
+  traceparent: "traceparent",
+  tracestate: "tracestate",
 } as const;
 
 /** What a message carries besides its arguments: callbacks and workflow steps. */
@@ -60,7 +70,7 @@ export interface TaskMessage {
   queue: string;
   /** Positional arguments (body). */
   args: unknown[];
-  /** Keyword arguments (body); the task body receives them as one trailing object argument. */
+  /** Keyword arguments (body): bound to the body's parameters by name, the others as one options object (docs/tasks.md). */
   kwargs: Record<string, unknown>;
   /** Callbacks and workflow steps (body). */
   embed: Embed;
@@ -80,11 +90,13 @@ export interface TaskMessage {
   argsrepr?: string;
   /** How the keyword arguments appear in logs and events (`taskd-kwargsrepr`). */
   kwargsrepr?: string;
+  /** The name logs and events show instead of the task's (`taskd-shadow`; Celery's `shadow`). */
+  shadow?: string;
   /** `[soft, hard]` in seconds; `null` for none. */
   timelimit?: [number | null, number | null];
   /** The caller's choice to store no result (`taskd-ignore-result`); absent: the task's setting. */
   ignoreResult?: boolean;
-  /** Reserved (`taskd-reply-to`): carried on the wire, not acted on yet. */
+  /** The sender's reply inbox (`taskd-reply-to`, `_INBOX.<token>`): where the ready result is also sent. */
   replyTo?: string;
   /** Extra user headers, passed through as they are. */
   headers?: Record<string, string>;
@@ -131,6 +143,7 @@ export function encodeTask(msg: TaskMessage, options: EncodeOptions = {}): WireM
     ["origin", msg.origin],
     ["argsrepr", msg.argsrepr],
     ["kwargsrepr", msg.kwargsrepr],
+    ["shadow", msg.shadow],
     ["replyTo", msg.replyTo],
     ["timelimit", msg.timelimit ? msg.timelimit.map((v) => v ?? "").join(",") : undefined],
     ["ignoreResult", msg.ignoreResult === undefined ? undefined : msg.ignoreResult ? "1" : "0"],
@@ -144,7 +157,11 @@ function oneLine(value: string): string {
   return /[\r\n]/.test(value) ? value.replace(/[\r\n]+/g, " ") : value;
 }
 
-/** Reads one header; `undefined` when absent. */
+/**
+ * Reads one header; `undefined` when absent. Protocol header names are matched whatever their
+ * case (`Taskd-Task` is `taskd-task`: docs/PROTOCOL.md "Header names"); a reader built on a
+ * worker's header record (src/worker/headers.ts) has them filed in lower case already.
+ */
 export type HeaderReader = (name: string) => string | undefined;
 
 /** The routing part of a message: everything but the body, read from headers only. */
@@ -179,6 +196,7 @@ export function decodeEnvelope(get: HeaderReader): TaskEnvelope {
     origin: get(H.origin),
     argsrepr: get(H.argsrepr),
     kwargsrepr: get(H.kwargsrepr),
+    shadow: get(H.shadow),
     replyTo: get(H.replyTo),
     ignoreResult: get(H.ignoreResult) === undefined ? undefined : get(H.ignoreResult) === "1",
   };

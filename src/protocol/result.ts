@@ -5,7 +5,7 @@
  * subjects a worker may answer on.
  * @module
  */
-import { msgpack } from "./codec.ts";
+import { msgpack, type Serializer, serializerByContentType } from "./codec.ts";
 import type { State } from "./states.ts";
 
 /** What the backend stores for a task. */
@@ -28,6 +28,10 @@ export interface ResultMeta {
   worker?: string;
   /** Ids of tasks it started (chords, groups). */
   children?: string[];
+  /** The result and traceback, sealed by an encrypting serializer (see {@link sealMeta}). */
+  sealed?: Uint8Array;
+  /** The content type of the serializer that sealed them. */
+  sealedAs?: string;
 }
 
 const KEY = /^[-/_=.a-zA-Z0-9]+$/;
@@ -40,13 +44,33 @@ export function checkTaskId(id: string): string {
   return id;
 }
 
+/**
+ * Seals the result and traceback of `meta` with an encrypting serializer: they travel and rest
+ * as `sealed` bytes (`sealedAs` names the content type), while the state, ids and times stay
+ * readable for routing and monitoring. A reader with the serializer registered opens them.
+ */
+export function sealMeta(meta: ResultMeta, serializer: Serializer): ResultMeta {
+  const { result, traceback, ...rest } = meta;
+  return { ...rest, result: null, sealed: serializer.encode({ result, traceback }), sealedAs: serializer.contentType };
+}
+
+function unseal(meta: ResultMeta): ResultMeta {
+  const serializer = serializerByContentType(meta.sealedAs!);
+  if (!serializer) {
+    throw new TypeError(`Cannot read the result of ${meta.taskName ?? "task"}[${meta.taskId}]: it is sealed as ${meta.sealedAs}; register that serializer (registerSerializer) in this process`);
+  }
+  const opened = serializer.decode(meta.sealed!) as { result: unknown; traceback?: string };
+  const { sealed: _s, sealedAs: _a, ...rest } = meta;
+  return { ...rest, result: opened.result, ...(opened.traceback !== undefined ? { traceback: opened.traceback } : {}) };
+}
+
 /** Decodes a stored result entry; throws a `TypeError` when the bytes are not one. */
 export function decodeMeta(bytes: Uint8Array): ResultMeta {
   const meta = msgpack.decode(bytes) as ResultMeta;
   if (!meta || typeof meta !== "object" || typeof meta.status !== "string") {
     throw new TypeError("Cannot read a stored result: it is not a taskd result entry");
   }
-  return meta;
+  return meta.sealedAs ? unseal(meta) : meta;
 }
 
 // A reply inbox a worker accepts: `_INBOX.<one token>` (never a wildcard, never an API subject a

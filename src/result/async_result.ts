@@ -65,6 +65,8 @@ export class AsyncResult<T = unknown> {
     readonly app: ResultOwner,
     /** The task's name, when known. */
     readonly taskName?: string,
+    /** The task was sent with its result ignored: `get()` returns `null` at once (Celery's `ignored`). */
+    readonly ignored = false,
   ) {}
 
   /** What the backend holds now (`null`: PENDING). */
@@ -132,6 +134,7 @@ export class AsyncResult<T = unknown> {
     if (timeout !== undefined && (!(timeout >= 0) || !Number.isFinite(timeout))) {
       throw new RangeError(`Cannot wait for ${this.id}: 'timeout' must be a number of seconds >= 0: current value is ${timeout}`);
     }
+    if (this.ignored) return null as T;
     const meta = await this.app.backend.wait(this.id, timeout === undefined ? undefined : timeout * 1000);
     return settle(meta, propagate) as T;
   }

@@ -133,8 +133,18 @@ export interface TaskFailureArgs {
 export interface TaskInternalErrorArgs {
   /** The task's id. */
   taskId?: string;
+  /** Positional arguments, when known. */
+  args?: unknown[];
+  /** Keyword arguments, when known. */
+  kwargs?: Record<string, unknown>;
+  /** The request, when one was built. */
+  request?: SignalRequest;
   /** The error thrown. */
   exception: unknown;
+  /** Its stack, as text. */
+  traceback?: string;
+  /** What is known about it. */
+  einfo?: SignalExceptionInfo;
   /** The raw message, when the error concerns one. */
   message?: unknown;
 }

@@ -55,10 +55,10 @@ export const signals = {
   workerProcessShutdown: new Signal<A.WorkerProcessShutdownArgs>("workerProcessShutdown"),
   /** When the worker stops. Sender: the worker. */
   workerShutdown: new Signal<A.WorkerArgs>("workerShutdown"),
-  // Beat signals (beat is later work; declared so handlers can be connected)
-  /** When a beat scheduler starts. */
+  // Beat signals (docs/beat.md)
+  /** When `taskd beat` starts a beat, before it fires anything. Sender: the Beat. */
   beatInit: new Signal<A.BeatArgs>("beatInit"),
-  /** When a beat scheduler embedded in a worker starts. */
+  /** When `taskd worker -B` starts its beat. Sender: the Beat. */
   beatEmbeddedInit: new Signal<A.BeatArgs>("beatEmbeddedInit"),
   // Logging signals
   /** When logging is set up; a handler returning `true` takes over the setup. */

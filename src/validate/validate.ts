@@ -3,7 +3,7 @@
  * Pydantic's `pydantic=True` for TypeScript.
  *
  * - `args: [schemaA, schemaB]` describe the positional arguments (without a `kwargs` schema, a
- *   call's keyword arguments are the trailing positional object, as for any task); `kwargs`
+ *   call's keyword arguments are bound by name first, as for any task: src/validate/bind.ts); `kwargs`
  *   describes the keyword arguments object, parsed even when empty so its defaults apply, and
  *   handed to the body after the positional ones; `returns` describes the return value.
  * - The client checks a call before sending it (`checkCall`) and sends the arguments as given;
@@ -19,6 +19,7 @@ import { TaskValidationError } from "../errors/validation.ts";
 import { dump, DumpError } from "./dump.ts";
 import { argumentSubject, describe, kwargsSubject, returnSubject, underArgument } from "./issues.ts";
 import { paramNamesOf } from "./params.ts";
+import { BindingError, bindCall, isBindingError } from "./bind.ts";
 import { isSchema, strictSchema } from "./strict.ts";
 
 /** How a task's calls and results are checked in validate mode. */
@@ -56,6 +57,13 @@ export interface ValidatedTask {
   readonly returns?: unknown;
   /** Object schemas refuse unknown keys. */
   readonly validateStrict?: boolean;
+  /**
+   * valibot's parse config (`lang`, `abortEarly`, `abortPipeEarly`, `message`), or a function of
+   * the task's name giving it: Celery's `pydantic_context`, as valibot takes context.
+   */
+  readonly validateContext?: ValidateContext;
+  /** Turns the parsed return value into what is stored (Celery's `pydantic_dump_kwargs`); default: plain data (Dates as ISO strings, class instances as plain objects). */
+  readonly validateDump?: (value: unknown) => unknown;
   /** The body, whose parameter names label argument errors. */
   run(...args: never[]): unknown;
 }
@@ -66,7 +74,7 @@ const refused = new WeakSet<object>();
  * task (again only if its schema fields change); bad schemas throw `TypeError`.
  */
 export function validationOf(task: ValidatedTask): ValidationSpec | undefined {
-  const key = [task.validate, task.args, task.kwargs, task.returns, task.validateStrict] as const;
+  const key = [task.validate, task.args, task.kwargs, task.returns, task.validateStrict, task.validateContext, task.validateDump] as const;
   const hit = cache.get(task);
   if (hit && hit.key.every((k, i) => k === key[i])) return hit.spec;
   const spec = build(task);
@@ -76,7 +84,7 @@ export function validationOf(task: ValidatedTask): ValidationSpec | undefined {
 
 /** Whether `error` is the refusal of a call's arguments by `parseArgs` (not retried; dead-lettered). */
 export function isRefusedCall(error: unknown): boolean {
-  return typeof error === "object" && error !== null && refused.has(error);
+  return typeof error === "object" && error !== null && (refused.has(error) || isBindingError(error));
 }
 
 function build(task: ValidatedTask): ValidationSpec | undefined {
@@ -103,10 +111,24 @@ function build(task: ValidatedTask): ValidationSpec | undefined {
   const returns = task.returns === undefined ? undefined : check("returns", task.returns);
   let names: (string | undefined)[] | undefined;
   const nameOf = () => (names ??= paramNamesOf(task));
+  const context = task.validateContext;
+  const config = () => (typeof context === "function" ? context({ task: name }) : context) as v.Config<v.BaseIssue<unknown>> | undefined;
+  const parse = (schema: Schema, input: unknown) => parseWith(schema, input, config());
+  const dumpValue = task.validateDump ?? dump;
 
   async function parseCall(rawArgs: unknown[], rawKwargs: Record<string, unknown>): Promise<{ out: unknown[]; issues: string; list: Issues }> {
-    const hasKwargs = rawKwargs !== undefined && rawKwargs !== null && Object.keys(rawKwargs).length > 0;
-    const positional = kwargs === undefined && hasKwargs ? [...rawArgs, rawKwargs] : rawArgs;
+    // Without a kwargs schema, kwargs bind by name as for any task (src/validate/bind.ts);
+    // with one, they are all the options object that schema describes.
+    let positional = rawArgs;
+    if (kwargs === undefined) {
+      try {
+        positional = bindCall(task, rawArgs, rawKwargs);
+      } catch (e) {
+        if (!(e instanceof BindingError)) throw e;
+        const issue = bindingIssue(e, rawKwargs);
+        return { out: [], issues: e.reason, list: [issue] };
+      }
+    }
     const out: unknown[] = [];
     const argIssues: Issues = [];
     if (args) {
@@ -114,6 +136,7 @@ function build(task: ValidatedTask): ValidationSpec | undefined {
         const r = await parse(args[i], positional[i]);
         if (r.success) out.push(r.output);
         else argIssues.push(...underArgument(r.issues, i, positional));
+        if (argIssues.length && config()?.abortEarly) break; // valibot's abortEarly, across arguments too
       }
       for (let i = args.length; i < positional.length; i++) argIssues.push(...underArgument([extraArgument(positional[i], args.length)], i, positional));
     } else {
@@ -156,7 +179,7 @@ function build(task: ValidatedTask): ValidationSpec | undefined {
         });
       }
       try {
-        return dump(r.output);
+        return dumpValue(r.output);
       } catch (e) {
         if (!(e instanceof DumpError)) throw e;
         const issue = dumpIssue(e, r.output);
@@ -168,9 +191,26 @@ function build(task: ValidatedTask): ValidationSpec | undefined {
 
 type Parsed = { success: true; output: unknown } | { success: false; issues: Issues };
 
-async function parse(schema: Schema, input: unknown): Promise<Parsed> {
-  const r = schema.async ? await v.safeParseAsync(schema, input) : v.safeParse(schema as Parameters<typeof v.safeParse>[0], input);
+/** The parts of valibot's parse config a task may set (valibot's `Config`). */
+export interface ValidateConfig {
+  /** The language of valibot's messages (with `@valibot/i18n`). */
+  lang?: string;
+  /** Stop at the first issue. */
+  abortEarly?: boolean;
+  /** Stop a pipe at its first issue. */
+  abortPipeEarly?: boolean;
+}
+
+/** valibot's parse config, or a function of the task giving it (`validateContext`). */
+export type ValidateContext = ValidateConfig | ((task: { task: string }) => ValidateConfig | undefined);
+
+async function parseWith(schema: Schema, input: unknown, config?: v.Config<v.BaseIssue<unknown>>): Promise<Parsed> {
+  const r = schema.async ? await v.safeParseAsync(schema, input, config) : v.safeParse(schema as Parameters<typeof v.safeParse>[0], input, config);
   return r.success ? { success: true, output: r.output } : { success: false, issues: r.issues as Issues };
+}
+
+function bindingIssue(e: BindingError, input: unknown): v.BaseIssue<unknown> {
+  return { kind: "schema", type: "arguments", input, expected: "keyword arguments the task declares", received: "another keyword", message: e.reason };
 }
 
 function extraArgument(input: unknown, count: number): v.BaseIssue<unknown> {

@@ -14,14 +14,22 @@ import type { Task } from "../app/task.ts";
 import { Request } from "../app/request.ts";
 import { type Batches, isBatches, SimpleRequest } from "../app/batches.ts";
 import { runInTask } from "../context/task_context.ts";
-import { backoffDelay } from "../app/backoff.ts";
+import { autoretries, autoretryCountdown } from "../app/autoretry.ts";
 import { DEFAULTS } from "../app/options.ts";
 import { getLogger } from "../log/logger.ts";
 import { states } from "../protocol/states.ts";
 import { serializeError } from "../errors/errors.ts";
 import { Retry } from "../errors/semipredicates.ts";
-import type { decodeBody, TaskEnvelope } from "../protocol/message.ts";
-import type { ExecContext } from "./execute.ts";
+import type { TaskEnvelope } from "../protocol/message.ts";
+import { type MessageBody, requestFor } from "./request.ts";
+
+/** What the batch buffer needs from the worker. */
+export interface BatchContext {
+  /** The worker's node name. */
+  hostname: string;
+  /** Messages whose ack is deferred, kept alive with `working()` while they wait and run. */
+  keepAlive: Set<JsMsg>;
+}
 
 const log = getLogger("taskd.worker");
 
@@ -36,7 +44,7 @@ class BatchBuffer {
   readonly running = new Set<Promise<void>>();
   closing = false;
 
-  constructor(readonly task: Batches, readonly ctx: ExecContext) {}
+  constructor(readonly task: Batches, readonly ctx: BatchContext) {}
 
   add(p: Pending): void {
     if (this.closing) {
@@ -89,28 +97,10 @@ export function batchPrefetch(registry: Map<string, Task>, queue: string, prefet
 }
 
 /** Buffers one message of a batch task (instead of running it). */
-export function bufferBatch(ctx: ExecContext, m: JsMsg, queue: string, task: Batches, env: TaskEnvelope, body: ReturnType<typeof decodeBody>): void {
+export function bufferBatch(ctx: BatchContext, m: JsMsg, queue: string, task: Batches, env: TaskEnvelope, body: MessageBody): void {
   let buffer = buffers.get(task);
   if (!buffer) buffers.set(task, (buffer = new BatchBuffer(task, ctx)));
-  const request = new (task.Request ?? Request)({
-    id: env.id,
-    taskName: task.name,
-    args: body.args,
-    kwargs: body.kwargs,
-    embed: body.embed,
-    retries: env.retries,
-    eta: env.eta,
-    expires: env.expires,
-    group: env.group,
-    rootId: env.rootId,
-    parentId: env.parentId,
-    origin: env.origin,
-    argsrepr: env.argsrepr,
-    kwargsrepr: env.kwargsrepr,
-    hostname: ctx.hostname,
-    ignoreResult: env.ignoreResult ?? task.effective("ignoreResult"),
-    deliveryInfo: { queue, subject: m.subject, redelivered: m.info.redelivered, deliveryCount: m.info.deliveryCount },
-  });
+  const request = requestFor(task, env, ctx.hostname, { m, queue }, body);
   // markAsDone(id, …) stores by id alone: the backend sends the reply where the message asked.
   task.app.backend.routeReply(env.id, env.replyTo);
   log.debug(`Task ${task.name}[${env.id}] buffered for a batch`);
@@ -118,26 +108,23 @@ export function bufferBatch(ctx: ExecContext, m: JsMsg, queue: string, task: Bat
 }
 
 function retryDelay(task: Batches, retries: number): number {
-  const backoff = task.retryBackoff ?? false;
-  if (backoff !== false) {
-    return backoffDelay({ factor: backoff === true ? 1 : Number(backoff), retries, max: task.effective("retryBackoffMax"), jitter: task.effective("retryJitter") });
-  }
-  return task.retryKwargs?.countdown ?? task.effective("defaultRetryDelay");
+  return autoretryCountdown(task, retries) ?? task.effective("defaultRetryDelay");
 }
 
 function wantsRetry(task: Batches, error: unknown): boolean {
-  if (error instanceof Retry) return true;
-  const is = (list?: readonly unknown[]) => Boolean(list?.some((c) => typeof c === "function" && error instanceof (c as new () => unknown)));
-  return is(task.autoretryFor) && !is(task.dontAutoretryFor);
+  return error instanceof Retry || autoretries(task, error);
 }
 
-async function runBatch(task: Batches, items: Pending[], ctx: ExecContext): Promise<void> {
+async function runBatch(task: Batches, items: Pending[], ctx: BatchContext): Promise<void> {
   const app = task.app;
   const requests = items.map((p) => SimpleRequest.fromRequest(p.request));
   const batchId = `batch-${crypto.randomUUID()}`;
   const started = performance.now();
   log.info(`Batch ${task.name}[${batchId}] flushing ${items.length} request${items.length === 1 ? "" : "s"}`);
   const batchRequest = new Request({ id: batchId, taskName: task.name, args: [requests], hostname: ctx.hostname });
+  // Messages whose failure could not be recorded (the broker was away) go back to the queue
+  // instead of being acked: a batch is at least once, like acksLate.
+  const unsettled = new Set<JsMsg>();
   try {
     await runInTask({ task, request: batchRequest }, () => task.run(requests));
     log.info(`Batch ${task.name}[${batchId}] of ${items.length} succeeded in ${((performance.now() - started) / 1000).toFixed(4)}s`);
@@ -145,7 +132,7 @@ async function runBatch(task: Batches, items: Pending[], ctx: ExecContext): Prom
     log.error(`Batch ${task.name}[${batchId}] of ${items.length} failed:`, error);
     const retry = wantsRetry(task, error);
     const max = task.effective("maxRetries");
-    await Promise.all(items.map(async ({ request }) => {
+    await Promise.all(items.map(async ({ m, request }) => {
       try {
         if (retry && (max === null || request.retries < (task.retryKwargs?.maxRetries ?? max ?? DEFAULTS.maxRetries))) {
           const when = error instanceof Retry && error.when ? error.when : new Date(Date.now() + 1000 * retryDelay(task, request.retries));
@@ -156,10 +143,15 @@ async function runBatch(task: Batches, items: Pending[], ctx: ExecContext): Prom
           await app.backend.markAsFailure(request.id, error, { taskName: task.name, retries: request.retries, worker: ctx.hostname });
         }
       } catch (e) {
-        log.error(`could not settle ${task.name}[${request.id}] after its batch failed: ${(e as Error).message}`);
+        unsettled.add(m);
+        log.error(`could not settle ${task.name}[${request.id}] after its batch failed: ${(e as Error).message}; it will be delivered again`);
       }
     }));
   } finally {
-    for (const { m } of items) if (ctx.keepAlive.delete(m)) m.ack();
+    for (const { m } of items) {
+      if (!ctx.keepAlive.delete(m)) continue;
+      if (unsettled.has(m)) m.nak(1000);
+      else m.ack();
+    }
   }
 }

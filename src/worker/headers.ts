@@ -2,10 +2,12 @@
  * A delivered message's headers as a plain record, read once per message. nats.js decodes a
  * header block into `MsgHdrs` by appending each line with a name check and a scan of every key
  * so far, and its `get()` lists and filters every key on each call; a worker reads a dozen
- * headers per message, so this reads the block once into a record instead. Same semantics as
- * `m.headers.get(name)` with its default exact match: the first value of the exactly named
- * header. When the message does not expose its raw header block (another nats.js version),
- * the record is built from `m.headers`.
+ * headers per message, so this reads the block once into a record instead: the first value of
+ * each header. Names are kept as sent, except the protocol's own, which are read whatever their
+ * case (docs/PROTOCOL.md "Header names"): `taskd-*` names are keyed in lower case
+ * (`Taskd-Task` → `taskd-task`), `Content-Type` and `Content-Encoding` in their canonical form.
+ * When the message does not expose its raw header block (another nats.js version), the record
+ * is built from `m.headers`.
  * @module
  */
 import type { JsMsg } from "@nats-io/jetstream";
@@ -14,6 +16,7 @@ const cache = new WeakMap<JsMsg, Record<string, string>>();
 /** Records of messages that hold a header name more than once (the record keeps the first value). */
 const repeated = new WeakSet<Record<string, string>>();
 const decoder = new TextDecoder();
+const UPPER = /[A-Z]/;
 
 /** The raw header block of `m`, when its core message exposes one (nats.js 3.x `MsgImpl`). */
 function rawHeaderBlock(m: JsMsg): Uint8Array | null | undefined {
@@ -25,6 +28,26 @@ function rawHeaderBlock(m: JsMsg): Uint8Array | null | undefined {
   return hdr > -1 ? data.subarray(0, hdr) : null;
 }
 
+/**
+ * The key a header name is filed under: `taskd-*` in lower case, `Content-Type` and
+ * `Content-Encoding` canonical whatever their case, any other name unchanged. Cheap on the hot
+ * path: one character test for most names, no allocation for names already in that form.
+ */
+export function headerKey(name: string): string {
+  const c = name.charCodeAt(0) | 0x20;
+  if (c === 0x74 /* t */) {
+    if (name.startsWith("taskd-") && !UPPER.test(name)) return name;
+    const lower = name.toLowerCase();
+    return lower.startsWith("taskd-") ? lower : name;
+  }
+  if (c === 0x63 /* c */ && (name.length === 12 || name.length === 16)) {
+    if (name === "Content-Type" || name === "Content-Encoding") return name;
+    const lower = name.toLowerCase();
+    if (lower === "content-type") return "Content-Type";
+    if (lower === "content-encoding") return "Content-Encoding";
+  }
+  return name;
+}
 function parseBlock(block: Uint8Array): Record<string, string> {
   const record: Record<string, string> = Object.create(null);
   const lines = decoder.decode(block).split("\r\n");
@@ -33,14 +56,14 @@ function parseBlock(block: Uint8Array): Record<string, string> {
     const line = lines[i];
     const colon = line.indexOf(":");
     if (colon <= 0) continue;
-    const name = line.slice(0, colon);
+    const name = headerKey(line.slice(0, colon));
     if (record[name] === undefined) record[name] = line.slice(colon + 1).trim();
     else repeated.add(record);
   }
   return record;
 }
 
-/** `m`'s headers, name → first value (exact names; absent: `undefined`). Cached per message. */
+/** `m`'s headers, name → first value (names filed by {@link headerKey}; absent: `undefined`). Cached per message. */
 export function headersOf(m: JsMsg): Record<string, string> {
   let record = cache.get(m);
   if (record) return record;
@@ -51,8 +74,10 @@ export function headersOf(m: JsMsg): Record<string, string> {
     record = Object.create(null) as Record<string, string>;
     const h = m.headers;
     if (h) {
-      for (const [k, v] of h) {
-        if (v.length > 0) record[k] = v[0];
+      for (const [name, v] of h) {
+        const k = headerKey(name);
+        if (v.length > 0 && record[k] === undefined) record[k] = v[0];
+        else if (v.length > 0) repeated.add(record);
         if (v.length > 1) repeated.add(record);
       }
     }

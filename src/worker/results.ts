@@ -7,10 +7,11 @@
  */
 import process from "node:process";
 import type { App } from "../app/app.ts";
-import type { Request } from "../app/request.ts";
+import { ExceptionInfo, type Request } from "../app/request.ts";
 import type { Task } from "../app/task.ts";
 import { PayloadTooLargeError, serializeError } from "../errors/errors.ts";
-import type { ResultMeta } from "../protocol/result.ts";
+import { type ResultMeta, sealMeta } from "../protocol/result.ts";
+import { serializerByName } from "../protocol/codec.ts";
 import { states } from "../protocol/states.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
@@ -31,7 +32,7 @@ function isPermanent(e: unknown): boolean {
  * Stores `meta`, retrying through outages for up to two minutes; a ready state is then also
  * published to `replyTo` (the task's reply inbox, when it has one). Never throws.
  */
-export async function storeResult(app: App, meta: ResultMeta, replyTo?: string): Promise<void> {
+export async function storeResult(app: App, meta: ResultMeta, replyTo?: string, origin?: { task: Task; request: Request }): Promise<void> {
   const deadline = Date.now() + STORE_RETRY_MS;
   for (let delay = 100;; delay = Math.min(delay * 2, 5000)) {
     try {
@@ -45,7 +46,16 @@ export async function storeResult(app: App, meta: ResultMeta, replyTo?: string):
       }
       if (Date.now() > deadline || isPermanent(e)) {
         log.error(`could not store the result of ${meta.taskName}[${meta.taskId}]: ${(e as Error).message}`);
-        await signals.taskInternalError.send(meta.taskName, { taskId: meta.taskId, exception: e });
+        const einfo = new ExceptionInfo(e);
+        await signals.taskInternalError.send(origin?.task ?? meta.taskName, {
+          taskId: meta.taskId,
+          args: origin?.request.args,
+          kwargs: origin?.request.kwargs,
+          request: origin?.request,
+          exception: e,
+          traceback: einfo.traceback,
+          einfo,
+        });
         return;
       }
       log.warn(`storing the result of ${meta.taskName}[${meta.taskId}] failed (${(e as Error).message}); retrying in ${delay} ms`);
@@ -72,24 +82,27 @@ export async function storeStarted(task: Task, request: Request, hostname: strin
  * storeErrorsEvenIfIgnored. A requeued rejection and an ignored run store nothing.
  */
 export async function storeOutcome(task: Task, request: Request, o: Outcome, hostname: string): Promise<void> {
+  // A task sent with an encrypting serializer gets its result sealed with it (docs/security.md).
+  const serializer = serializerByName(task.effective("serializer"));
+  const store = (app: App, m: ResultMeta, replyTo?: string) => storeResult(app, serializer.encrypts ? sealMeta(m, serializer) : m, replyTo, { task, request });
   const ignoreResult = request.ignoreResult;
   const storeErrors = !ignoreResult || task.effective("storeErrorsEvenIfIgnored");
   const base = { taskId: request.id, taskName: task.name, retries: request.retries, worker: hostname };
   const meta = { id: request.id, task: task.name, retries: request.retries };
   if (o.kind === "success") {
-    if (!ignoreResult) await storeResult(task.app, { ...base, status: states.SUCCESS, result: o.value, dateDone: new Date().toISOString() }, request.replyTo);
+    if (!ignoreResult) await store(task.app, { ...base, status: states.SUCCESS, result: o.value, dateDone: new Date().toISOString() }, request.replyTo);
   } else if (o.kind === "failure") {
-    if (storeErrors) await storeResult(task.app, failureMeta(meta, o.error, hostname), request.replyTo);
+    if (storeErrors) await store(task.app, failureMeta(meta, o.error, hostname), request.replyTo);
   } else if (o.kind === "retry") {
     if (storeErrors) {
       const e = serializeError(o.retry.exc ?? o.retry);
-      await storeResult(task.app, { ...base, status: states.RETRY, result: e, traceback: e.stack }, request.replyTo);
+      await store(task.app, { ...base, status: states.RETRY, result: e, traceback: e.stack }, request.replyTo);
     }
   } else if (o.kind === "revoked") {
     if (!ignoreResult) {
-      await storeResult(task.app, { ...base, status: states.REVOKED, result: { type: "TaskRevokedError", message: o.error.message }, dateDone: new Date().toISOString() }, request.replyTo);
+      await store(task.app, { ...base, status: states.REVOKED, result: { type: "TaskRevokedError", message: o.error.message }, dateDone: new Date().toISOString() }, request.replyTo);
     }
   } else if (o.kind === "rejected" && !o.reject.requeue) {
-    if (storeErrors) await storeResult(task.app, failureMeta(meta, o.reject, hostname), request.replyTo);
+    if (storeErrors) await store(task.app, failureMeta(meta, o.reject, hostname), request.replyTo);
   }
 }

@@ -14,7 +14,9 @@ import { jsPublisher, toMsgHdrs } from "../nats/jspublish.ts";
 import { hasRepeatedHeaders, headersOf } from "./headers.ts";
 import type { Broker } from "../nats/broker.ts";
 import { H } from "../protocol/message.ts";
+import { ProtocolError } from "../errors/errors.ts";
 import { getLogger } from "../log/logger.ts";
+import { type DeadLetterContext, failDeadLetter } from "./dead_letter.ts";
 
 const log = getLogger("taskd.scheduler");
 /** Republishes in flight at once. */
@@ -29,7 +31,8 @@ export class Scheduler {
   /** How many messages it released to their queues. */
   released = 0;
 
-  constructor(readonly broker: Broker) {}
+  /** `ctx`: where a dead-lettered message's FAILURE is stored (none without it). */
+  constructor(readonly broker: Broker, readonly ctx?: DeadLetterContext) {}
 
   /** Starts the loop (returns at once). */
   start(): void {
@@ -77,7 +80,9 @@ export class Scheduler {
       subject = this.broker.names.taskSubject(queue);
     } catch (e) {
       // No retry can fix a bad queue name: dead-letter it rather than nak it forever.
-      return this.#deadLetter(m, queue, `Cannot release delayed task ${headersOf(m)[H.task] ?? "?"}[${headersOf(m)[H.id] ?? "?"}]: ${(e as Error).message}`);
+      const error = new ProtocolError(`Cannot release delayed task ${headersOf(m)[H.task] ?? "?"}[${headersOf(m)[H.id] ?? "?"}]: ${(e as Error).message}`);
+      if (this.ctx) await failDeadLetter(this.ctx, m, error);
+      return this.#deadLetter(m, queue, error.message);
     }
     try {
       let h: MsgHdrs;

@@ -7,36 +7,40 @@
  * broker restart), and shuts down warm on the first SIGTERM/SIGINT, cold on the second.
  * @module
  */
-import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
+import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { hostname as osHostname, loadavg } from "node:os";
 import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
 import { DEFAULTS } from "../app/options.ts";
-import { openConnection } from "../nats/connection.ts";
-import { ACK_WAIT_MS, type Broker, PULL_EXPIRES_MS } from "../nats/broker.ts";
+import { authOptions, connectWithRetry } from "../nats/connection.ts";
+import { retryTransient } from "../nats/retry.ts";
+import { ACK_WAIT_MS, type Broker } from "../nats/broker.ts";
 import { RevokedSet } from "../nats/revoked.ts";
 import { canvasBucket } from "../nats/canvas_store.ts";
 import { ownSettings } from "../nats/settings.ts";
 import { checkName } from "../nats/names.ts";
-import { getLogger } from "../log/logger.ts";
+import { getLogger, LOG_LEVELS, type LogLevel } from "../log/logger.ts";
+import { redirectConsole } from "../log/redirect.ts";
 import { setupLogging } from "../log/setup.ts";
 import { signals } from "../signals/signals.ts";
-import { TaskRevokedError } from "../errors/errors.ts";
 import { Ignore } from "../errors/semipredicates.ts";
-import { H } from "../protocol/message.ts";
-import { runtime } from "../runtime/mod.ts";
-import { ControlServer } from "../control/server.ts";
-import type { ControlTarget, TaskInfo } from "../control/protocol.ts";
-import { EventDispatcher } from "../events/dispatcher.ts";
-import { type ActiveTask, execute, type ExecContext } from "./execute.ts";
-import { createPool, type Pool } from "./pool/pool.ts";
-import { GlobalRateLimiter, RateLimiter } from "./ratelimit.ts";
 import { parseRate } from "../protocol/rate.ts";
+import { MessageVerifier } from "../protocol/signing.ts";
+import { ControlServer } from "../control/server.ts";
+import type { ControlTarget } from "../control/protocol.ts";
+import { EventDispatcher } from "../events/dispatcher.ts";
+import { TaskEventsSwitch } from "../events/listeners.ts";
+import { WorkerMetrics } from "./metrics.ts";
+import type { ActiveTask, ExecContext } from "./execute.ts";
+import { createPool, type Pool } from "./pool/pool.ts";
+import { GlobalRateLimiter } from "./ratelimit.ts";
 import { Scheduler } from "./scheduler.ts";
 import { Slots } from "./slots.ts";
-import { batchPrefetch, closeBatchBuffers } from "./batch_buffer.ts";
-import { headersOf } from "./headers.ts";
+import { closeBatchBuffers } from "./batch_buffer.ts";
+import { CHORD_TIMEOUT_TASK, registerCanvasTasks } from "../canvas/settle.ts";
+import { ConsumeLoops } from "./consume.ts";
+import { WorkerControl } from "./control_target.ts";
 
 const log = getLogger("taskd.worker");
 
@@ -60,26 +64,41 @@ export interface WorkerOptions {
   module?: string;
   /** The lowest log level written (set up with the logging signals; pool threads too). @default "info" */
   loglevel?: string;
+  /**
+   * A task's console output goes through the task logger (Celery's `worker_redirect_stdouts`),
+   * `console.log`/`info`/`debug` at `redirectStdoutsLevel`. @default true
+   */
+  redirectStdouts?: boolean;
+  /** The level redirected `console.log` lines get (Celery's `worker_redirect_stdouts_level`). @default "warn" */
+  redirectStdoutsLevel?: string;
   /** Send task and worker events on `<prefix>.events.…`. @default true */
   sendEvents?: boolean;
   /** Seconds between heartbeats. @default 2 */
   heartbeatInterval?: number;
+  /**
+   * Send task events whether or not anyone listens (`-E`). Otherwise they are sent only while
+   * a listener (`taskd events`, the dashboard) holds a lease, or after `enable_events`.
+   * @default false
+   */
+  taskEvents?: boolean;
+  /** Serve Prometheus metrics on this port (`/metrics`; 0: any free port). @default undefined (none) */
+  metricsPort?: number;
 }
+
+/** How long a starting worker retries its JetStream set-up through a cluster's election (ms). */
+const SETUP_RETRY_MS = 120_000;
 
 /** Seconds between worker heartbeats (Celery's). */
 export const HEARTBEAT_SECONDS = 2;
 
-/** What the worker remembers of a received message that waits for a rate limit or a slot. */
-type Held = TaskInfo;
-
 /** A worker serving the tasks of `apps`. */
-export class Worker implements ControlTarget {
+export class Worker {
   /** The node name. */
   readonly hostname: string;
   /** Tasks run at once. */
   readonly concurrency: number;
   /** Received messages held at most (running, waiting for a rate limit or a slot). */
-  readonly prefetch: number;
+  prefetch!: number;
   /** Queues consumed. */
   readonly queues: string[];
   /** Tasks served, by name. */
@@ -88,93 +107,136 @@ export class Worker implements ControlTarget {
   readonly slots: Slots;
   /** Running tasks by id. */
   readonly active: Map<string, ActiveTask> = new Map();
+  /** @ignore Revoked task ids, fed by the revocations bucket: internal state. */
+  readonly revoked: RevokedSet = new RevokedSet();
+  /** @ignore The consume loops, with the messages they hold and the rate limits: internal state. */
+  loops!: ConsumeLoops;
+  /** What remote control sees and changes. */
+  readonly control: ControlTarget = new WorkerControl(this);
+  /** When the worker became ready (ms since the epoch). */
+  startedAt: number = Date.now();
+  /** The pool kind. */
+  readonly poolKind: string;
+  /** Deliveries after which a message is dead-lettered. */
+  readonly maxDeliveries: number;
+  #resolveStopped!: () => void;
+  /** Resolves once the worker stopped (by a signal, `stop()` or remote `shutdown`). */
+  readonly stopped: Promise<void> = new Promise((r) => (this.#resolveStopped = r));
   readonly #keepAlive = new Set<JsMsg>();
-  readonly #revoked = new RevokedSet();
-  readonly #consumers = new Map<string, ConsumerMessages>();
   #scheduler?: Scheduler;
   #nc?: NatsConnection;
   #broker?: Broker;
-  #running = false;
-  #loops: Promise<void>[] = [];
   #timers: ReturnType<typeof setInterval>[] = [];
   #stopping?: Promise<void>;
   #pool?: Pool;
   #events?: EventDispatcher;
-  #control?: ControlServer;
-  readonly #limits = new RateLimiter();
-  readonly #globalRates = new Map<string, number>();
-  #global?: GlobalRateLimiter;
-  readonly #held = new Map<JsMsg, Held>();
-  readonly #reserve: Slots;
-  readonly #wakers = new Set<() => void>();
-  readonly #counts = new Map<string, number>();
-  /** Ids this worker terminated (recent ones), so a second revoke (KV watch and broadcast) reports them. */
-  readonly #terminated = new Set<string>();
-  #startedAt = Date.now();
-  #resolveStopped!: () => void;
-  /** Resolves once the worker stopped (by a signal, `stop()` or remote `shutdown`). */
-  readonly stopped: Promise<void> = new Promise((r) => (this.#resolveStopped = r));
-  /** Tasks this worker finished. */
-  processed = 0;
-  /** The pool kind. */
-  readonly poolKind: string;
+  /** @ignore Task events on demand (src/events/listeners.ts): internal state. */
+  readonly taskEvents: TaskEventsSwitch;
+  /** @ignore The metrics it serves, with `metricsPort`: internal state. */
+  readonly metrics?: WorkerMetrics;
+  /** The port metrics are served on, once started (with `metricsPort`). */
+  metricsPort?: number;
+  #controlServer?: ControlServer;
+  #verifier?: MessageVerifier;
+  #restoreConsole?: () => void;
 
   /** A worker for `apps` (call `start()`). */
   constructor(readonly apps: readonly App[], readonly options: WorkerOptions = {}) {
     if (apps.length === 0) throw new TypeError("Cannot start a worker: the module created no App; export one with `new App(\"name\")`");
+    for (const app of apps) registerCanvasTasks(app); // taskd.chord_timeout (chordTimeout)
     for (const app of apps) for (const [name, task] of app.tasks) this.registry.set(name, task);
     const first = apps[0];
     this.hostname = options.hostname ?? `taskd@${osHostname()}`;
     this.concurrency = options.concurrency ?? DEFAULTS.concurrency;
     this.slots = new Slots(this.concurrency);
-    this.prefetch = options.prefetch ?? this.concurrency * (first.config.workerPrefetchMultiplier ?? DEFAULTS.prefetchMultiplier);
-    if (!(this.prefetch >= 1)) throw new RangeError(`Cannot start a worker: prefetch must be >= 1: current value is ${this.prefetch}`);
     const queues = options.queues?.length
       ? options.queues
       : [...new Set([first.config.taskDefaultQueue ?? DEFAULTS.queue, ...[...this.registry.values()].map((t) => t.queue).filter((q): q is string => !!q)])];
     this.queues = queues.map((q) => checkName("queue", q));
     this.maxDeliveries = options.maxDeliveries ?? DEFAULTS.maxDeliveries;
-    this.#reserve = new Slots(this.prefetch);
     this.poolKind = options.pool ?? "async";
+    this.taskEvents = new TaskEventsSwitch(options.taskEvents ?? false, (on) => log.info(`task events ${on ? "on" : "off"} (${this.taskEvents.listeners} listener(s))`));
+    if (options.metricsPort !== undefined) this.metrics = new WorkerMetrics(() => this.active.size, () => this.#broker, () => this.queues);
+    this.#configure();
+  }
+
+  /**
+   * Reads what the apps' config decides — prefetch and rate limits — into the consume loops. Run
+   * at construction and again after celerydInit, whose handlers may change the config (Celery's
+   * per-worker `conf.task_default_rate_limit`, `worker_prefetch_multiplier`).
+   */
+  #configure(): void {
+    const first = this.apps[0];
+    this.prefetch = this.options.prefetch ?? this.concurrency * (first.config.workerPrefetchMultiplier ?? DEFAULTS.prefetchMultiplier);
+    if (!(this.prefetch >= 1)) throw new RangeError(`Cannot start a worker: prefetch must be >= 1: current value is ${this.prefetch}`);
+    this.loops = new ConsumeLoops({ hostname: this.hostname, registry: this.registry, prefetch: this.prefetch, slots: this.slots, isRevoked: (id) => this.revoked.has(id) });
     for (const [name, task] of this.registry) {
       try {
-        this.#limits.set(name, task.effective("rateLimit"));
+        this.loops.limits.set(name, task.effective("rateLimit"));
         const g = parseRate(task.globalRateLimit);
-        if (g !== undefined) this.#globalRates.set(name, g);
+        if (g !== undefined) this.loops.globalRates.set(name, g);
       } catch (e) {
         throw new RangeError(`Cannot start a worker: task ${name} has a bad rate limit: ${(e as Error).message}`);
       }
     }
   }
 
-  /** Deliveries after which a message is dead-lettered. */
-  readonly maxDeliveries: number;
+  /**
+   * Adds a queue to consume, before the worker is ready (a celerydAfterSetup handler's use, as
+   * Celery's `instance.app.amqp.queues.select_add`). Throws a `TypeError` on a bad queue name.
+   */
+  addQueue(queue: string): void {
+    const q = checkName("queue", queue);
+    if (!this.queues.includes(q)) this.queues.push(q);
+  }
+
+  /** Tasks this worker finished. */
+  get processed(): number {
+    return this.loops.processed;
+  }
+
+  /** The pool's statistics (its kind and size before it started). */
+  poolStats(): unknown {
+    return this.#pool?.stats() ?? { kind: this.poolKind, maxConcurrency: this.concurrency };
+  }
 
   /** Connects, sets up queues and starts consuming; resolves once ready. */
   async start(): Promise<void> {
     const app = this.apps[0];
+    this.#verifier = verifierFor(app);
     await signals.celerydInit.send(this.hostname, { instance: this, conf: app.config, options: this.options });
+    this.#configure();
     await setupLogging({ loglevel: this.options.loglevel, logfile: this.options.logfile });
-    this.#nc = await this.#connect(app);
+    if (this.options.redirectStdouts ?? true) this.#restoreConsole = redirectConsole(redirectLevel(this.options.redirectStdoutsLevel));
+    this.#nc = await connectWithRetry(
+      { servers: app.brokerUrl(), name: this.hostname, timeout: 2000, ...authOptions(app.config) },
+      log,
+      () => this.#stopping !== undefined,
+    );
     // The worker owns stream and bucket settings: what it opens is brought to its config.
     ownSettings(this.#nc);
+    this.#watchStatus(this.#nc);
     for (const a of this.apps) {
       a.adoptConnection(this.#nc);
       // Subtasks sent from here are not awaited here: they ask for no reply.
       a.sendReplies = false;
     }
     this.#broker = await app.broker();
-    await this.#broker.ensureStreams();
+    // A cluster that lost a server elects new leaders for a while: ride it out, as connecting does.
+    const setUp = (what: string, fn: () => Promise<unknown>) =>
+      retryTransient(fn, { deadlineMs: SETUP_RETRY_MS, maxDelayMs: 2000, onRetry: (e, n) => log.warn(`could not ${what} yet (${(e as Error).message}; attempt ${n}); retrying`) });
+    await setUp("set up the streams", () => this.#broker!.ensureStreams());
     // Apply resultExpires and the bounds now, not at the first result (docs/limits.md).
     for (const a of this.apps) {
-      await a.backend.kv();
-      await canvasBucket(a);
+      await setUp("set up the results bucket", () => a.backend.kv());
+      await setUp("set up the canvas bucket", () => canvasBucket(a));
     }
-    for (const q of this.queues) await this.#broker.ensureQueueConsumer(q);
     await signals.celerydAfterSetup.send(this.hostname, { instance: this, conf: app.config });
-    await this.#revoked.start(app, (id, terminate) => {
-      if (terminate) this.revoke([id], true);
-    });
+    for (const q of this.queues) await setUp(`set up the consumer of queue ${q}`, () => this.#broker!.ensureQueueConsumer(q));
+    await setUp("watch the revocations", () =>
+      this.revoked.start(app, (id, terminate) => {
+        if (terminate) this.control.revoke([id], true);
+      }));
     await signals.workerInit.send(this, { worker: this });
     // workerProcessInit fires per execution unit: once for the async pool (this thread), in
     // each thread for the threads pool.
@@ -183,29 +245,35 @@ export class Worker implements ControlTarget {
       module: this.options.module,
       brokerUrl: app.brokerUrl(),
       loglevel: this.options.loglevel,
+      redirectStdouts: this.options.redirectStdouts ?? true ? redirectLevel(this.options.redirectStdoutsLevel) : undefined,
       hostname: this.hostname,
     });
     await this.#pool.start();
     this.#events = new EventDispatcher(this.#nc, app.names.prefix, this.hostname, this.options.sendEvents ?? true);
-    this.#control = new ControlServer(this.#nc, app.names.controlSubject, this);
-    await this.#control.start();
-    if (this.#globalRates.size > 0) this.#global = new GlobalRateLimiter(this.#nc, `${app.names.prefix}_ratelimits`, app.config.replicas ?? DEFAULTS.replicas);
-    this.#startedAt = Date.now();
-    this.#running = true;
-    this.#scheduler = new Scheduler(this.#broker);
+    if (this.options.sendEvents ?? true) {
+      // Credentials that may not open the listeners' bucket leave task events to -E and enable_events.
+      await this.taskEvents.start(app).catch((e) => log.warn(`cannot watch for event listeners (${(e as Error).message}); task events only with -E or enable_events`));
+    }
+    if (this.metrics) this.metricsPort = await this.metrics.serve(this.options.metricsPort ?? 0);
+    this.#controlServer = new ControlServer(this.#nc, app.names.controlSubject, this.control);
+    await this.#controlServer.start();
+    const global = this.loops.globalRates.size > 0 ? new GlobalRateLimiter(this.#nc, `${app.names.prefix}_ratelimits`, app.config.replicas ?? DEFAULTS.replicas) : undefined;
+    this.startedAt = Date.now();
+    this.#scheduler = new Scheduler(this.#broker, this.#context());
     this.#scheduler.start();
-    for (const q of this.queues) this.#loops.push(this.#consumeLoop(q));
+    this.loops.start(this.#broker, this.queues, this.#context(), global);
     // Late-acked and running messages: tell the server we are alive well inside ack_wait.
     this.#timers.push(setInterval(() => {
       for (const m of this.#keepAlive) m.working();
-      for (const m of this.#held.keys()) m.working();
+      for (const m of this.loops.held.keys()) m.working();
     }, ACK_WAIT_MS / 3));
     const freq = this.options.heartbeatInterval ?? HEARTBEAT_SECONDS;
     this.#timers.push(setInterval(() => this.#heartbeat(freq), freq * 1000));
     await signals.workerReady.send(this, { worker: this });
     this.#events.send("worker-online", { freq, ...this.#load() });
+    const tasks = this.registry.size - (this.registry.has(CHORD_TIMEOUT_TASK) ? 1 : 0); // the user's tasks, as Celery's banner
     log.info(
-      `${this.hostname} ready: consuming ${this.queues.join(",")} with ${this.registry.size} registered task${this.registry.size === 1 ? "" : "s"} (${this.poolKind} pool, concurrency ${this.concurrency}, prefetch ${this.prefetch})`,
+      `${this.hostname} ready: consuming ${this.queues.join(",")} with ${tasks} registered task${tasks === 1 ? "" : "s"} (${this.poolKind} pool, concurrency ${this.concurrency}, prefetch ${this.prefetch})`,
     );
   }
 
@@ -214,36 +282,9 @@ export class Worker implements ControlTarget {
   }
 
   async #heartbeat(freq: number): Promise<void> {
+    const event = { type: "worker-heartbeat", hostname: this.hostname, timestamp: Date.now() / 1000, freq, ...this.#load() };
     this.#events?.send("worker-heartbeat", { freq, ...this.#load() });
-    await signals.heartbeatSent.send(this, {}).catch(() => {});
-  }
-
-  async #connect(app: App): Promise<NatsConnection> {
-    const url = app.brokerUrl();
-    for (let attempt = 1;; attempt++) {
-      try {
-        const nc = await openConnection({
-          servers: url,
-          name: this.hostname,
-          timeout: 2000,
-          creds: app.config.creds,
-          nkey: app.config.nkey,
-          tlsCa: app.config.tlsCa,
-          tlsCert: app.config.tlsCert,
-          tlsKey: app.config.tlsKey,
-          user: app.config.user,
-          pass: app.config.pass,
-          token: app.config.token,
-        });
-        this.#watchStatus(nc);
-        if (attempt > 1) log.info(`connected to ${[url].flat().join(",")}`);
-        return nc;
-      } catch (e) {
-        if (/authori[sz]ation|authentication/i.test(String((e as Error).message)) || this.#stopping) throw e;
-        log.warn(`${(e as Error).message} (attempt ${attempt}; retrying in 1 s)`);
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
+    await signals.heartbeatSent.send(this, { event });
   }
 
   async #watchStatus(nc: NatsConnection): Promise<void> {
@@ -253,196 +294,25 @@ export class Worker implements ControlTarget {
     }
   }
 
-  async #consumeLoop(queue: string): Promise<void> {
-    const ctx = this.#context();
-    while (this.#running) {
-      try {
-        const consumer = await this.#broker!.queueConsumer(queue);
-        const messages = await consumer.consume({ max_messages: batchPrefetch(this.registry, queue, this.prefetch), expires: PULL_EXPIRES_MS });
-        this.#consumers.set(queue, messages);
-        for await (const m of messages) {
-          // Bounded prefetch: at most `prefetch` received messages wait or run at once.
-          if (!this.#reserve.tryAcquire()) await this.#reserve.acquire();
-          if (!this.#running) {
-            this.#reserve.release();
-            m.nak();
-            continue;
-          }
-          this.#dispatch(ctx, m, queue);
-        }
-      } catch (e) {
-        if (this.#running) log.warn(`consumer of queue ${queue} failed: ${(e as Error).message}`);
-      }
-      if (this.#running) {
-        log.warn(`consumer of queue ${queue} stopped; re-creating it in 1 s`);
-        await new Promise((r) => setTimeout(r, 1000));
-      }
-    }
-  }
-
-  /**
-   * Runs one received message: waits for its rate limits (holding no execution slot), then for
-   * a free slot — any free slot, so a long task never holds up short ones — then executes it.
-   */
-  async #dispatch(ctx: ExecContext, m: JsMsg, queue: string): Promise<void> {
-    const h = headersOf(m);
-    const name = h[H.task] || "";
-    const id = h[H.id] || "";
-    this.#held.set(m, {
-      id,
-      name,
-      argsrepr: h[H.argsrepr] || undefined,
-      kwargsrepr: h[H.kwargsrepr] || undefined,
-      hostname: this.hostname,
-      deliveryInfo: { queue, redelivered: m.info.redelivered },
-    });
-    let slot = false;
-    try {
-      let wait = this.#limits.reserve(name);
-      const perSecond = this.#globalRates.get(name);
-      if (perSecond !== undefined && this.#global && !this.#revoked.has(id)) wait = Math.max(wait, await this.#globalReserve(name, perSecond));
-      if (wait > 0) await this.#sleep(wait);
-      if (this.#running) {
-        if (!this.slots.tryAcquire()) await this.slots.acquire();
-        slot = true;
-      }
-      this.#held.delete(m);
-      if (!this.#running) {
-        // Shutting down before it started: give it back at once.
-        m.nak();
-        return;
-      }
-      await execute(ctx, m, queue);
-      this.processed++;
-      this.#counts.set(name, (this.#counts.get(name) ?? 0) + 1);
-    } catch (e) {
-      log.error(`internal error while dispatching message ${m.seq}: ${(e as Error).message}; it will be delivered again`);
-      m.nak(1000);
-    } finally {
-      this.#held.delete(m);
-      if (slot) this.slots.release();
-      this.#reserve.release();
-    }
-  }
-
-  async #globalReserve(name: string, perSecond: number): Promise<number> {
-    for (;;) {
-      try {
-        return await this.#global!.reserve(name, perSecond);
-      } catch (e) {
-        if (!this.#running) return 0;
-        log.warn(`could not reserve a start of ${name} under its global rate limit: ${(e as Error).message}; retrying in 1 s`);
-        await this.#sleep(1000);
-      }
-    }
-  }
-
-  /** Sleeps `ms`, or less when the worker stops. */
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(t);
-        this.#wakers.delete(done);
-        resolve();
-      };
-      const t = setTimeout(done, ms);
-      this.#wakers.add(done);
-    });
-  }
-
-  // ControlTarget: what remote control sees and changes.
-
-  /** Registered task names. */
-  inspectRegistered(): string[] {
-    return [...this.registry.keys()].sort();
-  }
-
-  /** Running tasks. */
-  inspectActive(): TaskInfo[] {
-    return [...this.active.values()].map(({ request, started }) => ({
-      id: request.id,
-      name: request.taskName,
-      argsrepr: request.argsrepr,
-      kwargsrepr: request.kwargsrepr,
-      hostname: this.hostname,
-      timeStart: started / 1000,
-      retries: request.retries,
-      deliveryInfo: request.deliveryInfo ? { queue: request.deliveryInfo.queue, redelivered: request.deliveryInfo.redelivered } : undefined,
-    }));
-  }
-
-  /** Received tasks waiting for a rate limit or a slot. */
-  inspectReserved(): TaskInfo[] {
-    return [...this.#held.values()];
-  }
-
-  /** Statistics for `inspect stats`. */
-  inspectStats(): Record<string, unknown> {
-    return {
-      hostname: this.hostname,
-      pid: process.pid,
-      runtime: `${runtime.name} ${runtime.version}`,
-      pool: this.#pool?.stats() ?? { kind: this.poolKind, maxConcurrency: this.concurrency },
-      prefetchCount: this.prefetch,
-      queues: this.queues,
-      uptime: Math.round((Date.now() - this.#startedAt) / 1000),
-      processed: this.processed,
-      total: Object.fromEntries(this.#counts),
-      rateLimits: this.#limits.entries(),
-      globalRateLimits: Object.fromEntries(this.#globalRates),
-      rusage: process.memoryUsage?.(),
-    };
-  }
-
-  /** Revoked ids this worker knows of. */
-  inspectRevoked(): string[] {
-    return [...this.#revoked.ids];
-  }
-
-  /** Marks `ids` revoked; with `terminate`, stops those running here. Returns the ids stopped. */
-  revoke(ids: string[], terminate: boolean): string[] {
-    const stopped: string[] = [];
-    for (const id of ids) {
-      this.#revoked.ids.add(id);
-      const a = this.active.get(id);
-      if (terminate && this.#terminated.has(id)) stopped.push(id);
-      else if (terminate && a?.execution) {
-        this.#terminated.add(id);
-        if (this.#terminated.size > 1000) this.#terminated.delete(this.#terminated.values().next().value!);
-        log.warn(`Terminating ${a.task.name}[${id}]: revoked with terminate`);
-        a.execution.kill({ kind: "revoked", error: new TaskRevokedError(`Task ${id} was revoked and terminated while it ran`, { taskId: id, taskName: a.task.name }) });
-        stopped.push(id);
-      }
-    }
-    return stopped;
-  }
-
-  /** Sets the per-worker rate limit of `task` (`null`/`0`: none). */
-  setRateLimit(task: string, rate: string | number | null): void {
-    const t = this.registry.get(task);
-    if (!t) throw new TypeError(`Cannot set the rate limit of ${task}: no task of that name is registered on ${this.hostname}`);
-    this.#limits.set(task, rate);
-    t.rateLimit = rate ?? undefined;
-    log.info(`rate limit of ${task} set to ${rate ?? "none"}`);
-  }
-
-  /** Begins a warm shutdown (remote control). */
-  shutdown(): void {
-    this.stop(false);
-  }
-
   #context(): ExecContext {
+    const sw = this.taskEvents;
+    const events = this.#events;
     return {
       hostname: this.hostname,
       registry: this.registry,
-      isRevoked: (id) => this.#revoked.has(id),
+      isRevoked: (id) => this.revoked.has(id),
+      verifier: this.#verifier,
       keepAlive: this.#keepAlive,
       fallbackApp: this.apps[0],
       broker: this.#broker!,
       active: this.active,
       maxDeliveries: this.maxDeliveries,
       pool: this.#pool!,
-      events: this.#events,
+      // Task events only while they are on: `ctx.events?.send(…)` then builds no event at all.
+      get events() {
+        return sw.on ? events : undefined;
+      },
+      metrics: this.metrics,
     };
   }
 
@@ -466,21 +336,42 @@ export class Worker implements ControlTarget {
   }
 
   async #stop(): Promise<void> {
-    this.#running = false;
+    this.loops.stop();
     this.#scheduler?.stop();
-    this.#control?.stop();
-    for (const c of this.#consumers.values()) c.stop();
-    for (const wake of [...this.#wakers]) wake();
+    this.#controlServer?.stop();
     log.info(`${this.hostname} shutting down: waiting for ${this.active.size} running task(s)`);
     await this.slots.idle();
     for (const t of this.#timers) clearInterval(t);
-    this.#revoked.stop();
+    this.revoked.stop();
+    this.taskEvents.stop();
+    await this.metrics?.stop();
     await this.#pool?.stop().catch((e) => log.warn(`pool did not stop cleanly: ${(e as Error).message}`));
     this.#events?.send("worker-offline", this.#load());
     await signals.workerShutdown.send(this, { worker: this });
     if (this.#nc && !this.#nc.isClosed()) await this.#nc.drain().catch(() => this.#nc?.close());
+    this.#restoreConsole?.();
     this.#resolveStopped();
   }
+}
+
+/** The level redirected console lines get; throws a `RangeError` naming a bad one. */
+function redirectLevel(level: string | undefined): LogLevel {
+  const l = (level ?? "warn").toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(l)) throw new RangeError(`Cannot redirect stdouts at level '${level}': use ${LOG_LEVELS.join(", ")}`);
+  return l as LogLevel;
+}
+
+/**
+ * The verifier of a worker serving `app` when it takes only signed messages; it must sign what
+ * it sends itself (retries, workflow steps), so a trusted list without a key is refused.
+ */
+function verifierFor(app: App): MessageVerifier | undefined {
+  const trusted = app.trustedKeys();
+  if (!trusted) return undefined;
+  if (!app.signer()) {
+    throw new TypeError("Cannot start a worker that takes only signed messages without a signing key: the retries and workflow steps it sends must be signed too; set signing.key (or TASKD_SIGNING_KEY, --signing-key)");
+  }
+  return new MessageVerifier(trusted);
 }
 
 // Signal arguments name these classes (src/signals/args.ts).

@@ -1,12 +1,15 @@
 /**
- * Load and accounting for the reliability tests: a run log that tasks append to (a side
- * channel independent of the broker and the result backend), a windowed sender, and a
- * process's resident memory.
+ * Run logs that tasks append to (a side channel independent of the broker and the result
+ * backend): `RunLog` for the reliability tests' load (tests/fixtures/reliable.ts), `RunFile` for
+ * the JSON lines of tests/fixtures/failure_tasks.ts; plus a windowed sender and a process's
+ * resident memory.
  * @module
  */
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Run as TaskRun } from "../fixtures/failure_tasks.ts";
+import { completeLines } from "./taskd.ts";
 
 /** One line of the run log: which task ran, when, in which process. */
 export interface Run {
@@ -55,6 +58,33 @@ export class RunLog {
       if (n < 0 || n >= expected) unexpected++;
     }
     return { runs, distinct: c.size, duplicates: runs - c.size, missing, unexpected };
+  }
+}
+
+/** The JSON-lines file tests/fixtures/failure_tasks.ts appends one run to (`TASKD_TEST_RUNS`). */
+export class RunFile {
+  readonly path: string;
+
+  constructor() {
+    this.path = join(mkdtempSync(join(tmpdir(), "taskd-runs-")), "runs.jsonl");
+  }
+
+  /** The runs recorded so far (of task `id`, and of that `what` step). */
+  runs(id?: string, what?: string): TaskRun[] {
+    if (!existsSync(this.path)) return [];
+    const all = completeLines(readFileSync(this.path, "utf8")).map((l) => JSON.parse(l) as TaskRun);
+    return all.filter((r) => (id === undefined || r.id === id) && (what === undefined || r.what === what));
+  }
+
+  /** Waits until no further run of `id` appears for `quietMs` (to prove that nothing more runs). */
+  async settled(id: string, quietMs = 1000): Promise<TaskRun[]> {
+    let n = this.runs(id).length;
+    for (let still = 0; still < quietMs; still += 100) {
+      await new Promise((r) => setTimeout(r, 100));
+      const m = this.runs(id).length;
+      if (m !== n) [n, still] = [m, 0];
+    }
+    return this.runs(id);
   }
 }
 

@@ -7,6 +7,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import assert from "node:assert/strict";
+import { TaskError } from "../../mod.ts";
 
 /** The repository's root. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -133,10 +135,51 @@ export async function eventually<T>(fn: () => T | Promise<T>, timeoutMs = 10_000
   }
 }
 
+/** The TaskError that `p` rejects with; fails the test when it resolves or rejects otherwise. */
+export async function failureOf(p: Promise<unknown>): Promise<TaskError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof TaskError, `expected a TaskError, got ${e}`);
+    return e;
+  }
+  assert.fail("expected the task to fail");
+}
+
 /**
  * The complete, non-empty lines of `text`. A worker may be appending while a test reads: a
  * last line without its newline is still being written, so it is left for the next read.
  */
 export function completeLines(text: string): string[] {
   return text.slice(0, text.lastIndexOf("\n") + 1).split("\n").filter(Boolean);
+}
+
+/** What a finished command printed: stdout and stderr together, and stdout alone. */
+export interface Ran {
+  code: number | null;
+  output: string;
+  stdout: string;
+}
+
+/** Runs `cmd` in `cwd`; resolves with its exit code and output (killed after `timeoutMs`). */
+export function runCommand(cmd: string, args: string[], cwd: string, env: Record<string, string>, timeoutMs: number): Promise<Ran> {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    let stdout = "";
+    p.stdout?.on("data", (d) => {
+      output += d;
+      stdout += d;
+    });
+    p.stderr?.on("data", (d) => (output += d));
+    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+    p.once("error", (e) => {
+      clearTimeout(t);
+      resolve({ code: null, output: String(e), stdout });
+    });
+    p.once("exit", (code) => {
+      clearTimeout(t);
+      resolve({ code, output, stdout });
+    });
+  });
 }

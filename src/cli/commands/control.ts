@@ -1,5 +1,5 @@
 /**
- * `taskd control shutdown` and `taskd control rate_limit <task> <rate>`: change running
+ * `taskd control shutdown`, `rate_limit <task> <rate>`, `enable_events`, `disable_events`: change running
  * workers (all, or those named with `-d`).
  * @module
  */
@@ -24,8 +24,12 @@ export async function controlCommand(command: string, args: string[], flags: Con
       throw new CliError((e as Error).message);
     }
     run = (app) => app.control.rateLimit(task, value, options);
+  } else if (command === "enable_events") {
+    run = (app) => app.control.enableEvents(options);
+  } else if (command === "disable_events") {
+    run = (app) => app.control.disableEvents(options);
   } else {
-    throw new CliError(`Cannot run control command '${command}': use shutdown or rate_limit`);
+    throw new CliError(`Cannot run control command '${command}': use shutdown, rate_limit, enable_events or disable_events`);
   }
   const app = cliApp(flags);
   try {

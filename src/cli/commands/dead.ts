@@ -6,14 +6,15 @@
  * @module
  */
 import process from "node:process";
-import { headers as natsHeaders } from "@nats-io/nats-core";
 import type { StoredMsg } from "@nats-io/jetstream";
 import type { Broker } from "../../nats/broker.ts";
-import { isNotFound } from "../../nats/errors.ts";
+import { type DeadLetter, deadLetters, describeDeadLetter as describe, getDeadLetter, purgeDeadLetters, replayDeadLetter, storedHeader } from "../../nats/dead_letters.ts";
 import { checkName } from "../../nats/names.ts";
-import { decodeBody, H } from "../../protocol/message.ts";
+import { decodeBody } from "../../protocol/message.ts";
 import { type BrokerFlags, cliApp } from "../broker.ts";
 import { CliError } from "../errors.ts";
+
+export type { DeadLetter };
 
 /** Options of the `taskd dead` commands. */
 export interface DeadFlags extends BrokerFlags {
@@ -27,58 +28,9 @@ export interface DeadFlags extends BrokerFlags {
   all?: boolean;
 }
 
-/** One dead letter as the commands show it. */
-export interface DeadLetter {
-  seq: number;
-  queue: string;
-  task?: string;
-  id?: string;
-  retries?: number;
-  reason?: string;
-  deadAt?: string;
-  from?: string;
-}
-
-/** Headers a replay drops: the death record and the requeue counter. */
-const DROPPED = new Set([H.deadReason, H.deadAt, H.deadSubject, "taskd-requeues"]);
-
-function describe(m: StoredMsg, prefix: string): DeadLetter {
-  const get = (k: string) => m.header?.get(k) || undefined;
-  return {
-    seq: m.seq,
-    queue: m.subject.slice(`${prefix}.dead.`.length),
-    task: get(H.task),
-    id: get(H.id),
-    retries: get(H.retries) === undefined ? undefined : Number(get(H.retries)),
-    reason: get(H.deadReason),
-    deadAt: get(H.deadAt) ?? m.time.toISOString(),
-    from: get(H.deadSubject),
-  };
-}
-
-/** Every stored dead letter (of `queue`, when given), oldest first, at most `limit`. */
-async function* deadLetters(broker: Broker, queue?: string, limit = Infinity): AsyncGenerator<StoredMsg> {
-  const jsm = await broker.jsm();
-  const stream = broker.names.deadStream;
-  const info = await jsm.streams.info(stream).catch((e) => {
-    if (isNotFound(e)) return undefined;
-    throw e;
-  });
-  if (!info || info.state.messages === 0) return;
-  const subject = queue === undefined ? undefined : broker.names.deadSubject(queue);
-  let n = 0;
-  for (let seq = info.state.first_seq; seq <= info.state.last_seq && n < limit; seq++) {
-    const m = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
-    if (!m || (subject && m.subject !== subject)) continue;
-    n++;
-    yield m;
-  }
-}
-
 async function getOne(broker: Broker, seq: number): Promise<StoredMsg> {
   if (!Number.isInteger(seq) || seq < 1) throw new CliError(`Cannot find dead letter '${seq}': give its sequence number as taskd dead list prints it`);
-  const jsm = await broker.jsm();
-  const m = await jsm.streams.getMessage(broker.names.deadStream, { seq }).catch(() => null);
+  const m = await getDeadLetter(broker, seq);
   if (!m) throw new CliError(`Cannot find dead letter ${seq}: it is not in ${broker.names.deadStream}; run taskd dead list`);
   return m;
 }
@@ -118,7 +70,7 @@ export function deadShowCommand(seq: string, flags: DeadFlags): Promise<void> {
     for (const [k, v] of m.header ?? []) headers[k] = v[0];
     let body: { args?: unknown[]; kwargs?: Record<string, unknown>; error?: string };
     try {
-      const b = decodeBody((k) => m.header?.get(k) || undefined, m.data);
+      const b = decodeBody((k) => storedHeader(m, k), m.data);
       body = { args: b.args, kwargs: b.kwargs };
     } catch (e) {
       body = { error: (e as Error).message };
@@ -149,29 +101,18 @@ export function deadShowCommand(seq: string, flags: DeadFlags): Promise<void> {
 export function deadRetryCommand(seqs: string[], flags: DeadFlags): Promise<void> {
   if (!flags.all && seqs.length === 0) throw new CliError("Cannot retry dead letters: give their sequence numbers or --all");
   return withBroker(flags, async (broker) => {
-    const jsm = await broker.jsm();
     const targets: StoredMsg[] = [];
     if (flags.all) for await (const m of deadLetters(broker, flags.queue)) targets.push(m);
     else for (const s of seqs) targets.push(await getOne(broker, Number(s)));
     for (const m of targets) {
       const d = describe(m, broker.names.prefix);
-      const target = flags.queue ?? (m.header?.get(H.queue) || d.queue);
-      let subject: string;
+      let target: string;
       try {
-        subject = broker.names.taskSubject(target);
+        target = await replayDeadLetter(broker, m, flags.queue);
       } catch (e) {
-        throw new CliError(`Cannot retry dead letter ${d.seq}: ${(e as Error).message}; choose a queue with --queue`);
+        if (!(e instanceof TypeError)) throw e;
+        throw new CliError(`Cannot retry dead letter ${d.seq}: ${e.message}; choose a queue with --queue`);
       }
-      const h = natsHeaders();
-      for (const [k, values] of m.header ?? []) {
-        if (DROPPED.has(k) || k.startsWith("Nats-") || k === H.queue) continue;
-        for (const v of values) h.append(k, v);
-      }
-      if (m.header?.get(H.protocol)) h.set(H.queue, target);
-      const eta = Date.parse(m.header?.get(H.eta) ?? "");
-      const to = eta > Date.now() ? broker.names.delayedSubject(target) : subject;
-      await broker.js.publish(to, m.data, { headers: h, msgID: `${d.id ?? "msg"}:${d.retries ?? 0}:replay:${d.seq}` });
-      await jsm.streams.deleteMessage(broker.names.deadStream, m.seq, false);
       process.stdout.write(`${d.seq}\t${d.task ?? "?"}[${d.id ?? "?"}] -> ${target}\n`);
     }
   });
@@ -180,10 +121,8 @@ export function deadRetryCommand(seqs: string[], flags: DeadFlags): Promise<void
 /** `taskd dead purge [--queue q]`: deletes the dead letters (of one queue). */
 export function deadPurgeCommand(flags: DeadFlags): Promise<void> {
   return withBroker(flags, async (broker) => {
-    await broker.ensureStreams();
-    const jsm = await broker.jsm();
-    const r = await jsm.streams.purge(broker.names.deadStream, flags.queue ? { filter: broker.names.deadSubject(flags.queue) } : undefined);
-    process.stdout.write(`purged ${r.purged} dead letter${r.purged === 1 ? "" : "s"}\n`);
+    const purged = await purgeDeadLetters(broker, flags.queue);
+    process.stdout.write(`purged ${purged} dead letter${purged === 1 ? "" : "s"}\n`);
   });
 }
 

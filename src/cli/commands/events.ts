@@ -1,6 +1,7 @@
 /**
  * `taskd events [--json]`: print the app's task and worker events live, one line each (colour
- * only on a TTY), or one JSON object per line for machines. Stops on SIGINT/SIGTERM.
+ * only on a TTY), or one JSON object per line for machines. Stops on SIGINT/SIGTERM. While it
+ * listens it holds an events lease, so workers send task events.
  * @module
  */
 import process from "node:process";
@@ -17,6 +18,7 @@ export interface EventsFlags extends BrokerFlags {
 /** Runs `taskd events` until it is interrupted. */
 export async function eventsCommand(flags: EventsFlags): Promise<void> {
   const app = cliApp(flags);
+  // The receiver holds an events lease: workers send task events while someone listens.
   const events = await EventReceiver.open(app);
   const color = Boolean(process.stdout.isTTY) && !process.env.NO_COLOR;
   const stop = () => events.close();

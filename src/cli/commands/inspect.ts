@@ -1,12 +1,15 @@
 /**
  * `taskd inspect ping|registered|active|reserved|scheduled|stats|revoked [-d node]`: ask the
  * running workers, print one block per worker that answered (Celery's layout), or `--json`.
+ * `taskd inspect chord <id>` reads a chord's progress from the canvas bucket instead (no
+ * worker needs to answer): size, settled, failed members and why, pending member ids.
  * @module
  */
 import process from "node:process";
 import type { ControlCommand, TaskInfo } from "../../control/protocol.ts";
 import { type BrokerFlags, cliApp } from "../broker.ts";
 import { CliError } from "../errors.ts";
+import { chordProgress, type ChordProgress } from "../../canvas/chord_state.ts";
 
 /** What `taskd inspect` can ask. */
 export const INSPECT_COMMANDS = ["ping", "registered", "active", "reserved", "scheduled", "stats", "revoked"] as const;
@@ -72,6 +75,33 @@ export async function inspectCommand(what: string, flags: ControlFlags): Promise
   try {
     const replies = await app.control.broadcast(what as ControlCommand, {}, options);
     printReplies(what, replies, flags.json);
+  } finally {
+    await app.close();
+  }
+}
+
+/** The text of a chord's progress (`taskd inspect chord <id>`). */
+export function formatChord(p: ChordProgress): string[] {
+  const lines = [
+    `chord ${p.id}: ${p.state}`,
+    `    size: ${p.size}  done: ${p.done}  failed: ${p.failed.length}  pending: ${p.pending.length}`,
+    `    body: ${p.body.task}[${p.body.id}]`,
+  ];
+  if (p.timeout !== undefined) lines.push(`    timeout: ${p.timeout}s`);
+  if (p.failed.length) lines.push("    failed:", ...p.failed.map((f) => `    * ${f.taskName}[${f.taskId}] ${f.state}: ${f.reason}`));
+  if (p.pending.length) lines.push("    pending:", ...p.pending.map((id) => `    * ${id}`));
+  if (p.error) lines.push(`    error: ${p.error}`);
+  return lines;
+}
+
+/** Runs `taskd inspect chord <id>`. */
+export async function inspectChordCommand(id: string | undefined, flags: ControlFlags): Promise<void> {
+  if (!id) throw new CliError("Cannot inspect a chord: give its id, e.g. taskd inspect chord 5a1c…");
+  const app = cliApp(flags);
+  try {
+    const p = await chordProgress(app, String(id));
+    if (!p) throw new CliError(`No chord ${id}: it was never applied, or its entries expired (resultExpires)`);
+    process.stdout.write(flags.json ? JSON.stringify(p) + "\n" : formatChord(p).join("\n") + "\n");
   } finally {
     await app.close();
   }

@@ -52,6 +52,9 @@ export async function statusCommand(flags: StatusFlags): Promise<void> {
       [`KV_${n.prefix}_canvas`, "chord and group state"],
       [`KV_${n.revokedBucket}`, "revocations"],
       [`KV_${n.prefix}_ratelimits`, "global rate limits"],
+      [`KV_${n.prefix}_schedules`, "periodic task schedules"],
+      [`KV_${n.prefix}_events`, "event listener leases"],
+      [`${n.prefix.toUpperCase()}_HISTORY`, "dashboard task history"],
     ];
     const out: StoreStatus[] = [];
     for (const [name, role] of stores) {

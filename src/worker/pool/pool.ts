@@ -62,6 +62,8 @@ export interface PoolOptions {
   brokerUrl?: string | string[];
   /** The log level inside units. */
   loglevel?: string;
+  /** Route a task's console output through the task logger at this level (each thread too). */
+  redirectStdouts?: string;
   /** The worker's node name. */
   hostname: string;
 }

@@ -12,6 +12,7 @@ import { serializeError, WorkerLostError } from "../../errors/errors.ts";
 import { getLogger } from "../../log/logger.ts";
 import { runtime } from "../../runtime/mod.ts";
 import type { Outcome, TraceHooks } from "../../app/trace.ts";
+import { activeTraceHeaders } from "../../app/tracing.ts";
 import type { Execution, Pool, PoolOptions } from "./pool.ts";
 import { type FromThread, outcomeFromWire, requestToWire, type ToThread } from "./wire.ts";
 
@@ -73,9 +74,13 @@ export class ThreadsPool implements Pool {
 
   constructor(readonly options: PoolOptions) {
     if (!options.module) throw new TypeError("Cannot start a threads pool: it needs the task module's path");
+    // Node.js has worker_threads but no Web Worker global; Bun and Deno have both.
+    if (typeof Worker === "undefined") {
+      throw new Error(`Cannot start a threads pool on ${runtime.name}: it has no Web Worker; use --pool async, or run the worker on Bun, Deno or the binary`);
+    }
     this.size = options.size;
-    this.#url = runtime.threadUrl(new URL("./thread.ts", import.meta.url), "worker/pool/thread.ts");
-    this.#init = { type: "init", module: options.module, brokerUrl: options.brokerUrl, loglevel: options.loglevel, hostname: options.hostname };
+    this.#url = runtime.threadUrl(new URL("../../cli/thread.ts", import.meta.url), "thread.ts");
+    this.#init = { type: "init", module: options.module, brokerUrl: options.brokerUrl, loglevel: options.loglevel, redirectStdouts: options.redirectStdouts, hostname: options.hostname };
   }
 
   async start(): Promise<void> {
@@ -150,6 +155,7 @@ export class ThreadsPool implements Pool {
     const outcome = new Promise<Outcome>((r) => (settle = r));
     let done = false;
     let unit: Unit | undefined;
+    const traceHeaders = activeTraceHeaders();
     const finish = (o: Outcome) => {
       if (done) return;
       done = true;
@@ -168,7 +174,7 @@ export class ThreadsPool implements Pool {
         },
       };
       try {
-        u.post({ type: "run", id: request.id, task: task.name, fields: requestToWire(request), store: hooks !== undefined });
+        u.post({ type: "run", id: request.id, task: task.name, fields: requestToWire(request), store: hooks !== undefined, trace: traceHeaders });
       } catch (e) {
         u.current = undefined;
         this.#release(u);

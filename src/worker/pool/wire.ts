@@ -20,9 +20,12 @@ export type WireOutcome =
 
 /** Messages from the worker to a thread. */
 export type ToThread =
-  | { type: "init"; module: string; brokerUrl?: string | string[]; loglevel?: string; hostname: string }
-  /** `store`: the thread stores STARTED and the outcome itself, before the handlers run. */
-  | { type: "run"; id: string; task: string; fields: Record<string, unknown>; store?: boolean }
+  | { type: "init"; module: string; brokerUrl?: string | string[]; loglevel?: string; redirectStdouts?: string; hostname: string }
+  /**
+   * `store`: the thread stores STARTED and the outcome itself, before the handlers run; `trace`:
+   * the W3C context of the worker's process span, so what the task sends is its child.
+   */
+  | { type: "run"; id: string; task: string; fields: Record<string, unknown>; store?: boolean; trace?: Record<string, string> }
   | { type: "abort"; id: string; reason: SerializedError }
   | { type: "shutdown" };
 

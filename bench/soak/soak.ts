@@ -1,0 +1,300 @@
+/**
+ * `make soak`: a chaos soak with exact accounting. A 3-server JetStream cluster (replicas 3)
+ * and 2 workers (dist/taskd) take a continuous mixed load — early-ack and late-ack tasks,
+ * retries, countdowns, chains, groups, chords and Batches — while a chaos loop kills -9 a random
+ * worker or server every SOAK_CHAOS_MIN..SOAK_CHAOS_MAX seconds and restarts it. Then the load
+ * stops, the system drains, and every task is accounted for from the run log (a side channel the
+ * tasks append to), the result store and the workers' logs. Prints one table and writes
+ * bench/soak/results/<date>.json. Loopback only; bounded in time (SOAK_SECONDS, default 300).
+ *
+ *   SOAK_SECONDS=300 SOAK_CHAOS_MIN=10 SOAK_CHAOS_MAX=30 SOAK_RATE=40 bun bench/soak/soak.ts
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { appendFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { App, type AsyncResult, chain, chord, group, signature } from "../../mod.ts";
+import { NatsCluster } from "../../tests/helpers/cluster.ts";
+import { rssKb } from "../../tests/helpers/runlog.ts";
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
+const CHAOS_MIN = Number(process.env.SOAK_CHAOS_MIN ?? 10);
+const CHAOS_MAX = Number(process.env.SOAK_CHAOS_MAX ?? 30);
+const RATE = Number(process.env.SOAK_RATE ?? 40); // load rounds per second; each round sends one of every kind
+const DRAIN_SECONDS = Number(process.env.SOAK_DRAIN ?? 120);
+const dir = mkdtempSync(join(tmpdir(), "taskd-soak-"));
+const RUNLOG = join(dir, "runs.log");
+const say = (s: string) => process.stderr.write(`soak: ${s}\n`);
+const rand = (min: number, max: number) => min + Math.random() * (max - min);
+
+/** One worker process; each start is a new incarnation with its own log file. */
+class SoakWorker {
+  proc?: ChildProcess;
+  incarnations: { log: string; killed: boolean; pid?: number }[] = [];
+  constructor(readonly name: string, readonly urls: string) {}
+  get alive(): boolean {
+    return !!this.proc && this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+  start(): void {
+    const log = join(dir, `${this.name}-${this.incarnations.length}.log`);
+    const out = createWriteStream(log);
+    this.proc = spawn(join(ROOT, "dist", "taskd"), ["worker", join(ROOT, "bench", "soak", "tasks.ts"), "-n", `${this.name}@soak`, "-c", "20"], {
+      env: { ...process.env, TASKD_BROKER_URL: this.urls, TASKD_RUNLOG: RUNLOG, TASKD_REPLICAS: "3", NO_COLOR: "1" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.proc.stdout?.pipe(out);
+    this.proc.stderr?.pipe(out);
+    this.incarnations.push({ log, killed: false, pid: this.proc.pid });
+  }
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const p = this.proc;
+    if (!p || !this.alive) return;
+    const exited = new Promise((r) => p.once("exit", r));
+    if (signal === "SIGKILL") this.incarnations[this.incarnations.length - 1].killed = true;
+    p.kill(signal);
+    await exited;
+  }
+}
+
+type Kind = "plain" | "late" | "flaky" | "countdown" | "chain" | "group" | "chord" | "batch";
+interface Sent {
+  kind: Kind;
+  key: string;
+  result: AsyncResult;
+  memberIds?: string[];
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(join(ROOT, "dist", "taskd"))) throw new Error("dist/taskd is missing: run make build");
+  say(`${SECONDS} s of load, chaos every ${CHAOS_MIN}-${CHAOS_MAX} s, ${RATE} rounds/s; logs in ${dir}`);
+  const cluster = await NatsCluster.start();
+  const workers = [new SoakWorker("w1", cluster.urls), new SoakWorker("w2", cluster.urls)];
+  for (const w of workers) w.start();
+  const app = new App("soak-client", { broker: cluster.urls, replicas: 3 });
+  const sent: Sent[] = [];
+  const faults: { at: number; what: string }[] = [];
+  const rss: { at: number; w1: number; w2: number }[] = [];
+  const started = Date.now();
+  let sendErrors = 0;
+  const sendErrorsByKind: Record<string, number> = {};
+  const erroredKeys = new Set<string>();
+  const hungSends: string[] = [];
+  let longestSendStall = 0;
+  let lastSendOk = Date.now();
+  const t0 = Date.now();
+  const elapsed = () => Math.round((Date.now() - t0) / 1000);
+
+  // Chaos: kill -9 a random worker or server, restart it 2-5 s later.
+  let stopping = false;
+  const chaos = (async () => {
+    while (!stopping) {
+      const wait = rand(CHAOS_MIN, CHAOS_MAX) * 1000;
+      const until = Date.now() + wait;
+      while (!stopping && Date.now() < until) await new Promise((r) => setTimeout(r, 200));
+      if (stopping) break;
+      const targets = [...workers.map((w) => ({ name: w.name, kill: () => w.kill(), start: () => w.start() })), ...cluster.nodes.map((n) => ({ name: n.name, kill: () => n.kill(), start: () => n.start() }))];
+      const t = targets[Math.floor(Math.random() * targets.length)];
+      faults.push({ at: elapsed(), what: `kill -9 ${t.name}` });
+      say(`t=${elapsed()}s chaos: kill -9 ${t.name}`);
+      await t.kill();
+      await new Promise((r) => setTimeout(r, rand(2, 5) * 1000));
+      t.start();
+    }
+  })();
+  const sampler = setInterval(() => rss.push({ at: elapsed(), w1: rssKb(workers[0].proc?.pid), w2: rssKb(workers[1].proc?.pid) }), 5000);
+
+  // Load: one of every kind per round, RATE rounds a second, each send retried until stored.
+  let n = 0;
+  const send = async (kind: Kind, fn: (key: string) => Promise<{ result: AsyncResult; memberIds?: string[] }>) => {
+    const key = `${kind}-${n}`;
+    for (let attempt = 0;; attempt++) {
+      try {
+        // A call that neither resolves nor rejects within a minute is a finding, not a stall of the soak.
+        const { result, memberIds } = await Promise.race([
+          fn(key),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`send of ${key} hung for 60 s`)), 60_000).unref?.()),
+        ]);
+        sent.push({ kind, key, result, memberIds });
+        const now = Date.now();
+        longestSendStall = Math.max(longestSendStall, now - lastSendOk);
+        lastSendOk = now;
+        return;
+      } catch (e) {
+        sendErrors++;
+        sendErrorsByKind[kind] = (sendErrorsByKind[kind] ?? 0) + 1;
+        if (/hung for/.test(String((e as Error).message))) hungSends.push(key);
+        erroredKeys.add(key);
+        if (attempt > 60) throw e;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  };
+  const s = (name: string, ...args: unknown[]) => signature(name, { args, app });
+  while (Date.now() - started < SECONDS * 1000) {
+    const round = Date.now();
+    n++;
+    await Promise.all([
+      send("plain", async (k) => ({ result: await app.sendTask("soak.plain", [k], { taskId: k }) })),
+      send("late", async (k) => ({ result: await app.sendTask("soak.late", [k], { taskId: k }) })),
+      send("flaky", async (k) => ({ result: await app.sendTask("soak.flaky", [k], { taskId: k }) })),
+      send("countdown", async (k) => ({ result: await app.sendTask("soak.late", [k], { taskId: k, countdown: 2 }) })),
+      send("batch", async (k) => ({ result: await app.sendTask("soak.batch", [k], { taskId: k }) })),
+      ...(n % 4 === 0
+        ? [
+          send("chain", async (k) => ({ result: await chain(s("soak.step", k, 0).set({ taskId: `${k}.0` }), s("soak.step", 1).set({ taskId: `${k}.1` }), s("soak.step", 2).set({ taskId: k })).applyAsync() })),
+          send("group", async (k) => {
+            const ids = [0, 1, 2].map((i) => `${k}.${i}`);
+            const r = await group(ids.map((id) => s("soak.late", id).set({ taskId: id }))).applyAsync();
+            return { result: r, memberIds: ids };
+          }),
+          send("chord", async (k) => {
+            const ids = [0, 1, 2].map((i) => `${k}.${i}`);
+            const r = await chord(ids.map((id) => s("soak.late", id).set({ taskId: id })), s("soak.body", k).set({ taskId: k })).applyAsync();
+            return { result: r, memberIds: ids };
+          }),
+        ]
+        : []),
+    ]);
+    const rest = 1000 / RATE - (Date.now() - round);
+    if (rest > 0) await new Promise((r) => setTimeout(r, rest));
+  }
+  stopping = true;
+  await chaos;
+  // Everything back up, then drain.
+  for (const w of workers) if (!w.alive) w.start();
+  for (const node of cluster.nodes) if (!node.alive) node.start();
+  await cluster.ready(60_000);
+  say(`t=${elapsed()}s load stopped: ${sent.length} sends; draining (up to ${DRAIN_SECONDS} s)`);
+
+  // Final states, read until nothing changes or the drain time is over.
+  const finalOf = new Map<string, string>();
+  const ready = new Set(["SUCCESS", "FAILURE", "REVOKED"]);
+  const drainEnd = Date.now() + DRAIN_SECONDS * 1000;
+  for (;;) {
+    const pending = sent.filter((x) => !ready.has(finalOf.get(x.key) ?? ""));
+    for (const x of pending) finalOf.set(x.key, await x.result.state.catch(() => "UNREADABLE"));
+    const left = sent.filter((x) => !ready.has(finalOf.get(x.key) ?? "")).length;
+    // Early-ack tasks a killed worker had taken stay PENDING for good: stop waiting once only they are left.
+    const onlyEarly = sent.filter((x) => !ready.has(finalOf.get(x.key) ?? "")).every((x) => x.kind === "plain");
+    if (left === 0 || Date.now() > drainEnd || (onlyEarly && Date.now() > drainEnd - DRAIN_SECONDS * 1000 + 30_000)) break;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+  clearInterval(sampler);
+
+  // Stuck messages: nothing pending or un-acked on any consumer once drained.
+  const nc = await connect({ servers: cluster.urls.split(",") });
+  const jsm = await jetstreamManager(nc);
+  let unacked = 0;
+  let waiting = 0;
+  for await (const ci of jsm.consumers.list("TASKD_TASKS")) {
+    unacked += ci.num_ack_pending;
+    waiting += ci.num_pending;
+  }
+  await nc.close();
+
+  // Accounting from the run log and the workers' logs.
+  const runs = new Map<string, number>();
+  const order = new Map<string, number[]>();
+  for (const line of readFileSync(RUNLOG, "utf8").split("\n")) {
+    const [kind, key] = line.split(" ");
+    if (!kind) continue;
+    const id = `${kind} ${key}`;
+    runs.set(id, (runs.get(id) ?? 0) + 1);
+    if (kind === "step") {
+      const [chainKey, i] = key.split(":");
+      order.set(chainKey, [...(order.get(chainKey) ?? []), Number(i)]);
+    }
+  }
+  const killedLogs = workers.flatMap((w) => w.incarnations.filter((i) => i.killed).map((i) => readFileSync(i.log, "utf8")));
+  const takenByKilled = (id: string) => killedLogs.some((text) => text.includes(`[${id}] received`) || text.includes(`[${id}] buffered`));
+  const byKind = new Map<Kind, Sent[]>();
+  for (const x of sent) byKind.set(x.kind, [...(byKind.get(x.kind) ?? []), x]);
+  const rows: Record<string, unknown>[] = [];
+  let lostOtherwise = 0;
+  const lostKeys: string[] = [];
+  let lostByDesign = 0;
+  let duplicates = 0;
+  for (const [kind, list] of byKind) {
+    let notFinal = 0, failed = 0, dup = 0, designLost = 0, otherLost = 0, bad = 0;
+    for (const x of list) {
+      const state = finalOf.get(x.key) ?? "PENDING";
+      if (state === "FAILURE" || state === "REVOKED") failed++;
+      if (!ready.has(state)) {
+        notFinal++;
+        if (kind === "plain" && takenByKilled(x.key)) designLost++;
+        else {
+          otherLost++;
+          lostKeys.push(`${x.key}${erroredKeys.has(x.key) ? " (its send was retried)" : ""}`);
+        }
+      }
+      const count = kind === "chain" ? Math.max(...[0, 1, 2].map((i) => runs.get(`step ${x.key}:${i}`) ?? 0))
+        : kind === "chord" ? runs.get(`body ${x.key}`) ?? 0
+        : kind === "group" ? Math.min(...x.memberIds!.map((id) => runs.get(`late ${id}`) ?? 0))
+        : kind === "countdown" ? runs.get(`late ${x.key}`) ?? 0
+        : kind === "flaky" ? runs.get(`flaky ${x.key}#1`) ?? 0
+        : runs.get(`${kind} ${x.key}`) ?? 0;
+      if (count > 1) dup += count - 1;
+      if (kind === "chord" && count > 1) bad++; // a chord body must run exactly once
+      if (kind === "chain") {
+        const seen = order.get(x.key) ?? [];
+        const firsts = [0, 1, 2].map((i) => seen.indexOf(i));
+        if (ready.has(state) && !(firsts[0] >= 0 && firsts[0] < firsts[1] && firsts[1] < firsts[2])) bad++;
+      }
+      if (kind === "plain" && count > 1) bad++; // early ack: at most once (Batches ack after the batch: at least once)
+    }
+    lostByDesign += designLost;
+    lostOtherwise += otherLost;
+    duplicates += dup;
+    rows.push({ kind, sent: list.length, final: list.length - notFinal, failed, duplicates: dup, lostByDesign: designLost, lostOtherwise: otherLost, violations: bad });
+  }
+  const peak = (k: "w1" | "w2") => Math.max(0, ...rss.map((r) => r[k]));
+  const half = rss.slice(Math.floor(rss.length / 2));
+  const report = {
+    date: new Date().toISOString(),
+    machine: `${cpus().length} cores, ${cpus()[0]?.model ?? "?"}`,
+    seconds: SECONDS,
+    faults: faults.length,
+    faultLog: faults,
+    sends: sent.length,
+    sendErrors,
+    sendErrorsByKind,
+    hungSends,
+    lostKeys,
+    longestSendStallMs: longestSendStall,
+    unacked,
+    waiting,
+    lostByDesign,
+    lostOtherwise,
+    duplicates,
+    rows,
+    rssKb: { w1Peak: peak("w1"), w2Peak: peak("w2"), secondHalfMax: Math.max(0, ...half.map((r) => Math.max(r.w1, r.w2))), samples: rss },
+  };
+  mkdirSync(join(ROOT, "bench", "soak", "results"), { recursive: true });
+  const file = join(ROOT, "bench", "soak", "results", `${report.date.slice(0, 16).replace(/[:T]/g, "-")}.json`);
+  writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
+  console.log(`\nsoak ${report.date} — ${report.machine}; ${SECONDS} s of load, ${faults.length} faults (${faults.map((f) => f.what.replace("kill -9 ", "")).join(" ")})`);
+  console.log("kind        sent   final  failed  dup  lost(by design)  lost(other)  violations");
+  for (const r of rows) {
+    console.log(`${String(r.kind).padEnd(10)} ${String(r.sent).padStart(5)} ${String(r.final).padStart(7)} ${String(r.failed).padStart(7)} ${String(r.duplicates).padStart(4)} ${String(r.lostByDesign).padStart(16)} ${String(r.lostOtherwise).padStart(12)} ${String(r.violations).padStart(11)}`);
+  }
+  console.log(`stuck: ${unacked} un-acked, ${waiting} waiting; longest send stall ${(longestSendStall / 1000).toFixed(1)} s; send errors retried ${sendErrors} ${JSON.stringify(sendErrorsByKind)}`);
+  if (hungSends.length) console.log(`sends that hung 60 s (then retried): ${hungSends.join(", ")}`);
+  if (lostKeys.length) console.log(`lost (other): ${lostKeys.slice(0, 40).join(", ")}${lostKeys.length > 40 ? " …" : ""}`);
+  console.log(`worker RSS peak ${Math.round(peak("w1") / 1024)} / ${Math.round(peak("w2") / 1024)} MiB; max in the second half ${Math.round(report.rssKb.secondHalfMax / 1024)} MiB`);
+  console.log(`written to ${file}`);
+  await app.close();
+  for (const w of workers) await w.kill("SIGTERM");
+  await cluster.stop();
+  appendFileSync(join(dir, "done"), "");
+  const violations = rows.reduce((a, r) => a + Number(r.violations), 0);
+  process.exit(lostOtherwise + violations + unacked > 0 ? 1 : 0);
+}
+
+main().catch((e) => {
+  console.error(`soak: failed: ${(e as Error).stack ?? e}`);
+  process.exit(2);
+});

@@ -1,0 +1,101 @@
+/**
+ * Admission, the first step of a message's path through a worker: decode its headers, count
+ * its deliveries, find its task, check revocation and expiry, decode its body and check its
+ * arguments. The answer is a value — run it, buffer it for a batch, discard it, or
+ * dead-letter it with a reason — and the caller acts on it. A FAILURE is stored here for
+ * what cannot run but has a task id, so its sender learns why.
+ * @module
+ */
+import type { JsMsg } from "@nats-io/jetstream";
+import type { App } from "../app/app.ts";
+import type { Task } from "../app/task.ts";
+import { type Batches, batchWorkflowRefusal, isBatches } from "../app/batches.ts";
+import { checkCall } from "../validate/bind.ts";
+import { NotRegistered } from "../errors/errors.ts";
+import { decodeBody, decodeEnvelope, H, type HeaderReader, type TaskEnvelope } from "../protocol/message.ts";
+import { signals } from "../signals/signals.ts";
+import { getLogger } from "../log/logger.ts";
+import { failureMeta, storeResult } from "./results.ts";
+import { headersOf } from "./headers.ts";
+import { failDeadLetter } from "./dead_letter.ts";
+import type { MessageBody } from "./request.ts";
+import type { MessageVerifier } from "../protocol/signing.ts";
+
+const log = getLogger("taskd.worker");
+
+/** What admission needs from the worker. */
+export interface AdmitContext {
+  /** The worker's node name. */
+  hostname: string;
+  /** Registered tasks of every served app, by name. */
+  registry: Map<string, Task>;
+  /** Whether a task id is revoked. */
+  isRevoked(id: string): boolean;
+  /** The app used when the message names no known task (for its backend). */
+  fallbackApp: App;
+  /** Deliveries after which a message is dead-lettered. */
+  maxDeliveries: number;
+  /** When messages must be signed: the trusted keys' verifier. */
+  verifier?: MessageVerifier;
+}
+
+/** What to do with a received message. */
+export type Admission =
+  | { kind: "run"; task: Task; env: TaskEnvelope; body: MessageBody }
+  | { kind: "buffer"; task: Batches; env: TaskEnvelope; body: MessageBody }
+  | { kind: "discard"; task: Task; env: TaskEnvelope; expired: boolean }
+  /** `silent`: no result is stored, whatever its id (an unverified message must not write results). */
+  | { kind: "deadLetter"; reason: string; silent?: boolean };
+
+function headerReader(m: JsMsg): HeaderReader {
+  const h = headersOf(m);
+  return (name) => h[name] || undefined;
+}
+
+/** Decides what to do with `m`; stores a FAILURE for what is refused with a known id. */
+export async function admit(ctx: AdmitContext, m: JsMsg): Promise<Admission> {
+  const get = headerReader(m);
+  if (ctx.verifier) {
+    // First: nothing of an unverified message is trusted, not even its task id.
+    const refused = ctx.verifier.refusal(get, m.data);
+    if (refused) return { kind: "deadLetter", reason: refused, silent: true };
+  }
+  let env: TaskEnvelope;
+  try {
+    env = decodeEnvelope(get);
+  } catch (e) {
+    // Unreadable headers: the FAILURE goes under the raw id, when it is a valid key.
+    await failDeadLetter(ctx, m, e);
+    return { kind: "deadLetter", reason: (e as Error).message };
+  }
+  const task = ctx.registry.get(env.task);
+  const app = task?.app ?? ctx.fallbackApp;
+  const refuse = async (error: unknown, reason = (error as Error).message): Promise<Admission> => {
+    await storeResult(app, failureMeta(env, error, ctx.hostname), env.replyTo);
+    return { kind: "deadLetter", reason };
+  };
+  const deliveries = m.info.deliveryCount + (Number(get(H.requeues)) || 0);
+  if (deliveries > ctx.maxDeliveries) {
+    return refuse(new Error(`Cannot run ${env.task}[${env.id}]: delivered ${deliveries} times without completing (limit ${ctx.maxDeliveries})`));
+  }
+  if (!task) {
+    const err = new NotRegistered(env.task, { taskId: env.id });
+    log.error(`${err.message} (task id ${env.id})`);
+    await signals.taskUnknown.send(undefined, { name: env.task, id: env.id, message: m, exc: err });
+    return refuse(err);
+  }
+  const revoked = ctx.isRevoked(env.id);
+  if (revoked || (env.expires && Date.parse(env.expires) <= Date.now())) return { kind: "discard", task, env, expired: !revoked };
+  let body: MessageBody;
+  try {
+    body = decodeBody(get, m.data);
+    // `typing: false` turns off the sender's check only: a call that cannot bind is refused here
+    // as Celery's worker refuses it (a Batches task takes its own arguments, not the function's).
+    if (task.arity && !isBatches(task)) checkCall(task, body.args, body.kwargs);
+  } catch (e) {
+    return refuse(e);
+  }
+  const inWorkflow = isBatches(task) && batchWorkflowRefusal(task.name, body.embed);
+  if (inWorkflow) return refuse(new TypeError(inWorkflow));
+  return isBatches(task) ? { kind: "buffer", task, env, body } : { kind: "run", task, env, body };
+}
