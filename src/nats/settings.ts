@@ -19,6 +19,7 @@ import { DiscardPolicy, type JetStreamManager, jetstreamManager, type StreamConf
 import { getLogger } from "../log/logger.ts";
 import { TaskdError } from "../errors/base.ts";
 import { isExistingStream, isNotFound } from "./errors.ts";
+import { isTransient } from "./retry.ts";
 
 /** The limits taskd sets on a stream or bucket; the rest of its config is the stream's own. */
 export interface StreamLimits {
@@ -178,6 +179,8 @@ export async function ensureStream(
     if (!created) log.info(`${config.name}: applied ${describe(diffs)}`);
     return info;
   } catch (e) {
+    // A cluster electing a leader is no refusal: the caller's retry rides it out.
+    if (isTransient(e)) throw e;
     // Find which settings the server refuses: apply the others one by one.
     const refused: LimitDifference[] = [];
     let reason = (e as Error).message;
