@@ -56,7 +56,7 @@ describe("bounded streams and buckets", () => {
     await client.backend.kv();
     let si = await jsm.streams.info("KV_limits_results");
     assert.equal(seconds(si.config.max_age), 86_400);
-    assert.equal(si.config.max_bytes, 1024 ** 3);
+    assert.equal(si.config.max_bytes, 512 * 1024 ** 2);
     assert.equal(si.config.max_msgs, 1_000_000);
     assert.equal(si.config.discard, "old");
 
@@ -66,7 +66,7 @@ describe("bounded streams and buckets", () => {
     assert.equal(si.config.max_bytes, 1_048_576);
     assert.equal(si.config.max_msgs, 1_000_000);
     assert.equal(seconds((await jsm.streams.info("LIMITS_TASKS")).config.duplicate_window), 20);
-    assert.match(w1.output, /KV_limits_results: applied resultExpires 30 \(server: 86400\), resultMaxBytes 1048576 \(server: 1073741824\)/);
+    assert.match(w1.output, /KV_limits_results: applied resultExpires 30 \(server: 86400\), resultMaxBytes 1048576 \(server: 536870912\)/);
     assert.equal(await client.asyncResult(id).get({ timeout: 10 }), 1);
 
     // The running system takes a new resultExpires when its worker restarts with it.
@@ -74,7 +74,7 @@ describe("bounded streams and buckets", () => {
     await worker({ LIMITS_RESULT_EXPIRES: "120", LIMITS_DEDUP_WINDOW: "45" });
     si = await jsm.streams.info("KV_limits_results");
     assert.equal(seconds(si.config.max_age), 120);
-    assert.equal(si.config.max_bytes, 1024 ** 3);
+    assert.equal(si.config.max_bytes, 512 * 1024 ** 2);
     assert.equal(seconds((await jsm.streams.info("LIMITS_TASKS")).config.duplicate_window), 45);
     assert.equal(seconds((await jsm.streams.info("KV_limits_canvas")).config.max_age), 120);
     const r = await client.sendTask("limits.echo", [2]);
@@ -109,11 +109,11 @@ describe("bounded streams and buckets", () => {
     assert.notEqual(code, 0);
     assert.match(
       w.output,
-      /Cannot apply resultMaxBytes 1125899906842624 to KV_limits_results, which has resultMaxBytes 1073741824: the server refused \(insufficient storage resources available\)/,
+      /Cannot apply resultMaxBytes 1125899906842624 to KV_limits_results, which has resultMaxBytes 536870912: the server refused \(insufficient storage resources available\)/,
     );
     const si = await jsm.streams.info("KV_limits_results");
     assert.equal(si.config.max_msgs, 5000);
-    assert.equal(si.config.max_bytes, 1024 ** 3);
+    assert.equal(si.config.max_bytes, 512 * 1024 ** 2);
     // Back to the defaults for the tests below.
     await worker({ LIMITS_RESULT_EXPIRES: "120", LIMITS_DEDUP_WINDOW: "45" });
   });
@@ -158,13 +158,29 @@ describe("bounded streams and buckets", () => {
     })().then(() => undefined, (e) => e);
     assert.ok(err instanceof QueueFullError, String(err));
     assert.equal(err.code, "QUEUE_FULL");
-    assert.match(err.message, /^Cannot send x\.y: FULL_TASKS is full \(maximum bytes exceeded; bound queueMaxBytes 4096\); start workers or raise queueMaxBytes/);
+    assert.match(
+      err.message,
+      /^Cannot send x\.y: FULL_TASKS is full \(maximum bytes exceeded; bounds queueMaxCount 10000000, queueMaxBytes 4096\); start workers or raise the bound/,
+    );
     assert.ok(sent > 3 && sent < 100, `${sent} sent`);
     assert.equal((await jsm.streams.info("FULL_TASKS")).state.messages, sent);
     // Refused at once: waiting for a full queue to drain is no transient outage to ride out.
     const t0 = Date.now();
     await assert.rejects(small.sendTask("x.y", [0]), QueueFullError);
     assert.ok(Date.now() - t0 < 2000, `${Date.now() - t0} ms`);
+    // The default bound is a count (a byte bound reserves storage on the server).
+    const few = app({ prefix: "fullcount", queueMaxCount: 5 });
+    for (let i = 0; i < 5; i++) await few.sendTask("x.y", [i]);
+    await assert.rejects(few.sendTask("x.y", [5]), /FULLCOUNT_TASKS is full \(maximum messages exceeded; bounds queueMaxCount 5, queueMaxBytes -1\)/);
+  });
+
+  test("a byte bound the server cannot reserve is refused at creation, naming the setting", async () => {
+    const huge = app({ prefix: "huge", resultMaxBytes: 2 ** 50 });
+    await assert.rejects(huge.backend.kv(), (e: Error) => {
+      assert.equal(e.name, "StreamSettingsError");
+      assert.match(e.message, /^Cannot create KV_huge_results with resultMaxBytes 1125899906842624: the server cannot reserve that much storage \(insufficient storage resources available\); lower resultMaxBytes or raise the server's max_file_store/);
+      return true;
+    });
   });
 
   test("taskd status shows each stream and bucket against its bounds", async () => {
@@ -194,7 +210,7 @@ describe("bounded streams and buckets", () => {
         messages: undefined,
         maxMessages: 1_000_000,
         bytes: undefined,
-        maxBytes: 1024 ** 3,
+        maxBytes: 512 * 1024 ** 2,
         maxAgeSeconds: 120,
         discard: "old",
         duplicateWindowSeconds: 30, // clamped to max_age when resultExpires was 30
@@ -209,8 +225,8 @@ describe("bounded streams and buckets", () => {
     assert.equal(table.code, 0, table.stderr);
     const lines = table.stdout.trim().split("\n");
     assert.match(lines[0], /^NAME\s+HOLDS\s+MESSAGES\s+BYTES\s+MAX AGE\s+AT BOUND\s+DEDUP$/);
-    assert.match(table.stdout, /\nKV_limits_results\s+results\s+2 \/ 1,000,000 \(0%\)\s+\d+ B \/ 1\.0 GiB \(0%\)\s+2m\s+drop oldest\n/);
-    assert.match(table.stdout, /\nLIMITS_TASKS\s+tasks\s+0 \/ no bound\s+0 B \/ 4\.0 GiB \(0%\)\s+forever\s+refuse new\s+45s\n/);
+    assert.match(table.stdout, /\nKV_limits_results\s+results\s+2 \/ 1,000,000 \(0%\)\s+\d+ B \/ 512 MiB \(0%\)\s+2m\s+drop oldest\n/);
+    assert.match(table.stdout, /\nLIMITS_TASKS\s+tasks\s+0 \/ 10,000,000 \(0%\)\s+0 B \/ no bound\s+forever\s+refuse new\s+45s\n/);
     assert.match(table.stdout, /\nKV_limits_ratelimits\s+global rate limits\s+\(not created yet\)\n/);
   });
 });

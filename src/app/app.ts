@@ -84,7 +84,7 @@ export class App {
     const expires = config.resultExpires ?? DEFAULTS.resultExpires;
     if (!(expires > 0)) throw new RangeError(`Cannot create App: 'resultExpires' must be > 0 seconds: current value is ${expires}`);
     this.sendReplies = config.resultReplies ?? true;
-    for (const k of ["resultMaxBytes", "resultMaxCount", "queueMaxBytes", "deadLetterMaxBytes"] as const) {
+    for (const k of ["resultMaxBytes", "resultMaxCount", "queueMaxBytes", "queueMaxCount", "deadLetterMaxBytes"] as const) {
       const v = config[k];
       if (v !== undefined && !(Number.isInteger(v) && (v > 0 || v === -1))) {
         throw new RangeError(`Cannot create App: '${k}' must be a positive integer or -1 (no bound): current value is ${v}`);
@@ -243,6 +243,7 @@ export class App {
         replicas: this.config.replicas ?? DEFAULTS.replicas,
         dedupWindow: this.config.dedupWindow,
         queueMaxBytes: this.config.queueMaxBytes,
+        queueMaxCount: this.config.queueMaxCount,
         deadLetterExpires: this.config.deadLetterExpires,
         deadLetterMaxBytes: this.config.deadLetterMaxBytes,
       })).catch((e) => {

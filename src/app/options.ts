@@ -5,7 +5,13 @@
  * @module
  */
 import { DEFAULT_REPLICAS, DEFAULT_RESULT_EXPIRES, DEFAULT_RESULT_MAX_BYTES, DEFAULT_RESULT_MAX_COUNT } from "../nats/kv.ts";
-import { DEFAULT_DEAD_LETTER_EXPIRES, DEFAULT_DEAD_LETTER_MAX_BYTES, DEFAULT_DEDUP_WINDOW, DEFAULT_QUEUE_MAX_BYTES } from "../nats/broker.ts";
+import {
+  DEFAULT_DEAD_LETTER_EXPIRES,
+  DEFAULT_DEAD_LETTER_MAX_BYTES,
+  DEFAULT_DEDUP_WINDOW,
+  DEFAULT_QUEUE_MAX_BYTES,
+  DEFAULT_QUEUE_MAX_COUNT,
+} from "../nats/broker.ts";
 import type { BrokerAuthOptions } from "../nats/connection.ts";
 import type { Compression } from "../protocol/codec.ts";
 import type { SigningOptions } from "../protocol/signing.ts";
@@ -24,6 +30,7 @@ export const DEFAULTS = {
   resultMaxCount: DEFAULT_RESULT_MAX_COUNT,
   dedupWindow: DEFAULT_DEDUP_WINDOW,
   queueMaxBytes: DEFAULT_QUEUE_MAX_BYTES,
+  queueMaxCount: DEFAULT_QUEUE_MAX_COUNT,
   deadLetterExpires: DEFAULT_DEAD_LETTER_EXPIRES,
   deadLetterMaxBytes: DEFAULT_DEAD_LETTER_MAX_BYTES,
   serializer: "msgpack",
@@ -116,8 +123,8 @@ export interface AppConfig extends BrokerAuthOptions {
    */
   resultExpires?: number;
   /**
-   * Bytes the results bucket may hold; past it the oldest results go first. -1: no bound.
-   * @default 1073741824 (1 GiB)
+   * Bytes the results bucket may hold; past it the oldest results go first. JetStream reserves
+   * it in the server's storage (docs/limits.md). -1: no bound. @default 536870912 (512 MiB)
    */
   resultMaxBytes?: number;
   /**
@@ -133,12 +140,18 @@ export interface AppConfig extends BrokerAuthOptions {
   dedupWindow?: number;
   /**
    * Bytes the tasks stream (and the delayed stream) may hold; when full, sends are refused
-   * rather than tasks dropped. -1: no bound. @default 4294967296 (4 GiB)
+   * rather than tasks dropped. JetStream reserves it in the server's storage, so the default
+   * bounds queues by count instead. -1: no bound. @default -1
    */
   queueMaxBytes?: number;
+  /**
+   * Messages the tasks stream (and the delayed stream) may hold; when full, sends are refused
+   * (`QueueFullError`) rather than tasks dropped. -1: no bound. @default 10000000
+   */
+  queueMaxCount?: number;
   /** Seconds dead letters are kept; 0: until purged. @default 604800 (7 days) */
   deadLetterExpires?: number;
-  /** Bytes the dead-letter stream may hold; past it the oldest go first. -1: no bound. @default 268435456 (256 MiB) */
+  /** Bytes the dead-letter stream may hold; past it the oldest go first. -1: no bound. @default 134217728 (128 MiB) */
   deadLetterMaxBytes?: number;
   /**
    * Signed messages: `key` (an nkey seed, `SU…`) signs every task message this App sends;

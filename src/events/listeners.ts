@@ -40,7 +40,7 @@ export interface LeaseOwner {
 
 /** The bucket of listener leases. */
 export function leaseBucket(app: LeaseOwner): Promise<KV> {
-  return app.connection().then((nc) => openBucket(nc, `${app.names.prefix}_events`, { ttlSeconds: LEASE_TTL_SECONDS, replicas: app.config?.replicas, maxBytes: 16 * 1024 ** 2 }));
+  return app.connection().then((nc) => openBucket(nc, `${app.names.prefix}_events`, { ttlSeconds: LEASE_TTL_SECONDS, replicas: app.config?.replicas, maxBytes: 8 * 1024 ** 2 }));
 }
 
 /** A held lease: `release()` deletes it (workers stop sending once no lease is left). */

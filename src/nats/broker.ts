@@ -45,14 +45,20 @@ export const PULL_EXPIRES_MS = 5_000;
  */
 export const DEFAULT_DEDUP_WINDOW = 60;
 /**
- * Bytes the tasks stream and the delayed stream may each hold (4 GiB): when full, sends are
- * refused (discard new), never dropped — a worker-less backlog cannot fill the server's disk.
+ * Bytes the tasks stream and the delayed stream may each hold by default: no byte bound (-1),
+ * because JetStream reserves a stream's `max_bytes` in the server's storage up front; the count
+ * bound ({@link DEFAULT_QUEUE_MAX_COUNT}) and the server's own `max_file_store` bound them.
  */
-export const DEFAULT_QUEUE_MAX_BYTES = 4 * 1024 ** 3;
+export const DEFAULT_QUEUE_MAX_BYTES = -1;
+/**
+ * Messages the tasks stream and the delayed stream may each hold (10,000,000): when full, sends
+ * are refused (discard new), never dropped. A count bound reserves no storage.
+ */
+export const DEFAULT_QUEUE_MAX_COUNT = 10_000_000;
 /** Seconds dead letters are kept (7 days). */
 export const DEFAULT_DEAD_LETTER_EXPIRES = 7 * 86_400;
-/** Bytes the dead-letter stream may hold (256 MiB); the oldest dead letters go first. */
-export const DEFAULT_DEAD_LETTER_MAX_BYTES = 256 * 1024 ** 2;
+/** Bytes the dead-letter stream may hold (128 MiB); the oldest dead letters go first. */
+export const DEFAULT_DEAD_LETTER_MAX_BYTES = 128 * 1024 ** 2;
 
 /** The bounds of the broker's streams (the App's settings; docs/limits.md). */
 export interface BrokerLimits {
@@ -62,6 +68,8 @@ export interface BrokerLimits {
   dedupWindow?: number;
   /** Bytes the tasks stream and the delayed stream may each hold; -1: no bound. @default DEFAULT_QUEUE_MAX_BYTES */
   queueMaxBytes?: number;
+  /** Messages the tasks stream and the delayed stream may each hold; -1: no bound. @default DEFAULT_QUEUE_MAX_COUNT */
+  queueMaxCount?: number;
   /** Seconds dead letters are kept; 0: until purged. @default DEFAULT_DEAD_LETTER_EXPIRES */
   deadLetterExpires?: number;
   /** Bytes the dead-letter stream may hold; -1: no bound. @default DEFAULT_DEAD_LETTER_MAX_BYTES */
@@ -121,12 +129,12 @@ export class Broker {
     const queue: StreamLimits = {
       maxAgeSeconds: 0,
       maxBytes: l.queueMaxBytes ?? DEFAULT_QUEUE_MAX_BYTES,
-      maxMsgs: -1,
+      maxMsgs: l.queueMaxCount ?? DEFAULT_QUEUE_MAX_COUNT,
       discard: "new",
       replicas: this.replicas,
       duplicateWindowSeconds: l.dedupWindow ?? DEFAULT_DEDUP_WINDOW,
     };
-    const queueSettings = { max_bytes: "queueMaxBytes", duplicate_window: "dedupWindow", num_replicas: "replicas" };
+    const queueSettings = { max_bytes: "queueMaxBytes", max_msgs: "queueMaxCount", duplicate_window: "dedupWindow", num_replicas: "replicas" };
     const deadAge = l.deadLetterExpires ?? DEFAULT_DEAD_LETTER_EXPIRES;
     const dedup = l.dedupWindow ?? DEFAULT_DEDUP_WINDOW;
     const dead: StreamLimits = {
@@ -231,9 +239,9 @@ export class Broker {
       if (!/maximum (bytes|messages) exceeded/i.test(String((e as Error)?.message))) throw e;
       const stream = subject.startsWith(`${this.names.prefix}.delayed.`) ? this.names.delayedStream : this.names.tasksStream;
       throw new QueueFullError(
-        `Cannot send ${wire.headers[H.task] ?? "message"}: ${stream} is full (${e instanceof Error ? e.message : e}; bound queueMaxBytes ${
-          this.limits.queueMaxBytes ?? DEFAULT_QUEUE_MAX_BYTES
-        }); start workers or raise queueMaxBytes (taskd status shows the queues)`,
+        `Cannot send ${wire.headers[H.task] ?? "message"}: ${stream} is full (${e instanceof Error ? e.message : e}; bounds queueMaxCount ${
+          this.limits.queueMaxCount ?? DEFAULT_QUEUE_MAX_COUNT
+        }, queueMaxBytes ${this.limits.queueMaxBytes ?? DEFAULT_QUEUE_MAX_BYTES}); start workers or raise the bound (taskd status shows the queues)`,
         { taskName: wire.headers[H.task], taskId: wire.headers[H.id], cause: e },
       );
     }

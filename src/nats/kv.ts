@@ -16,17 +16,18 @@ export const DEFAULT_RESULT_EXPIRES = 86_400;
 /** JetStream replicas of streams and buckets when the app does not say. */
 export const DEFAULT_REPLICAS = 1;
 /**
- * Bytes the results bucket may hold when the app does not say (1 GiB): the oldest results go
- * first. At ~250 bytes a small result, about 4 million results on disk (docs/limits.md).
+ * Bytes the results bucket may hold when the app does not say (512 MiB): the oldest results go
+ * first. JetStream reserves a stream's `max_bytes` in the server's `max_file_store` (on every
+ * replica), so byte bounds are kept modest: all of taskd's add up to ~820 MiB (docs/limits.md).
  */
-export const DEFAULT_RESULT_MAX_BYTES = 1024 ** 3;
+export const DEFAULT_RESULT_MAX_BYTES = 512 * 1024 ** 2;
 /**
  * Results the bucket may hold when the app does not say (1,000,000): the server keeps ~150–250
  * bytes of memory per stored key, so this bounds the server's memory near 250 MiB for results.
  */
 export const DEFAULT_RESULT_MAX_COUNT = 1_000_000;
-/** Bytes the canvas bucket (chord and group state) may hold: 256 MiB, oldest entries go first. */
-export const CANVAS_MAX_BYTES = 256 * 1024 ** 2;
+/** Bytes the canvas bucket (chord and group state) may hold: 128 MiB, oldest entries go first. */
+export const CANVAS_MAX_BYTES = 128 * 1024 ** 2;
 
 /** The settings a bucket is created with and kept at. */
 export interface BucketSettings {

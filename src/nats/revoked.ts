@@ -11,8 +11,8 @@ import { openBucket } from "./kv.ts";
 
 /** How long a revocation is remembered, in seconds. */
 export const REVOKE_TTL_SECONDS = 3 * 3600;
-/** Bytes the revocations bucket may hold (64 MiB, some 300,000 revocations); the oldest go first. */
-export const REVOKED_MAX_BYTES = 64 * 1024 ** 2;
+/** Bytes the revocations bucket may hold (32 MiB, some 150,000 revocations); the oldest go first. */
+export const REVOKED_MAX_BYTES = 32 * 1024 ** 2;
 
 interface RevokeOwner {
   connection(): Promise<NatsConnection>;

@@ -149,6 +149,17 @@ export async function ensureStream(
       else await jsm.streams.add({ ...config, ...limitsConfig(limits) });
       created = true;
     } catch (e2) {
+      const message = String((e2 as Error)?.message);
+      // JetStream reserves max_bytes in the server's (every replica's) storage up front.
+      if (/insufficient (storage|resources)/i.test(message) && limits.maxBytes > 0) {
+        const setting = options.settings?.max_bytes ?? "max_bytes";
+        throw new StreamSettingsError(
+          `Cannot create ${config.name} with ${setting} ${limits.maxBytes}: the server cannot reserve that much storage (${message}); lower ${setting} or raise the server's max_file_store (docs/limits.md)`,
+          config.name,
+          [setting],
+          { cause: e2 },
+        );
+      }
       // Another process created it between our look-up and our add (the server says "already in
       // use", or "subjects overlap" when both adds race): compare with theirs.
       if (!isExistingStream(e2) && !/subjects overlap/i.test(String((e2 as Error)?.message))) throw e2;

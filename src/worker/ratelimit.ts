@@ -47,8 +47,8 @@ export class RateLimiter {
 
 /** How long reservations live in the bucket without use (they are instants, soon stale). */
 const GLOBAL_TTL_SECONDS = 3600;
-/** Bytes the rate-limit bucket may hold: one small key per limited task, so 16 MiB is ample. */
-const GLOBAL_MAX_BYTES = 16 * 1024 ** 2;
+/** Bytes the rate-limit bucket may hold: one small key per limited task, so 8 MiB is ample. */
+const GLOBAL_MAX_BYTES = 8 * 1024 ** 2;
 
 /** A limit shared by every worker of the app, kept in a KV bucket on the server. */
 export class GlobalRateLimiter {
