@@ -26,6 +26,9 @@ export type { DeliveryInfo, RequestClass, RequestFields } from "./src/app/reques
 export type { ApplyOptions } from "./src/app/call.ts";
 export { DEFAULTS } from "./src/app/options.ts";
 export type { AppConfig, ErrorClass, TaskOptions } from "./src/app/options.ts";
+export { FlowKeyError } from "./src/app/flow.ts";
+export type { FlowOptions, KeyFn, UniqueOptions } from "./src/app/flow.ts";
+export type { PauseEntry } from "./src/nats/pause.ts";
 export { backoffDelay } from "./src/app/backoff.ts";
 export { AsyncResult } from "./src/result/async_result.ts";
 export type { GetOptions, ResultOwner } from "./src/result/async_result.ts";

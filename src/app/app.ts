@@ -29,6 +29,9 @@ import { noteBody } from "../validate/params.ts";
 import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated, } from "../validate/types.ts";
 import { Control } from "../control/client.ts";
 import { sendTaskSentEvent } from "../events/sent.ts";
+import { callFlow, checkFlowOptions } from "./flow.ts";
+import { UniqueMarkers } from "../nats/unique.ts";
+import { FLOW_H, priorityOf } from "../protocol/flow.ts";
 
 /** Any function: what `app.task()` accepts as a body. */
 // deno-lint-ignore no-explicit-any
@@ -235,6 +238,7 @@ export class App {
     task.name = name;
     task.app = this;
     if (task.queue) checkName("queue", task.queue);
+    checkFlowOptions(name, task);
     if (validationOf(task)?.ownsArity) task.arity = undefined; // the schemas count the arguments
     this.tasks.set(name, task);
     return task;
@@ -301,10 +305,22 @@ export class App {
     }
     const spec = validationOf(task);
     if (spec) await spec.checkCall(args, kwargs);
-    const msg = buildMessage(task.name, this.queueFor(task.name, task, options), args, options);
+    // Keys are computed here, before anything is sent: a key function that throws fails the call.
+    const flow = callFlow(task.name, task, args, kwargs, options.priority);
+    const msg = buildMessage(task.name, this.queueFor(task.name, task, options), args, { ...options, headers: { ...options.headers, ...flow.headers } });
     const tl: [number | null, number | null] = [options.softTimeLimit ?? null, options.timeLimit ?? null];
     if (tl[0] !== null || tl[1] !== null) msg.timelimit = tl;
-    await this.publish(msg, { serializer: options.serializer ?? task.effective("serializer"), compression: options.compression ?? task.effective("compression") });
+    if (flow.unique) {
+      // A duplicate gets the existing task's result handle, and nothing is sent (docs/flow.md).
+      const existing = await this.uniqueMarkers.claim(flow.unique.key, msg.id, flow.unique.ttl);
+      if (existing !== undefined) return new AsyncResult(existing, this, task.name);
+    }
+    try {
+      await this.publish(msg, { serializer: options.serializer ?? task.effective("serializer"), compression: options.compression ?? task.effective("compression") });
+    } catch (e) {
+      if (flow.unique) await this.uniqueMarkers.release(flow.unique.key, msg.id).catch(() => {});
+      throw e;
+    }
     return new AsyncResult(msg.id, this, task.name);
   }
 
@@ -318,7 +334,8 @@ export class App {
   async sendTask(name: string, args: unknown[] = [], options: ApplyOptions = {}): Promise<AsyncResult> {
     if (typeof name !== "string" || !name) throw new TypeError("Cannot send task: its name must be a non-empty string");
     const task = this.tasks.get(name);
-    const msg = buildMessage(name, this.queueFor(name, task, options), args, options);
+    const flow = callFlow(name, undefined, args, options.kwargs ?? {}, options.priority ?? task?.priority);
+    const msg = buildMessage(name, this.queueFor(name, task, options), args, { ...options, headers: { ...options.headers, ...flow.headers } });
     await this.publish(msg, {
       serializer: options.serializer ?? task?.effective("serializer") ?? this.config.taskSerializer,
       compression: options.compression ?? task?.effective("compression") ?? this.config.taskCompression,
@@ -339,7 +356,8 @@ export class App {
     const wire = encodeTask(msg, encode);
     // Before the publish, on the same connection: a monitor sees task-sent before task-received.
     if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
-    await broker.publish(delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue), wire);
+    // A priority other than the default has its own subject (docs/flow.md); a delayed task keeps its header.
+    await broker.publish(delayed ? this.names.delayedSubject(msg.queue) : broker.prioritySubject(msg.queue, priorityOf(msg.headers?.[FLOW_H.priority])), wire);
     if (signals.afterTaskPublish.hasReceivers) {
       await signals.afterTaskPublish.send(msg.task, { headers: msg, body: [msg.args, msg.kwargs, msg.embed], exchange: "", routingKey: msg.queue });
     }
@@ -385,6 +403,12 @@ export class App {
    */
   async revoke(taskId: string, options: { terminate?: boolean } = {}): Promise<void> {
     await revokeTask(this, taskId, options.terminate ?? false);
+  }
+
+  #unique?: UniqueMarkers;
+  /** @ignore The unique markers (docs/flow.md): wiring for sending and the worker. */
+  get uniqueMarkers(): UniqueMarkers {
+    return (this.#unique ??= new UniqueMarkers(() => this.connection(), this.names.uniqueBucket, this.config.replicas ?? DEFAULTS.replicas));
   }
 
   #control?: Control;

@@ -21,6 +21,8 @@ export interface ApplyOptions {
   expires?: number | Date | string;
   /** The queue to send to. @default task option, route, or the app's default queue */
   queue?: string;
+  /** Priority 0…9 within the queue, 9 first (docs/flow.md). @default the task's, else 5 */
+  priority?: number;
   /** The task id. @default a random UUID */
   taskId?: string;
   /** Keyword arguments: they reach the body as one trailing object argument. */

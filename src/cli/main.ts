@@ -18,6 +18,7 @@ import { purgeCommand, type PurgeFlags } from "./commands/purge.ts";
 import { INSPECT_COMMANDS, inspectCommand } from "./commands/inspect.ts";
 import { controlCommand } from "./commands/control.ts";
 import { eventsCommand } from "./commands/events.ts";
+import { queueCommand, type QueueFlags } from "./commands/queue.ts";
 
 /** Runs the command line with `argv` (without the runtime and script). */
 export async function main(argv: string[]): Promise<void> {
@@ -79,6 +80,12 @@ export async function main(argv: string[]): Promise<void> {
     .option("--json", "Print the replies as one JSON object")
     .example("taskd control rate_limit tasks.add 10/m")
     .action((command: string, args: string[], flags: Record<string, unknown>) => controlCommand(command, args.map(String), flags));
+  withBrokerOptions(cli.command("queue <action> [queue]", "Queues: pause <queue>, resume <queue> (durable: workers started later stay paused), list"))
+    .option("--reason <text>", "pause: why (shown by list)")
+    .option("--json", "list: print JSON")
+    .example("taskd queue pause emails --reason 'provider outage'")
+    .example("taskd queue list")
+    .action((action: string, queue: string | undefined, flags: QueueFlags) => queueCommand(String(action), queue === undefined ? undefined : String(queue), flags));
   withBrokerOptions(cli.command("events", "Show task and worker events live"))
     .option("--json", "One JSON object per line")
     .option("--heartbeats", "Also show worker heartbeats")

@@ -9,6 +9,7 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { revokeTask } from "../nats/revoked.ts";
 import { parseRate } from "../protocol/rate.ts";
 import type { ControlCommand, ControlReply, TaskInfo } from "./protocol.ts";
+import { type PauseEntry, PausedQueues } from "../nats/pause.ts";
 
 /** Options of a broadcast. */
 export interface BroadcastOptions {
@@ -72,7 +73,7 @@ export interface ControlOwner {
   /** @ignore The app's connection, opened on first use: wiring, typed by nats.js. */
   connection(): Promise<NatsConnection>;
   /** Where commands go and where revocations are kept. */
-  readonly names: { readonly controlSubject: string; readonly revokedBucket: string };
+  readonly names: { readonly controlSubject: string; readonly revokedBucket: string; readonly pausedBucket: string };
   /** Replicas of the revocations bucket. */
   readonly config: { readonly replicas?: number };
 }
@@ -136,6 +137,33 @@ export class Control {
     if (typeof taskName !== "string" || !taskName) throw new TypeError("Cannot set a rate limit: give the task's name");
     parseRate(rateLimit);
     return await this.broadcast("rate_limit", { taskName, rateLimit }, options);
+  }
+
+  #paused?: PausedQueues;
+  #pauses(): PausedQueues {
+    return (this.#paused ??= new PausedQueues(() => this.app.connection(), this.app.names.pausedBucket, this.app.config.replicas ?? 1));
+  }
+
+  /**
+   * Pauses a queue, durably: every worker stops fetching from it (a worker started later too)
+   * and its messages stay on the server until {@link resumeQueue}. Running tasks finish.
+   * @example
+   * ```ts
+   * await app.control.pauseQueue("emails", { reason: "provider outage" });
+   * ```
+   */
+  async pauseQueue(queue: string, options: { reason?: string } = {}): Promise<void> {
+    await this.#pauses().pause(queue, options.reason);
+  }
+
+  /** Resumes a paused queue; resolves to whether it was paused. */
+  resumeQueue(queue: string): Promise<boolean> {
+    return this.#pauses().resume(queue);
+  }
+
+  /** The paused queues, with when and why each was paused. */
+  pausedQueues(): Promise<Map<string, PauseEntry>> {
+    return this.#pauses().list();
   }
 
   /** Asks the workers to shut down warm (finish running tasks, then exit). */

@@ -58,14 +58,14 @@ function excText(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-/** Handles one delivered message of `queue`. Never throws. */
-export async function execute(ctx: ExecContext, m: JsMsg, queue: string): Promise<void> {
+/** Handles one delivered message of `queue`; returns the run's outcome kind when it ran. Never throws. */
+export async function execute(ctx: ExecContext, m: JsMsg, queue: string): Promise<Outcome["kind"] | undefined> {
   try {
     const a = await admit(ctx, m);
-    if (a.kind === "deadLetter") return await deadLetter(ctx, m, queue, a.reason);
-    if (a.kind === "discard") return await discard(ctx, m, queue, a.task, a.env, a.expired);
-    if (a.kind === "buffer") return bufferBatch(ctx, m, queue, a.task, a.env, a.body);
-    await run(ctx, m, queue, a.task, a.env, a.body);
+    if (a.kind === "deadLetter") return void await deadLetter(ctx, m, queue, a.reason);
+    if (a.kind === "discard") return void await discard(ctx, m, queue, a.task, a.env, a.expired);
+    if (a.kind === "buffer") return void bufferBatch(ctx, m, queue, a.task, a.env, a.body);
+    return await run(ctx, m, queue, a.task, a.env, a.body);
   } catch (e) {
     log.error(`internal error on message ${m.seq} of ${m.subject}:`, e);
     await signals.taskInternalError.send(undefined, { exception: e, message: m });
@@ -87,7 +87,7 @@ async function discard(ctx: ExecContext, m: JsMsg, queue: string, task: Task, en
   }
 }
 
-async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: TaskEnvelope, body: MessageBody): Promise<void> {
+async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: TaskEnvelope, body: MessageBody): Promise<Outcome["kind"]> {
   const acksLate = task.effective("acksLate");
   ctx.events?.send("task-received", { ...taskEvent(env, queue), eta: env.eta, expires: env.expires, rootId: env.rootId, parentId: env.parentId });
   if (!acksLate) m.ack();
@@ -122,6 +122,7 @@ async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: T
   // Callbacks, the next chain step, chord counting: after the result is stored, before the message is settled.
   await runFollowUps(task.app, request, outcome).catch((e) => log.error(`follow-ups of ${task.name}[${request.id}] failed:`, e));
   await dispose(ctx, m, queue, disposition);
+  return outcome.kind;
 }
 
 /** The outcome's log line, and the signals an outcome sends once the run is over. */

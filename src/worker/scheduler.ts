@@ -14,6 +14,7 @@ import { jsPublisher, toMsgHdrs } from "../nats/jspublish.ts";
 import { hasRepeatedHeaders, headersOf } from "./headers.ts";
 import type { Broker } from "../nats/broker.ts";
 import { H } from "../protocol/message.ts";
+import { FLOW_H, priorityOf } from "../protocol/flow.ts";
 import { getLogger } from "../log/logger.ts";
 
 const log = getLogger("taskd.scheduler");
@@ -74,7 +75,8 @@ export class Scheduler {
   async #release(m: JsMsg, queue: string): Promise<void> {
     let subject: string;
     try {
-      subject = this.broker.names.taskSubject(queue);
+      // Released at its priority's subject (docs/flow.md).
+      subject = this.broker.prioritySubject(queue, priorityOf(headersOf(m)[FLOW_H.priority]));
     } catch (e) {
       // No retry can fix a bad queue name: dead-letter it rather than nak it forever.
       return this.#deadLetter(m, queue, `Cannot release delayed task ${headersOf(m)[H.task] ?? "?"}[${headersOf(m)[H.id] ?? "?"}]: ${(e as Error).message}`);
