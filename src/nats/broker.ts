@@ -87,8 +87,9 @@ export class Broker {
       try {
         await jsm.streams.add(config);
       } catch (e2) {
-        // Another process created it between our look-up and our add.
-        if (!/already in use/i.test(String((e2 as Error).message))) throw e2;
+        // Another process created it between our look-up and our add (the server says either).
+        if (!/already in use|subjects overlap/i.test(String((e2 as Error).message))) throw e2;
+        await jsm.streams.info(config.name);
       }
     }
   }

@@ -21,6 +21,9 @@ import type { Lease, Leases } from "./leases.ts";
 
 const log = getLogger("taskd.worker");
 
+/** How many waiting messages of one key are compared to find the one that arrived first. */
+const HEAD_WINDOW = 8;
+
 /** The key token of tasks limited as a whole (no `concurrencyKey`). */
 const ALL = "=all";
 
@@ -118,12 +121,30 @@ export class ConcurrencyGate {
     }
   }
 
-  /** The oldest waiting message on `subject`, or null. */
+  /**
+   * The waiting message of `subject` that arrived first, or null. Two workers may park messages
+   * of one key in the other order than they arrived, so the first few parked are compared by
+   * their arrival (tasks-stream sequence).
+   */
   async #head(subject: string): Promise<StoredMsg | null> {
+    let best: StoredMsg | null = null;
+    let bestArrival = Infinity;
+    let seq = 0;
+    for (let i = 0; i < HEAD_WINDOW; i++) {
+      const m = await this.#next(subject, seq);
+      if (!m) break;
+      const arrival = Number(m.header?.get(FLOW_H.arrival) || m.seq);
+      if (arrival < bestArrival) [best, bestArrival] = [m, arrival];
+      seq = m.seq + 1;
+    }
+    return best;
+  }
+
+  async #next(subject: string, seq: number): Promise<StoredMsg | null> {
     const jsm = await this.broker.jsm();
     try {
       // nats-server 2.9 answers next_by_subj on the stream's message-get API.
-      return await jsm.streams.getMessage(this.broker.names.waitingStream, { seq: 0, next_by_subj: subject } as unknown as { seq: number });
+      return await jsm.streams.getMessage(this.broker.names.waitingStream, { seq, next_by_subj: subject } as unknown as { seq: number });
     } catch (e) {
       if (/no message found|not found/i.test(String((e as Error).message))) return null;
       throw e;
@@ -133,6 +154,7 @@ export class ConcurrencyGate {
   async #park(m: JsMsg, h: Record<string, string>, subject: string): Promise<void> {
     const hdrs = natsHeaders();
     for (const k in h) if (!k.startsWith("Nats-")) hdrs.set(k, h[k]);
+    if (!h[FLOW_H.arrival]) hdrs.set(FLOW_H.arrival, String(m.seq));
     hdrs.set(H.msgId, `park:${m.info.stream}:${m.seq}:${m.info.deliveryCount}`);
     await jsPublisher(this.broker.nc).publish(subject, m.data, hdrs);
     m.ack();
@@ -162,8 +184,12 @@ export class ConcurrencyGate {
       const task = this.#byToken.get(nameTok);
       if (!task || !this.queues.includes(queue) || task.concurrency === undefined) continue;
       const base = `${nameTok}.${keyTok}`;
-      const lease = await this.leases.acquire(base, task.concurrency, "=pass");
-      if (lease) await this.#passOn(lease, subject, base, task.concurrency, queue);
+      // Every free lease of the key goes to a waiting task (one per lease, oldest first).
+      for (let i = 0; i < Math.min(n, task.concurrency); i++) {
+        const lease = await this.leases.acquire(base, task.concurrency, "=pass");
+        if (!lease) break;
+        await this.#passOn(lease, subject, base, task.concurrency, queue);
+      }
     }
   }
 }
