@@ -18,6 +18,8 @@ export const FLOW_H = {
   unique: "x-taskd-unique",
   /** `queued` or `finished`: when the unique marker is removed. */
   uniqueUntil: "x-taskd-unique-until",
+  /** The concurrency lease a finishing run handed to this task as it put it back on its queue. */
+  handed: "x-taskd-handed",
   /** Set when a task first waits for a concurrency slot: its tasks-stream sequence, its place in line. */
   arrival: "x-taskd-arrival",
 } as const;

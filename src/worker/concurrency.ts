@@ -79,7 +79,8 @@ export class ConcurrencyGate {
     const base = `${nameToken(name)}.${keyTok}`;
     const subject = `${this.broker.names.waitingSubject}.${queue}.${nameToken(name)}.${keyTok}`;
     const id = h[H.id] || "";
-    let lease = await this.leases.adopt(base, limit, id);
+    const handed = h[FLOW_H.handed];
+    let lease = handed?.startsWith(`${base}.`) ? await this.leases.adopt(handed, id) : undefined;
     if (!lease && !(await this.#head(subject))) lease = await this.leases.acquire(base, limit, id);
     if (lease) return { lease, subject, base, limit, queue };
     await this.#park(m, h, subject);
@@ -105,7 +106,7 @@ export class ConcurrencyGate {
         const next = head.header?.get(H.id) ?? "";
         if (await this.leases.handOver(lease, next)) {
           try {
-            await this.#promote(head, queue);
+            await this.#promote(head, queue, lease.key);
           } catch (e) {
             log.warn(`could not move waiting task ${next} to queue ${queue}: ${(e as Error).message}`);
             await this.leases.release(lease);
@@ -162,10 +163,11 @@ export class ConcurrencyGate {
   }
 
   /** Puts a waiting message back on its queue (at its priority) and removes it from the waiting stream. */
-  async #promote(head: StoredMsg, queue: string): Promise<void> {
+  async #promote(head: StoredMsg, queue: string, leaseKey: string): Promise<void> {
     const hdrs: MsgHdrs = natsHeaders();
-    for (const [k, values] of head.header ?? []) if (!k.startsWith("Nats-")) for (const v of values) hdrs.append(k, v);
+    for (const [k, values] of head.header ?? []) if (!k.startsWith("Nats-") && k !== FLOW_H.handed) for (const v of values) hdrs.append(k, v);
     hdrs.set(H.msgId, `waiting:${head.seq}`);
+    hdrs.set(FLOW_H.handed, leaseKey);
     const subject = this.broker.prioritySubject(queue, priorityOf(head.header?.get(FLOW_H.priority) || undefined));
     await this.broker.ensureStreams();
     await jsPublisher(this.broker.nc).publish(subject, head.data, hdrs);

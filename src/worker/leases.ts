@@ -104,24 +104,21 @@ export class Leases {
     return undefined;
   }
 
-  /** Adopts a lease of `base` handed to task `id` by a finishing run; undefined when there is none. */
-  async adopt(base: string, limit: number, id: string): Promise<Lease | undefined> {
+  /** Adopts lease `key` when a finishing run handed it to task `id`; undefined otherwise. */
+  async adopt(key: string, id: string): Promise<Lease | undefined> {
     const kv = await this.#open();
-    for (let i = 0; i < limit; i++) {
-      const key = `${base}.${i}`;
-      for (let attempt = 0; attempt < 5; attempt++) {
-        const e = await kv.get(key);
-        const v = e && e.operation === "PUT" ? read(e.value) : undefined;
-        if (!e || !v || v.id !== id || v.state !== "handed") break;
-        try {
-          const revision = await kv.update(key, this.#value(id, "running"), e.revision);
-          const lease = { key, revision, id };
-          this.#held.set(key, lease);
-          return lease;
-        } catch (err) {
-          // The giver renewed it between our read and our update: read again.
-          if (!isCasConflict(err)) throw err;
-        }
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const e = await kv.get(key);
+      const v = e && e.operation === "PUT" ? read(e.value) : undefined;
+      if (!e || !v || v.id !== id || v.state !== "handed") return undefined;
+      try {
+        const revision = await kv.update(key, this.#value(id, "running"), e.revision);
+        const lease = { key, revision, id };
+        this.#held.set(key, lease);
+        return lease;
+      } catch (err) {
+        // The giver renewed it between our read and our update: read again.
+        if (!isCasConflict(err)) throw err;
       }
     }
     return undefined;
