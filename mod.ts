@@ -29,6 +29,7 @@ export type { AppConfig, ErrorClass, TaskOptions } from "./src/app/options.ts";
 export { FlowKeyError } from "./src/app/flow.ts";
 export type { FlowOptions, KeyFn, UniqueOptions } from "./src/app/flow.ts";
 export type { PauseEntry } from "./src/nats/pause.ts";
+export type { QueueStats } from "./src/nats/queues.ts";
 export { backoffDelay } from "./src/app/backoff.ts";
 export { AsyncResult } from "./src/result/async_result.ts";
 export type { GetOptions, ResultOwner } from "./src/result/async_result.ts";

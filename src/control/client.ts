@@ -10,6 +10,8 @@ import { revokeTask } from "../nats/revoked.ts";
 import { parseRate } from "../protocol/rate.ts";
 import type { ControlCommand, ControlReply, TaskInfo } from "./protocol.ts";
 import { type PauseEntry, PausedQueues } from "../nats/pause.ts";
+import { queueStats, type QueueStats } from "../nats/queues.ts";
+import type { Broker } from "../nats/broker.ts";
 
 /** Options of a broadcast. */
 export interface BroadcastOptions {
@@ -76,6 +78,8 @@ export interface ControlOwner {
   readonly names: { readonly controlSubject: string; readonly revokedBucket: string; readonly pausedBucket: string };
   /** Replicas of the revocations bucket. */
   readonly config: { readonly replicas?: number };
+  /** @ignore The broker, for queue statistics: wiring, typed by nats.js. */
+  broker?(): Promise<Broker>;
 }
 
 /** Remote control of an app's workers. */
@@ -164,6 +168,19 @@ export class Control {
   /** The paused queues, with when and why each was paused. */
   pausedQueues(): Promise<Map<string, PauseEntry>> {
     return this.#pauses().list();
+  }
+
+  /**
+   * Every queue's state on the server: messages waiting (per priority level), in flight,
+   * whether it is paused, and the tasks waiting for a concurrency slot per key.
+   * @example
+   * ```ts
+   * for (const q of await app.control.queues()) console.log(q.queue, q.depth, q.paused ? "paused" : "");
+   * ```
+   */
+  async queues(): Promise<QueueStats[]> {
+    if (!this.app.broker) throw new TypeError("Cannot read queue statistics: this control has no broker (use app.control)");
+    return queueStats(await this.app.broker(), await this.pausedQueues());
   }
 
   /** Asks the workers to shut down warm (finish running tasks, then exit). */

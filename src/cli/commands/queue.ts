@@ -6,7 +6,6 @@
  */
 import process from "node:process";
 import { checkName } from "../../nats/names.ts";
-import { queueStats } from "../../nats/queues.ts";
 import { type BrokerFlags, cliApp } from "../broker.ts";
 import { CliError } from "../errors.ts";
 
@@ -38,7 +37,7 @@ export async function queueCommand(action: string, queue: string | undefined, fl
       const was = await app.control.resumeQueue(queue!);
       process.stdout.write(was ? `queue ${queue} resumed\n` : `queue ${queue} was not paused\n`);
     } else {
-      const stats = await queueStats(await app.broker(), await app.control.pausedQueues());
+      const stats = await app.control.queues();
       if (flags.json) {
         process.stdout.write(JSON.stringify(stats) + "\n");
         return;
