@@ -67,10 +67,25 @@ describe("flow options", () => {
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(low, false);
     turns.delivered(9, 0);
-    turns.delivered(9, 0);
+    turns.ready(9);
+    turns.ready(9);
     turns.started(9);
     assert.equal(low, false);
     turns.started(9);
+    await p;
+    assert.equal(low, true);
+  });
+
+  test("a higher level whose received messages all wait for a rate limit does not hold lower ones up", async () => {
+    let room = true;
+    const turns = new PriorityTurns(() => Promise.resolve(5), () => room);
+    turns.setPending(9, 5);
+    let low = false;
+    const p = turns.turn(0).then(() => (low = true));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(low, false, "the worker could still receive level 9");
+    room = false; // its reserve for level 9 filled up with rate-limited messages
+    turns.changed();
     await p;
     assert.equal(low, true);
   });

@@ -102,12 +102,13 @@ export class ConsumeLoops {
     this.#flow = flow;
     this.#running = true;
     for (const q of queues) {
-      const turns = new PriorityTurns(async (level) => (await (await broker.queueConsumer(q, level)).info()).num_pending);
+      for (const level of LEVELS) this.#reserves.set(`${q}#${level}`, new Slots(this.options.prefetch));
+      const turns = new PriorityTurns(
+        async (level) => (await (await broker.queueConsumer(q, level)).info()).num_pending,
+        (level) => this.#reserves.get(`${q}#${level}`)!.busy < this.options.prefetch,
+      );
       this.#turns.set(q, turns);
-      for (const level of LEVELS) {
-        this.#reserves.set(`${q}#${level}`, new Slots(this.options.prefetch));
-        this.#loops.push(this.#loop(broker, q, level, ctx, turns));
-      }
+      for (const level of LEVELS) this.#loops.push(this.#loop(broker, q, level, ctx, turns));
     }
   }
 
@@ -139,9 +140,10 @@ export class ConsumeLoops {
           turns.delivered(level, m.info.pending);
           // Bounded prefetch: at most `prefetch` received messages of this level wait or run at once.
           if (!reserve.tryAcquire()) await reserve.acquire();
+          // A full reserve no longer holds lower levels up on this level's server count.
+          if (reserve.busy === this.options.prefetch) turns.changed();
           if (!this.#running || this.#paused.has(queue)) {
             reserve.release();
-            turns.started(level);
             m.nak();
             continue;
           }
@@ -176,7 +178,8 @@ export class ConsumeLoops {
       deliveryInfo: { queue, redelivered: m.info.redelivered },
     });
     let slot = false;
-    let turned = false;
+    /** Counted among its level's messages ready for a slot (PriorityTurns). */
+    let ready = false;
     let entered: Entered | undefined;
     try {
       let wait = this.limits.reserve(name);
@@ -188,13 +191,15 @@ export class ConsumeLoops {
         wait = Math.max(wait, await this.#globalReserve(scope, perSecond));
       }
       if (wait > 0) await this.#sleep(wait);
+      turns.ready(level);
+      ready = true;
       if (this.#running) {
         await turns.turn(level);
         if (!slots.tryAcquire()) await slots.acquire(level);
         slot = true;
       }
       turns.started(level);
-      turned = true;
+      ready = false;
       if (!this.#running || this.#paused.has(queue)) {
         // Shutting down, or its queue was paused, before it started: give it back at once.
         this.#held.delete(m);
@@ -219,7 +224,7 @@ export class ConsumeLoops {
       log.error(`internal error while dispatching message ${m.seq}: ${(e as Error).message}; it will be delivered again`);
       m.nak(1000);
     } finally {
-      if (!turned) turns.started(level);
+      if (ready) turns.started(level);
       this.#held.delete(m);
       if (slot) slots.release();
       reserve.release();

@@ -1,9 +1,11 @@
 /**
  * Exact priorities within a queue. Each level 0…9 has its own subject and durable consumer
  * (docs/flow.md); a worker consumes every level, and a message may take a slot only when no
- * higher level of its queue has a message waiting — in this worker (received, not started) or
- * on the server (the `pending` count each delivery carries, refreshed from consumer info when it
- * may be stale). Freed slots go to the highest level first (`Slots.acquire(priority)`).
+ * higher level of its queue has a message waiting — in this worker (ready for a slot: past its
+ * rate limits) or on the server (the `pending` count each delivery carries, refreshed from
+ * consumer info when it may be stale) while this worker has room to receive it. A higher level
+ * whose received messages all wait for a rate limit does not hold lower ones up. Freed slots go
+ * to the highest level first (`Slots.acquire(priority)`).
  * @module
  */
 import { MAX_PRIORITY } from "../protocol/flow.ts";
@@ -18,25 +20,37 @@ interface Waiter {
 
 /** The turn-taking of one queue's levels on one worker. */
 export class PriorityTurns {
-  /** Messages of each level received here and not yet holding a slot. */
+  /** Messages of each level received here, past their rate limits, not yet holding a slot. */
   readonly waiting: number[] = new Array(MAX_PRIORITY + 1).fill(0);
   /** Messages of each level on the server not yet delivered (last known). */
   readonly pending: number[] = new Array(MAX_PRIORITY + 1).fill(0);
   readonly #waiters: Waiter[] = [];
   #timer?: ReturnType<typeof setTimeout>;
 
-  /** `refresh(level)` re-reads a level's server count (consumer info). */
-  constructor(readonly refresh: (level: number) => Promise<number | undefined>) {}
+  /**
+   * `refresh(level)` re-reads a level's server count (consumer info); `canReceive(level)` says
+   * whether this worker has room to receive more of a level (its prefetch reserve).
+   */
+  constructor(readonly refresh: (level: number) => Promise<number | undefined>, readonly canReceive: (level: number) => boolean = () => true) {}
 
   #blocked(level: number): boolean {
-    for (let h = level + 1; h <= MAX_PRIORITY; h++) if (this.waiting[h] > 0 || this.pending[h] > 0) return true;
+    for (let h = level + 1; h <= MAX_PRIORITY; h++) if (this.waiting[h] > 0 || (this.pending[h] > 0 && this.canReceive(h))) return true;
     return false;
   }
 
   /** Notes a delivery of `level` with the server's count of messages left behind it. */
   delivered(level: number, pendingAfter: number): void {
     this.pending[level] = pendingAfter;
+  }
+
+  /** A message of `level` is ready for a slot (past its rate limits). */
+  ready(level: number): void {
     this.waiting[level]++;
+  }
+
+  /** Something that `canReceive` reads changed: let through what no longer waits. */
+  changed(): void {
+    this.#wake();
   }
 
   /** Sets a level's server count (consumer info). */
