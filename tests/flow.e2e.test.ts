@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { app, limited, once, ordered, pausable, perKey, rated } from "./fixtures/flow_tasks.ts";
+import { app, limited, once, onceQueued, ordered, pausable, perKey, rated } from "./fixtures/flow_tasks.ts";
 import { NatsServer } from "./helpers/server.ts";
 import { eventually, fixture, runCli, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
 
@@ -159,10 +159,20 @@ describe("flow control", () => {
       assert.notEqual(d.id, a.id);
       await d.get({ timeout: 30 });
     });
+    test('unique until "queued": a call while the first runs is a new task', T, async () => {
+      const a = await onceQueued.delay(1, 800);
+      await eventually(() => log.starts("onceQueued").length === 1, 20_000);
+      const b = await onceQueued.delay(1, 0);
+      assert.notEqual(b.id, a.id);
+      const c = await onceQueued.delay(1, 0);
+      // b may already have started (and freed the key) by now; if not, c is b.
+      assert.deepEqual(await Promise.all([a.get({ timeout: 30 }), b.get({ timeout: 30 }), c.get({ timeout: 30 })]), [1, 1, 1]);
+    });
+
     test("a -9'd worker's concurrency slot comes back within the lease expiry", T, async () => {
       const base = 100;
       // Two long runs take both slots; then short ones wait on the server.
-      const long = await Promise.all([limited.delay(base, 60_000), limited.delay(base + 1, 60_000)]);
+      await Promise.all([limited.delay(base, 60_000), limited.delay(base + 1, 60_000)]);
       await eventually(() => log.starts("limited").filter((l) => l.n >= base).length === 2, 20_000).catch(async (e) => {
         throw new Error(`${(e as Error).message}: ${JSON.stringify(log.starts("limited").filter((l) => l.n >= base))} ${(await runCli(server.url, ["queue", "list"])).stdout}\n${pair.map((w) => w.output.split("\n").slice(-15).join("\n")).join("\n---\n")}`);
       });
@@ -188,7 +198,6 @@ describe("flow control", () => {
       assert.ok(firstStart - killedAt >= 1000, `a slot was free ${firstStart - killedAt} ms after the kill: the dead runs still held it`);
       assert.ok(firstStart - killedAt < 2000 * Number(LEASE_TTL) + 5000, `slots came back ${firstStart - killedAt} ms after the kill`);
       assert.equal(maxOverlap(after), 2, "both slots came back");
-      void long;
     });
   });
 
