@@ -181,7 +181,7 @@ describe("flow control", () => {
       await eventually(async () => {
         const list = await runCli(server.url, ["queue", "list", "--json"]);
         const q = (JSON.parse(list.stdout || "[]") as { queue: string; waiting: Record<string, number> }[]).find((s) => s.queue === "limited");
-        return q?.waiting["flow_limited (all)"] === 6;
+        return q?.waiting["flow.limited (all)"] === 6;
       }, 20_000, 200);
       const victims = new Set(log.starts("limited").filter((l) => l.n >= base).map((l) => l.pid));
       // Kill -9 every worker that holds a slot, then start a fresh one: only lapsed leases free the slots.

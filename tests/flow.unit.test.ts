@@ -6,7 +6,7 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { App, FlowKeyError } from "../mod.ts";
-import { keyToken, priorityOf } from "../src/protocol/flow.ts";
+import { keyToken, nameFromToken, nameToken, priorityOf } from "../src/protocol/flow.ts";
 import { Slots } from "../src/worker/slots.ts";
 import { PriorityTurns } from "../src/worker/priority.ts";
 
@@ -40,6 +40,10 @@ describe("flow options", () => {
     assert.match(keyToken("a.b c*>"), /^h[0-9a-f]{16}$/);
     assert.equal(keyToken("a.b c*>"), keyToken("a.b c*>"));
     assert.notEqual(keyToken("a.b"), keyToken("a.c"));
+    assert.notEqual(nameToken("a.b"), nameToken("a_b"));
+    assert.equal(nameToken("tasks.add"), "tasks_dadd");
+    assert.match(nameToken("ö.x y"), /^[A-Za-z0-9_-]+$/);
+    for (const n of ["tasks.add", "a_b.c__d", "ö.x y_d", "_x41_"]) assert.equal(nameFromToken(nameToken(n)), n);
     assert.equal(priorityOf(undefined), 5);
     assert.equal(priorityOf("9"), 9);
     assert.equal(priorityOf("x"), 5);

@@ -96,7 +96,7 @@ export class Broker {
 
   /**
    * Creates the durable pull consumer that every worker of `queue` shares, one per priority
-   * level: `queue-<q>` on `<prefix>.tasks.<q>` for the default level, `queue-<q>-p<N>` on
+   * level: `queue-<q>` on `<prefix>.tasks.<q>` for the default level, `queue-<q>=p<N>` on
    * `<prefix>.tasks.<q>.p<N>` for the others (docs/flow.md).
    */
   ensureQueueConsumer(queue: string, level = DEFAULT_PRIORITY): Promise<void> {
@@ -110,9 +110,12 @@ export class Broker {
     return p;
   }
 
-  /** The durable consumer name of `queue` at priority `level`. */
+  /**
+   * The durable consumer name of `queue` at priority `level`. `=` cannot occur in a queue name,
+   * so `queue-a=p3` (queue `a`, level 3) never meets the consumer of a queue named `a-p3`.
+   */
   queueConsumerName(queue: string, level = DEFAULT_PRIORITY): string {
-    return `${this.names.queueConsumer(queue)}${level === DEFAULT_PRIORITY ? "" : `-p${level}`}`;
+    return `${this.names.queueConsumer(queue)}${level === DEFAULT_PRIORITY ? "" : `=p${level}`}`;
   }
 
   /** The subject of `queue` at priority `level` (checks the queue name). */

@@ -8,6 +8,7 @@
 import type { Broker } from "./broker.ts";
 import { isNotFound } from "./errors.ts";
 import type { PauseEntry } from "./pause.ts";
+import { nameFromToken } from "../protocol/flow.ts";
 
 /** One queue's state. */
 export interface QueueStats {
@@ -21,7 +22,7 @@ export interface QueueStats {
   inFlight: number;
   /** Whether it is paused, and since when. */
   paused?: PauseEntry;
-  /** Tasks waiting for a concurrency slot, by `<task> <key>`. */
+  /** Tasks waiting for a concurrency slot, by `<task name> <key>` (`(all)` without a key; a key that is not a plain token shows as its hash). */
   waiting: Record<string, number>;
 }
 
@@ -36,7 +37,7 @@ export async function queueStats(broker: Broker, paused: Map<string, PauseEntry>
     return s;
   };
   for await (const c of jsm.consumers.list(broker.names.tasksStream)) {
-    const m = /^queue-(.+?)(?:-p(\d))?$/.exec(c.name);
+    const m = /^queue-([A-Za-z0-9_-]+)(?:=p(\d))?$/.exec(c.name);
     if (!m) continue;
     const s = get(m[1]);
     const level = m[2] ?? "5";
@@ -50,7 +51,7 @@ export async function queueStats(broker: Broker, paused: Map<string, PauseEntry>
     const prefix = `${broker.names.waitingSubject}.`;
     for (const [subject, n] of Object.entries(info.state.subjects ?? {})) {
       const [queue, task, key] = subject.slice(prefix.length).split(".");
-      get(queue).waiting[`${task} ${key === "=all" ? "(all)" : key}`] = n;
+      get(queue).waiting[`${nameFromToken(task)} ${key === "=all" ? "(all)" : key}`] = n;
     }
   } catch (e) {
     if (!isNotFound(e)) throw e;

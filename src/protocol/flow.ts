@@ -69,7 +69,15 @@ export function keyToken(key: string): string {
   return `h${h1.toString(16).padStart(8, "0")}${h2.toString(16).padStart(8, "0")}`;
 }
 
-/** A task name as one subject token (`tasks.add` → `tasks_add`). */
+/**
+ * A task name as one subject token, one-to-one: `_` doubles, `.` becomes `_d`, other characters
+ * `_x<hex>_` (`tasks.add` → `tasks_dadd`, `tasks_add` → `tasks__add`).
+ */
 export function nameToken(name: string): string {
-  return name.replace(/[^A-Za-z0-9_-]/g, "_");
+  return name.replace(/_/g, "__").replace(/\./g, "_d").replace(/[^A-Za-z0-9_-]/g, (c) => `_x${c.codePointAt(0)!.toString(16)}_`);
+}
+
+/** The task name a {@link nameToken} came from. */
+export function nameFromToken(token: string): string {
+  return token.replace(/_(_|d|x([0-9a-f]+)_)/g, (_m, c: string, hex?: string) => (c === "_" ? "_" : c === "d" ? "." : String.fromCodePoint(parseInt(hex!, 16))));
 }
