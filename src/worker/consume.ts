@@ -86,6 +86,11 @@ export class ConsumeLoops {
     }
   }
 
+  /** Queues paused here. */
+  get paused(): string[] {
+    return [...this.#paused];
+  }
+
   /** Whether `queue` is paused here. */
   isPaused(queue: string): boolean {
     return this.#paused.has(queue);
@@ -226,9 +231,11 @@ export class ConsumeLoops {
     } finally {
       if (ready) turns.started(level);
       this.#held.delete(m);
+      // The lease is passed on before the slot is freed, so a warm shutdown (which waits for
+      // free slots) does not close the connection under it.
+      if (entered) await this.#flow.gate!.leave(entered);
       if (slot) slots.release();
       reserve.release();
-      if (entered) await this.#flow.gate!.leave(entered);
     }
   }
 

@@ -12,6 +12,7 @@ import type { Broker } from "../../nats/broker.ts";
 import { isNotFound } from "../../nats/errors.ts";
 import { checkName } from "../../nats/names.ts";
 import { decodeBody, H } from "../../protocol/message.ts";
+import { FLOW_H, priorityOf } from "../../protocol/flow.ts";
 import { type BrokerFlags, cliApp } from "../broker.ts";
 import { CliError } from "../errors.ts";
 
@@ -158,7 +159,8 @@ export function deadRetryCommand(seqs: string[], flags: DeadFlags): Promise<void
       const target = flags.queue ?? (m.header?.get(H.queue) || d.queue);
       let subject: string;
       try {
-        subject = broker.names.taskSubject(target);
+        // Back at its priority level (docs/flow.md).
+        subject = broker.prioritySubject(target, priorityOf(m.header?.get(FLOW_H.priority) || undefined));
       } catch (e) {
         throw new CliError(`Cannot retry dead letter ${d.seq}: ${(e as Error).message}; choose a queue with --queue`);
       }
