@@ -30,6 +30,7 @@ import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidat
 import { Control } from "../control/client.ts";
 import { sendTaskSentEvent } from "../events/sent.ts";
 import { callFlow, checkFlowOptions } from "./flow.ts";
+import { sendOnce } from "./unique.ts";
 import { UniqueMarkers } from "../nats/unique.ts";
 import { FLOW_H, priorityOf } from "../protocol/flow.ts";
 
@@ -310,18 +311,10 @@ export class App {
     const msg = buildMessage(task.name, this.queueFor(task.name, task, options), args, { ...options, headers: { ...options.headers, ...flow.headers } });
     const tl: [number | null, number | null] = [options.softTimeLimit ?? null, options.timeLimit ?? null];
     if (tl[0] !== null || tl[1] !== null) msg.timelimit = tl;
-    if (flow.unique) {
-      // A duplicate gets the existing task's result handle, and nothing is sent (docs/flow.md).
-      const existing = await this.uniqueMarkers.claim(flow.unique.key, msg.id, flow.unique.ttl);
-      if (existing !== undefined) return new AsyncResult(existing, this, task.name);
-    }
-    try {
-      await this.publish(msg, { serializer: options.serializer ?? task.effective("serializer"), compression: options.compression ?? task.effective("compression") });
-    } catch (e) {
-      if (flow.unique) await this.uniqueMarkers.release(flow.unique.key, msg.id).catch(() => {});
-      throw e;
-    }
-    return new AsyncResult(msg.id, this, task.name);
+    // A unique duplicate gets the existing task's result handle, and nothing is sent (docs/flow.md).
+    const id = await sendOnce(() => this.uniqueMarkers, flow.unique, msg.id, () =>
+      this.publish(msg, { serializer: options.serializer ?? task.effective("serializer"), compression: options.compression ?? task.effective("compression") }));
+    return new AsyncResult(id, this, task.name);
   }
 
   /**

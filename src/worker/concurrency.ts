@@ -21,6 +21,9 @@ import type { Lease, Leases } from "./leases.ts";
 
 const log = getLogger("taskd.worker");
 
+/** Attempts to pass one lease on before it is given back to the sweep. */
+const MAX_PASS_ROUNDS = 10;
+
 /** How many waiting messages of one key are compared to find the one that arrived first. */
 const HEAD_WINDOW = 8;
 
@@ -100,19 +103,30 @@ export class ConcurrencyGate {
   }
 
   async #passOn(lease: Lease, subject: string, base: string, limit: number, queue: string): Promise<void> {
-    for (;;) {
+    for (let round = 0;; round++) {
+      if (round === MAX_PASS_ROUNDS) {
+        // Something keeps failing (the broker?): give the lease back; the sweep tries again.
+        await this.leases.release(lease);
+        return;
+      }
       const head = await this.#head(subject);
       if (head) {
         const next = head.header?.get(H.id) ?? "";
-        if (await this.leases.handOver(lease, next)) {
-          try {
-            await this.#promote(head, queue, lease.key);
-          } catch (e) {
-            log.warn(`could not move waiting task ${next} to queue ${queue}: ${(e as Error).message}`);
-            await this.leases.release(lease);
-          }
+        if (!(await this.leases.handOver(lease, next))) return;
+        let moved = false;
+        try {
+          moved = await this.#promote(head, queue, lease.key);
+        } catch (e) {
+          log.warn(`could not move waiting task ${next} to queue ${queue}: ${(e as Error).message}`);
         }
-        return;
+        if (moved) return;
+        // Another worker moved that task first (with a lease of its own): take ours back and
+        // look again, or it would stay handed to a task that never adopts it.
+        await this.leases.release(lease);
+        const again = await this.leases.acquire(base, limit, "=pass");
+        if (!again) return;
+        lease = again;
+        continue;
       }
       await this.leases.release(lease);
       if (!(await this.#head(subject))) return;
@@ -162,17 +176,25 @@ export class ConcurrencyGate {
     log.info(`Task ${h[H.task]}[${h[H.id]}] waits for a concurrency slot${h[FLOW_H.concurrencyKey] !== undefined ? ` of key ${h[FLOW_H.concurrencyKey]}` : ""}`);
   }
 
-  /** Puts a waiting message back on its queue (at its priority) and removes it from the waiting stream. */
-  async #promote(head: StoredMsg, queue: string, leaseKey: string): Promise<void> {
+  /**
+   * Puts a waiting message back on its queue (at its priority) and removes it from the waiting
+   * stream; false when another worker moved it first (the queue's stream saw its id already).
+   */
+  async #promote(head: StoredMsg, queue: string, leaseKey: string): Promise<boolean> {
     const hdrs: MsgHdrs = natsHeaders();
     for (const [k, values] of head.header ?? []) if (!k.startsWith("Nats-") && k !== FLOW_H.handed) for (const v of values) hdrs.append(k, v);
     hdrs.set(H.msgId, `waiting:${head.seq}`);
     hdrs.set(FLOW_H.handed, leaseKey);
     const subject = this.broker.prioritySubject(queue, priorityOf(head.header?.get(FLOW_H.priority) || undefined));
     await this.broker.ensureStreams();
-    await jsPublisher(this.broker.nc).publish(subject, head.data, hdrs);
+    const ack = await jsPublisher(this.broker.nc).publish(subject, head.data, hdrs);
+    if (ack.duplicate) return false;
     const jsm = await this.broker.jsm();
-    await jsm.streams.deleteMessage(this.broker.names.waitingStream, head.seq, false);
+    await jsm.streams.deleteMessage(this.broker.names.waitingStream, head.seq, false).catch((e) => {
+      // Already deleted by a worker that retried the same move: nothing left to do.
+      if (!/no message found|not found/i.test(String((e as Error).message))) throw e;
+    });
+    return true;
   }
 
   /** Gives free leases to keys with waiting tasks (leases lapsed after a worker died). */

@@ -212,7 +212,8 @@ export class ConsumeLoops {
         return;
       }
       const limit = this.#flow.gate?.limitOf(name);
-      if (limit !== undefined && !this.options.isRevoked(id)) {
+      // Revoked ones too: one may hold a lease handed to it, which only its run passes on.
+      if (limit !== undefined) {
         entered = await this.#flow.gate!.enter(m, h, queue, name, limit);
         // No lease free: the message now waits on the server (parked and acked).
         if (!entered) return;

@@ -19,6 +19,11 @@ const log = getLogger("taskd.worker");
 
 /** Seconds a lease lives without renewal: the longest a killed worker's slot stays taken. */
 export const LEASE_TTL_SECONDS = 10;
+/**
+ * How long a handed-over lease is kept for its task (which may sit behind a backlog, or in a
+ * paused queue). After that it lapses; the task, when it comes, takes a free lease or waits again.
+ */
+export const HANDED_KEEP_MS = 300_000;
 
 /** A held lease. */
 export interface Lease {
@@ -28,6 +33,8 @@ export interface Lease {
   revision: number;
   /** The task id it names. */
   id: string;
+  /** When it was handed over to `id` (ms since the epoch), while not adopted. */
+  handedAt?: number;
 }
 
 interface Value {
@@ -131,6 +138,7 @@ export class Leases {
       try {
         lease.revision = await kv.update(lease.key, this.#value(next, "handed"), lease.revision);
         lease.id = next;
+        lease.handedAt = Date.now();
         this.#held.set(lease.key, lease);
         return true;
       } catch (e) {
@@ -169,6 +177,10 @@ export class Leases {
     const kv = await this.#open().catch(() => undefined);
     if (!kv) return;
     for (const lease of [...this.#held.values()]) {
+      if (lease.handedAt !== undefined && Date.now() - lease.handedAt > HANDED_KEEP_MS) {
+        this.#held.delete(lease.key);
+        continue;
+      }
       const rev = lease.revision;
       try {
         const e = await kv.get(lease.key);
