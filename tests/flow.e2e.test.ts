@@ -169,6 +169,18 @@ describe("flow control", () => {
       assert.deepEqual(await Promise.all([a.get({ timeout: 30 }), b.get({ timeout: 30 }), c.get({ timeout: 30 })]), [1, 1, 1]);
     });
 
+    test("a delayed task is released at its priority level", T, async () => {
+      await ordered.applyAsync([1], { priority: 9, countdown: 0.3, queue: "held" });
+      await ordered.applyAsync([2], { countdown: 0.3, queue: "held" });
+      const jsm = await (await app.broker()).jsm();
+      const subjects = await eventually(async () => {
+        const s = (await jsm.streams.info("TASKD_TASKS", { subjects_filter: "taskd.tasks.held.>" })).state.subjects ?? {};
+        const plain = (await jsm.streams.info("TASKD_TASKS", { subjects_filter: "taskd.tasks.held" })).state.subjects ?? {};
+        return s["taskd.tasks.held.p9"] === 1 && plain["taskd.tasks.held"] === 1 ? { ...s, ...plain } : undefined;
+      }, 20_000, 100);
+      assert.deepEqual(subjects, { "taskd.tasks.held.p9": 1, "taskd.tasks.held": 1 });
+    });
+
     test("a -9'd worker's concurrency slot comes back within the lease expiry", T, async () => {
       const base = 100;
       // Two long runs take both slots; then short ones wait on the server.
