@@ -230,7 +230,7 @@ describe("flow control", () => {
     workers.push(w);
     await new Promise((r) => setTimeout(r, 1500));
     assert.equal(log.starts("pausable").length, 0, "a restarted worker stays paused");
-    const list = await runCli(server.url, ["queue", "list", "--json"]);
+    const list = await runCli(server.url, ["inspect", "queues", "--json"]);
     const q = (JSON.parse(list.stdout) as { queue: string; depth: number; paused?: { reason?: string } }[]).find((s) => s.queue === "pausable");
     assert.equal(q?.depth, 100, list.stdout);
     assert.equal(q?.paused?.reason, "test");

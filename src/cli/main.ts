@@ -68,7 +68,7 @@ export async function main(argv: string[]): Promise<void> {
     .example("taskd dead list")
     .example("taskd dead retry 12 13")
     .action((action: string, args: string[], flags: DeadFlags) => deadCommand(String(action), args.map(String), flags));
-  withBrokerOptions(cli.command("inspect <what>", `Ask running workers: ${INSPECT_COMMANDS.join(", ")}`))
+  withBrokerOptions(cli.command("inspect <what>", `Ask running workers: ${INSPECT_COMMANDS.join(", ")}; or queues (depth, paused, waiting per key)`))
     .option("-d, --destination <nodes>", "Only these node names, comma-separated")
     .option("--timeout <s>", "Seconds to wait for replies (default: 1)")
     .option("--json", "Print the replies as one JSON object")
