@@ -6,15 +6,15 @@
 import type { NatsConnection } from "@nats-io/nats-core";
 import process from "node:process";
 import type { Task } from "./task.ts";
-import { applyEager } from "./eager.ts";
 import { registerSharedTasks, setCurrentApp } from "./shared.ts";
 import { defineTask, exportAliases, registerClass } from "./registry.ts";
 import { signerOf, trustedKeysOf } from "./signing.ts";
 import type { AnyFn, Based, BoundArgs, TaskClass, TaskDecoratorOptions, ValidatedTaskOptions } from "./decorator.ts";
 import { type AppConfig, DEFAULTS, routeFor } from "./options.ts";
 import { type ApplyOptions, buildMessage, resultIgnored } from "./call.ts";
+import { callFlow } from "./flow.ts";
+import { sendCall } from "./send.ts";
 import type { SendTaskArgs, TaskResult } from "./by_name.ts";
-import { checkCall } from "../validate/bind.ts";
 import { type ExceptionInfo, type Request, requestMessage } from "./request.ts";
 import { NotRegistered } from "../errors/errors.ts";
 import { Broker } from "../nats/broker.ts";
@@ -28,7 +28,6 @@ import type { MessageSigner } from "../protocol/signing.ts";
 import { AsyncResult } from "../result/async_result.ts";
 import type { EagerResult } from "../result/eager_result.ts";
 import { signals } from "../signals/signals.ts";
-import { validationOf } from "../validate/validate.ts";
 import { GroupResult } from "../result/group_result.ts";
 import type { Batches, SimpleRequest } from "./batches.ts";
 import type { AnySchema, BodyArgs, BodyReturn, Returned, SchemaInputs, Unvalidated } from "../validate/types.ts";
@@ -37,6 +36,8 @@ import { sendTaskSentEvent } from "../events/sent.ts";
 import { sendTraced } from "./tracing.ts";
 import { defineSchedule, Schedules } from "./schedule/schedules.ts";
 import type { ScheduleDefinition } from "./schedule/definition.ts";
+import { UniqueMarkers } from "../nats/unique.ts";
+import { FLOW_H, priorityOf } from "../protocol/flow.ts";
 
 const apps: App[] = [];
 
@@ -259,17 +260,8 @@ export class App {
   }
 
   /** Sends a registered task (what `delay`/`applyAsync` call). */
-  async sendTaskFor(task: Task, args: unknown[], options: ApplyOptions = {}): Promise<AsyncResult | EagerResult> {
-    if (this.config.taskAlwaysEager) return applyEager(task, args, options);
-    const kwargs = options.kwargs ?? {};
-    if (task.arity && task.effective("typing")) checkCall(task, args, kwargs);
-    const spec = validationOf(task);
-    if (spec) await spec.checkCall(args, kwargs);
-    const msg = buildMessage(task.name, this.queueFor(task.name, task, options), args, task.expires !== undefined && options.expires === undefined ? { ...options, expires: task.expires } : options);
-    const tl: [number | null, number | null] = [options.softTimeLimit ?? null, options.timeLimit ?? null];
-    if (tl[0] !== null || tl[1] !== null) msg.timelimit = tl;
-    await this.publish(msg, { serializer: options.serializer ?? task.effective("serializer"), compression: options.compression ?? task.effective("compression") });
-    return new AsyncResult(msg.id, this, task.name, resultIgnored(task, options));
+  sendTaskFor(task: Task, args: unknown[], options: ApplyOptions = {}): Promise<AsyncResult | EagerResult> {
+    return sendCall(this, task, args, options);
   }
 
   /**
@@ -289,7 +281,8 @@ export class App {
     const options: ApplyOptions = rest[1] ?? {};
     if (typeof name !== "string" || !name) throw new TypeError("Cannot send task: its name must be a non-empty string");
     const task = this.tasks.get(name);
-    const msg = buildMessage(name, this.queueFor(name, task, options), args, options);
+    const flow = callFlow(name, undefined, args, options.kwargs ?? {}, options.priority ?? task?.priority);
+    const msg = buildMessage(name, this.queueFor(name, task, options), args, { ...options, headers: { ...options.headers, ...flow.headers } });
     await this.publish(msg, {
       serializer: options.serializer ?? task?.effective("serializer") ?? this.config.taskSerializer,
       compression: options.compression ?? task?.effective("compression") ?? this.config.taskCompression,
@@ -324,12 +317,14 @@ export class App {
     const eta = msg.eta === undefined ? undefined : Date.parse(msg.eta);
     const delayed = eta !== undefined && eta > Date.now();
     if (msg.replyTo === undefined && this.sendReplies) msg.replyTo = this.backend.inbox(broker.nc)?.expect(msg.id, delayed ? eta : undefined);
-    await sendTraced(msg, delayed ? this.names.delayedSubject(msg.queue) : this.names.taskSubject(msg.queue), async (subject) => {
+    // A priority other than the default has its own subject (docs/flow.md); a delayed task keeps its header.
+    const subject = delayed ? this.names.delayedSubject(msg.queue) : broker.prioritySubject(msg.queue, priorityOf(msg.headers?.[FLOW_H.priority]));
+    await sendTraced(msg, subject, async (to) => {
       const wire = encodeTask(msg, encode);
       this.signer()?.sign(wire.headers, wire.data);
       // Before the publish, on the same connection: a monitor sees task-sent before task-received.
       if (this.config.taskSendSentEvent) sendTaskSentEvent(broker.nc, this.names.prefix, msg);
-      await broker.publish(subject, wire);
+      await broker.publish(to, wire);
     });
     if (signals.afterTaskPublish.hasReceivers) {
       await signals.afterTaskPublish.send(msg.task, { headers: msg, body: [msg.args, msg.kwargs, msg.embed], exchange: "", routingKey: msg.queue });
@@ -383,6 +378,12 @@ export class App {
   /** Schedules stored on the server: `list`, `add`, `remove`, `pause`, `resume`, `run`. */
   get schedules(): Schedules {
     return (this.#schedules ??= new Schedules(this));
+  }
+
+  #unique?: UniqueMarkers;
+  /** @ignore The unique markers (docs/flow.md): wiring for sending and the worker. */
+  get uniqueMarkers(): UniqueMarkers {
+    return (this.#unique ??= new UniqueMarkers(() => this.connection(), this.names.uniqueBucket, this.config.replicas ?? DEFAULTS.replicas));
   }
 
   #control?: Control;

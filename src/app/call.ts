@@ -24,6 +24,8 @@ export interface ApplyOptions {
   shadow?: string;
   /** The queue to send to. @default task option, route, or the app's default queue */
   queue?: string;
+  /** Priority 0…9 within the queue, 9 first (docs/flow.md). @default the task's, else 5 */
+  priority?: number;
   /** The task id. @default a random UUID */
   taskId?: string;
   /** Keyword arguments: bound to the body's parameters by name, the others as one options object (docs/tasks.md "Keyword arguments"). */

@@ -12,7 +12,8 @@ import type { Task } from "./task.ts";
 import { Request } from "./request.ts";
 import type { ApplyOptions } from "./call.ts";
 import { type Outcome, trace } from "./trace.ts";
-import { type Batches, isBatches, SimpleRequest } from "./batches.ts";
+import type { Batches } from "./batches.ts";
+import { SimpleRequest } from "./simple_request.ts";
 import { currentTask } from "../context/task_context.ts";
 import { serializeError } from "../errors/errors.ts";
 import { states } from "../protocol/states.ts";
@@ -31,7 +32,7 @@ export async function applyEager(task: Task, args: unknown[], options: ApplyOpti
     const Req = task.Request ?? Request;
     const request = new Req({ id, taskName: task.name, args, kwargs, isEager: true, retries, ...family, correlationId: id, ignoreResult: options.ignoreResult ?? task.effective("ignoreResult") });
     // A Batches task applied eagerly runs its function on a batch of this one request.
-    const outcome = isBatches(task) ? await traceBatchOfOne(task, request) : await trace(task, request);
+    const outcome = (task as Partial<Batches>).batches === true ? await traceBatchOfOne(task as Batches, request) : await trace(task, request);
     if (outcome.kind === "retry") continue;
     const meta = { taskId: id, taskName: task.name, retries, dateDone: new Date().toISOString() };
     if (outcome.kind === "success") {

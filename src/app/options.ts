@@ -16,6 +16,7 @@ import type { BrokerAuthOptions } from "../nats/connection.ts";
 import type { Compression } from "../protocol/codec.ts";
 import type { SigningOptions } from "../protocol/signing.ts";
 import type { BeatScheduleEntry } from "./schedule/definition.ts";
+import type { FlowOptions } from "./flow.ts";
 
 /** Celery's defaults, reused by the CLI's help. */
 export const DEFAULTS = {
@@ -46,8 +47,12 @@ export const DEFAULTS = {
 // deno-lint-ignore no-explicit-any
 export type ErrorClass = abstract new (...args: any[]) => unknown;
 
-/** Options of one task; each may also be a field of a Task subclass. */
-export interface TaskOptions {
+/**
+ * Options of one task; each may also be a field of a Task subclass. Flow control (`priority`,
+ * `concurrency`, `concurrencyKey`, `rateLimitKey`, `unique`): see {@link FlowOptions} and
+ * docs/flow.md.
+ */
+export interface TaskOptions extends FlowOptions {
   /** The registered name. @default `<app main>.<function or class name>` */
   name?: string;
   /** Pass the task instance as the first argument. @default false */

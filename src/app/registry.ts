@@ -10,6 +10,7 @@ import { arityOf } from "../validate/arity.ts";
 import { noteBody } from "../validate/params.ts";
 import { validationOf } from "../validate/validate.ts";
 import { checkName } from "../nats/names.ts";
+import { checkFlowOptions } from "./flow.ts";
 
 /** What registration needs of an App (an `App` is one). */
 export interface TaskRegistry {
@@ -86,6 +87,7 @@ function addTask<T extends Task>(app: TaskRegistry, task: T, name: string): T {
   task.name = name;
   (task as { app: unknown }).app = app;
   if (task.queue) checkName("queue", task.queue);
+  checkFlowOptions(name, task);
   if (validationOf(task)?.ownsArity) task.arity = undefined; // the schemas count the arguments
   app.tasks.set(name, task);
   return task;

@@ -20,6 +20,7 @@ import type { EagerResult } from "../result/eager_result.ts";
 import type { State } from "../protocol/states.ts";
 import type { Compression } from "../protocol/codec.ts";
 import { Signature, type TailOf } from "./signature.ts";
+import type { KeyFn, UniqueOptions } from "./flow.ts";
 
 /** Options of `self.retry()`. */
 export interface RetryOptions {
@@ -142,6 +143,16 @@ export class Task<A extends unknown[] = any[], R = any> {
   declare expires?: number | Date | string;
   /** The queue it is sent to. @default "default" */
   declare queue?: string;
+  /** Priority 0…9 within its queue, 9 first (docs/flow.md). @default 5 */
+  declare priority?: number;
+  /** At most this many runs at once across all workers (per key with `concurrencyKey`). @default undefined */
+  declare concurrency?: number;
+  /** With `concurrency`: the limit holds per key, e.g. `(args) => args[0].customer`. @default undefined */
+  declare concurrencyKey?: KeyFn;
+  /** With `globalRateLimit`: the limit holds per key. @default undefined */
+  declare rateLimitKey?: KeyFn;
+  /** A duplicate `delay()` within the window returns the existing task's AsyncResult. @default undefined */
+  declare unique?: UniqueOptions;
 
   /** The body. Function tasks set it; class tasks define it. */
   run(..._args: A): R | Promise<R> {

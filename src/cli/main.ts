@@ -23,6 +23,7 @@ import { statusCommand, type StatusFlags } from "./commands/status.ts";
 import { beatCommand } from "./commands/beat.ts";
 import { SCHEDULE_ACTIONS, scheduleCommand } from "./commands/schedule.ts";
 import { dashboardCommand, type DashboardFlags } from "./commands/dashboard.ts";
+import { queueCommand, type QueueFlags } from "./commands/queue.ts";
 
 /** Runs the command line with `argv` (without the runtime and script). */
 export async function main(argv: string[]): Promise<void> {
@@ -82,7 +83,7 @@ export async function main(argv: string[]): Promise<void> {
     .example("taskd dead list")
     .example("taskd dead retry 12 13")
     .action((action: string, args: string[], flags: DeadFlags) => deadCommand(String(action), args.map(String), flags));
-  withBrokerOptions(cli.command("inspect <what> [id]", `Ask running workers: ${INSPECT_COMMANDS.join(", ")}; or a chord's progress: chord <id>`))
+  withBrokerOptions(cli.command("inspect <what> [id]", `Ask running workers: ${INSPECT_COMMANDS.join(", ")}; a chord's progress: chord <id>; or queues (depth, paused, waiting per key)`))
     .option("-d, --destination <nodes>", "Only these node names, comma-separated")
     .option("--timeout <s>", "Seconds to wait for replies (default: 1)")
     .option("--json", "Print the replies as one JSON object")
@@ -95,6 +96,12 @@ export async function main(argv: string[]): Promise<void> {
     .option("--json", "Print the replies as one JSON object")
     .example("taskd control rate_limit tasks.add 10/m")
     .action((command: string, args: string[], flags: Record<string, unknown>) => controlCommand(command, args.map(String), flags));
+  withBrokerOptions(cli.command("queue <action> [queue]", "Queues: pause <queue>, resume <queue> (durable: workers started later stay paused), list"))
+    .option("--reason <text>", "pause: why (shown by list)")
+    .option("--json", "list: print JSON")
+    .example("taskd queue pause emails --reason 'provider outage'")
+    .example("taskd queue list")
+    .action((action: string, queue: string | undefined, flags: QueueFlags) => queueCommand(String(action), queue === undefined ? undefined : String(queue), flags));
   withBrokerOptions(cli.command("events", "Show task and worker events live"))
     .option("--json", "One JSON object per line")
     .option("--heartbeats", "Also show worker heartbeats")

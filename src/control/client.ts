@@ -9,6 +9,9 @@ import type { NatsConnection } from "@nats-io/nats-core";
 import { revokeTask } from "../nats/revoked.ts";
 import { parseRate } from "../protocol/rate.ts";
 import type { ControlCommand, ControlReply, TaskInfo } from "./protocol.ts";
+import { type PauseEntry, PausedQueues } from "../nats/pause.ts";
+import { queueStats, type QueueStats } from "../nats/queues.ts";
+import type { Broker } from "../nats/broker.ts";
 
 /** Options of a broadcast. */
 export interface BroadcastOptions {
@@ -72,9 +75,11 @@ export interface ControlOwner {
   /** @ignore The app's connection, opened on first use: wiring, typed by nats.js. */
   connection(): Promise<NatsConnection>;
   /** Where commands go and where revocations are kept. */
-  readonly names: { readonly controlSubject: string; readonly revokedBucket: string };
+  readonly names: { readonly controlSubject: string; readonly revokedBucket: string; readonly pausedBucket: string };
   /** Replicas of the revocations bucket. */
   readonly config: { readonly replicas?: number };
+  /** @ignore The broker, for queue statistics: wiring, typed by nats.js. */
+  broker?(): Promise<Broker>;
 }
 
 /** Remote control of an app's workers. */
@@ -146,6 +151,46 @@ export class Control {
   /** Undoes `enableEvents()`: task events then go out only while a listener holds a lease. */
   disableEvents(options: BroadcastOptions = {}): Promise<ControlReply[]> {
     return this.broadcast("disable_events", {}, options);
+  }
+
+  #paused?: PausedQueues;
+  #pauses(): PausedQueues {
+    return (this.#paused ??= new PausedQueues(() => this.app.connection(), this.app.names.pausedBucket, this.app.config.replicas ?? 1));
+  }
+
+  /**
+   * Pauses a queue, durably: every worker stops fetching from it (a worker started later too)
+   * and its messages stay on the server until {@link resumeQueue}. Running tasks finish.
+   * @example
+   * ```ts
+   * await app.control.pauseQueue("emails", { reason: "provider outage" });
+   * ```
+   */
+  async pauseQueue(queue: string, options: { reason?: string } = {}): Promise<void> {
+    await this.#pauses().pause(queue, options.reason);
+  }
+
+  /** Resumes a paused queue; resolves to whether it was paused. */
+  resumeQueue(queue: string): Promise<boolean> {
+    return this.#pauses().resume(queue);
+  }
+
+  /** The paused queues, with when and why each was paused. */
+  pausedQueues(): Promise<Map<string, PauseEntry>> {
+    return this.#pauses().list();
+  }
+
+  /**
+   * Every queue's state on the server: messages waiting (per priority level), in flight,
+   * whether it is paused, and the tasks waiting for a concurrency slot per key.
+   * @example
+   * ```ts
+   * for (const q of await app.control.queues()) console.log(q.queue, q.depth, q.paused ? "paused" : "");
+   * ```
+   */
+  async queues(): Promise<QueueStats[]> {
+    if (!this.app.broker) throw new TypeError("Cannot read queue statistics: this control has no broker (use app.control)");
+    return queueStats(await this.app.broker(), await this.pausedQueues());
   }
 
   /** Asks the workers to shut down warm (finish running tasks, then exit). */

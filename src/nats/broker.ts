@@ -27,6 +27,7 @@ import { retryTransient } from "./retry.ts";
 import { isNotFound } from "./errors.ts";
 import { jsPublisher, toMsgHdrs } from "./jspublish.ts";
 import { ensureStream, type StreamLimits } from "./settings.ts";
+import { DEFAULT_PRIORITY, levelSuffix } from "../protocol/flow.ts";
 
 /** How long a queue consumer waits for an ack before redelivering (workers heartbeat well inside it). */
 export const ACK_WAIT_MS = 30_000;
@@ -166,15 +167,52 @@ export class Broker {
     ];
   }
 
-  /** Creates the durable pull consumer that every worker of `queue` shares. */
-  ensureQueueConsumer(queue: string): Promise<void> {
-    let p = this.#consumers.get(queue);
+  /**
+   * Creates the durable pull consumer that every worker of `queue` shares, one per priority
+   * level: `queue-<q>` on `<prefix>.tasks.<q>` for the default level, `queue-<q>=p<N>` on
+   * `<prefix>.tasks.<q>.p<N>` for the others (docs/flow.md).
+   */
+  ensureQueueConsumer(queue: string, level = DEFAULT_PRIORITY): Promise<void> {
+    const name = this.queueConsumerName(queue, level);
+    let p = this.#consumers.get(name);
     if (!p) {
-      p = this.#ensureConsumer(this.names.tasksStream, this.names.queueConsumer(queue), this.names.taskSubject(queue));
-      this.#consumers.set(queue, p);
-      p.catch(() => this.#consumers.delete(queue));
+      p = this.#ensureConsumer(this.names.tasksStream, name, this.prioritySubject(queue, level));
+      this.#consumers.set(name, p);
+      p.catch(() => this.#consumers.delete(name));
     }
     return p;
+  }
+
+  /**
+   * The durable consumer name of `queue` at priority `level`. `=` cannot occur in a queue name,
+   * so `queue-a=p3` (queue `a`, level 3) never meets the consumer of a queue named `a-p3`.
+   */
+  queueConsumerName(queue: string, level = DEFAULT_PRIORITY): string {
+    return `${this.names.queueConsumer(queue)}${level === DEFAULT_PRIORITY ? "" : `=p${level}`}`;
+  }
+
+  /** The subject of `queue` at priority `level` (checks the queue name). */
+  prioritySubject(queue: string, level = DEFAULT_PRIORITY): string {
+    return `${this.names.taskSubject(queue)}${levelSuffix(level)}`;
+  }
+
+  #waiting?: Promise<void>;
+  /** Creates the stream of tasks waiting for a concurrency slot if it is missing (docs/flow.md). */
+  ensureWaitingStream(): Promise<void> {
+    // Parked tasks are never dropped: the queues' bounds (a count, sends refused when full).
+    const [tasks] = this.streamLimits();
+    this.#waiting ??= this.ensureStreams().then(async () => {
+      await ensureStream(
+        this.nc,
+        { storage: StorageType.File, name: this.names.waitingStream, subjects: [`${this.names.waitingSubject}.>`], retention: RetentionPolicy.Limits },
+        tasks.limits,
+        { jsm: await this.jsm(), settings: tasks.settings },
+      );
+    }).catch((e) => {
+      this.#waiting = undefined;
+      throw e;
+    });
+    return this.#waiting;
   }
 
   /** Creates the scheduler's consumer on the delayed stream (no bound on ack-pending: see docs/delays.md). */
@@ -200,10 +238,10 @@ export class Broker {
     }
   }
 
-  /** The shared pull consumer of `queue`. */
-  async queueConsumer(queue: string): Promise<Consumer> {
-    await this.ensureQueueConsumer(queue);
-    return this.js.consumers.get(this.names.tasksStream, this.names.queueConsumer(queue));
+  /** The shared pull consumer of `queue` at priority `level`. */
+  async queueConsumer(queue: string, level = DEFAULT_PRIORITY): Promise<Consumer> {
+    await this.ensureQueueConsumer(queue, level);
+    return this.js.consumers.get(this.names.tasksStream, this.queueConsumerName(queue, level));
   }
 
   /** The scheduler's consumer of delayed tasks. */

@@ -18,7 +18,7 @@ export const DEFAULT_REPLICAS = 1;
 /**
  * Bytes the results bucket may hold when the app does not say (512 MiB): the oldest results go
  * first. JetStream reserves a stream's `max_bytes` in the server's `max_file_store` (on every
- * replica), so byte bounds are kept modest: all of taskd's add up to ~820 MiB (docs/limits.md).
+ * replica), so byte bounds are kept modest: all of taskd's add up to ~870 MiB (docs/limits.md).
  */
 export const DEFAULT_RESULT_MAX_BYTES = 512 * 1024 ** 2;
 /**

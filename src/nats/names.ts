@@ -28,6 +28,16 @@ export interface Names {
   resultsBucket: string;
   /** The KV bucket of revoked task ids: `<prefix>_revoked`. */
   revokedBucket: string;
+  /** Unique markers (docs/flow.md): `<prefix>_unique`. */
+  uniqueBucket: string;
+  /** Concurrency leases (docs/flow.md): `<prefix>_leases`. */
+  leasesBucket: string;
+  /** Durable queue pauses (docs/flow.md): `<prefix>_paused`. */
+  pausedBucket: string;
+  /** The stream of tasks waiting for a concurrency slot: `<PREFIX>_WAITING`. */
+  waitingStream: string;
+  /** The subject prefix of waiting tasks: `<prefix>.waiting` (`.<queue>.<task>.<key>` follows). */
+  waitingSubject: string;
   /** The subject tasks for `queue` are published on: `<prefix>.tasks.<queue>` (checks the name). */
   taskSubject(queue: string): string;
   /** The subject a dead message of `queue` is stored under: `<prefix>.dead.<queue>`. */
@@ -55,6 +65,11 @@ export function namesFor(prefix: string): Names {
     delayedStream: `${P}_DELAYED`,
     resultsBucket: `${prefix}_results`,
     revokedBucket: `${prefix}_revoked`,
+    uniqueBucket: `${prefix}_unique`,
+    leasesBucket: `${prefix}_leases`,
+    pausedBucket: `${prefix}_paused`,
+    waitingStream: `${P}_WAITING`,
+    waitingSubject: `${prefix}.waiting`,
     taskSubject: (q) => `${prefix}.tasks.${checkName("queue", q)}`,
     deadSubject: (q) => `${prefix}.dead.${q}`,
     delayedSubject: (q) => `${prefix}.delayed.${checkName("queue", q)}`,

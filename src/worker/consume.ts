@@ -1,8 +1,10 @@
 /**
- * The consume loops of a worker: one per queue, watched and re-created when it ends (as after a
- * broker restart). Each received message takes a place in the bounded prefetch reserve, waits
- * for its rate limits (per worker and global) without holding an execution slot, then for any
- * free slot — so a long task never holds up short ones — and is executed.
+ * The consume loops of a worker: one per queue and priority level, watched and re-created when
+ * it ends (as after a broker restart), stopped while the queue is paused. Each received message
+ * takes a place in its level's bounded prefetch reserve, waits for its rate limits (per worker,
+ * global, per key) without holding an execution slot, then for its priority's turn and any free
+ * slot — so a long task never holds up short ones — takes a concurrency lease when its task has
+ * a limit (or is parked on the server), and is executed. docs/flow.md.
  * @module
  */
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
@@ -17,6 +19,9 @@ import { type GlobalRateLimiter, RateLimiter } from "./ratelimit.ts";
 import { batchPrefetch } from "./batch_buffer.ts";
 import { headersOf } from "./headers.ts";
 import { Slots } from "./slots.ts";
+import { DEFAULT_PRIORITY, FLOW_H, keyToken, MAX_PRIORITY, MIN_PRIORITY } from "../protocol/flow.ts";
+import { PriorityTurns } from "./priority.ts";
+import type { ConcurrencyGate, Entered } from "./concurrency.ts";
 
 const log = getLogger("taskd.worker");
 
@@ -34,6 +39,14 @@ export interface ConsumeOptions {
   isRevoked(id: string): boolean;
 }
 
+/** The flow-control parts the loops use when the worker has them (docs/flow.md). */
+export interface FlowParts {
+  /** Leases for tasks with `concurrency`. */
+  gate?: ConcurrencyGate;
+}
+
+const LEVELS = Array.from({ length: MAX_PRIORITY - MIN_PRIORITY + 1 }, (_, i) => MAX_PRIORITY - i);
+
 /** The consume loops of one worker, with what they hold. */
 export class ConsumeLoops {
   /** Per-worker rate limits. */
@@ -45,16 +58,42 @@ export class ConsumeLoops {
   /** Tasks finished here. */
   processed = 0;
   readonly #held = new Map<JsMsg, TaskInfo>();
-  readonly #reserve: Slots;
+  /** One prefetch reserve per queue and level: a full low level never keeps a high one out. */
+  readonly #reserves = new Map<string, Slots>();
+  readonly #turns = new Map<string, PriorityTurns>();
   readonly #wakers = new Set<() => void>();
   readonly #consumers = new Map<string, ConsumerMessages>();
   readonly #loops: Promise<void>[] = [];
+  /** Queues paused (durably, docs/flow.md): their loops do not fetch. */
+  readonly #paused = new Set<string>();
+  readonly #resumers = new Map<string, (() => void)[]>();
   #global?: GlobalRateLimiter;
+  #flow: FlowParts = {};
   #running = false;
 
   /** Loops for a worker described by `options` (call `start()`). */
-  constructor(readonly options: ConsumeOptions) {
-    this.#reserve = new Slots(options.prefetch);
+  constructor(readonly options: ConsumeOptions) {}
+
+  /** Marks `queue` paused (its consumers stop; messages stay on the server) or resumed. */
+  setPaused(queue: string, paused: boolean): void {
+    if (paused === this.#paused.has(queue)) return;
+    if (paused) {
+      this.#paused.add(queue);
+      for (const [k, c] of this.#consumers) if (k.startsWith(`${queue}#`)) c.stop();
+    } else {
+      this.#paused.delete(queue);
+      for (const wake of this.#resumers.get(queue)?.splice(0) ?? []) wake();
+    }
+  }
+
+  /** Queues paused here. */
+  get paused(): string[] {
+    return [...this.#paused];
+  }
+
+  /** Whether `queue` is paused here. */
+  isPaused(queue: string): boolean {
+    return this.#paused.has(queue);
   }
 
   /** Received messages waiting for a rate limit or a slot. */
@@ -63,10 +102,19 @@ export class ConsumeLoops {
   }
 
   /** Starts one loop per queue, with `global` for global rate limits when any task has one. */
-  start(broker: Broker, queues: readonly string[], ctx: ExecContext, global?: GlobalRateLimiter): void {
+  start(broker: Broker, queues: readonly string[], ctx: ExecContext, global?: GlobalRateLimiter, flow: FlowParts = {}): void {
     this.#global = global;
+    this.#flow = flow;
     this.#running = true;
-    for (const q of queues) this.#loops.push(this.#loop(broker, q, ctx));
+    for (const q of queues) {
+      for (const level of LEVELS) this.#reserves.set(`${q}#${level}`, new Slots(this.options.prefetch));
+      const turns = new PriorityTurns(
+        async (level) => (await (await broker.queueConsumer(q, level)).info()).num_pending,
+        (level) => this.#reserves.get(`${q}#${level}`)!.busy < this.options.prefetch,
+      );
+      this.#turns.set(q, turns);
+      for (const level of LEVELS) this.#loops.push(this.#loop(broker, q, level, ctx, turns));
+    }
   }
 
   /** Stops fetching; messages waiting for a rate limit give up their wait. */
@@ -74,29 +122,43 @@ export class ConsumeLoops {
     this.#running = false;
     for (const c of this.#consumers.values()) c.stop();
     for (const wake of [...this.#wakers]) wake();
+    for (const t of this.#turns.values()) t.releaseAll();
+    for (const q of [...this.#resumers.keys()]) for (const wake of this.#resumers.get(q)!.splice(0)) wake();
   }
 
-  async #loop(broker: Broker, queue: string, ctx: ExecContext): Promise<void> {
+  async #loop(broker: Broker, queue: string, level: number, ctx: ExecContext, turns: PriorityTurns): Promise<void> {
+    const key = `${queue}#${level}`;
+    const reserve = this.#reserves.get(key)!;
     while (this.#running) {
+      if (this.#paused.has(queue)) {
+        await new Promise<void>((r) => (this.#resumers.get(queue) ?? this.#resumers.set(queue, []).get(queue)!).push(r));
+        continue;
+      }
       try {
-        const consumer = await broker.queueConsumer(queue);
+        const consumer = await broker.queueConsumer(queue, level);
+        // What waits on the server at this level, before any of it is delivered (docs/flow.md).
+        turns.setPending(level, (await consumer.info()).num_pending);
         const messages = await consumer.consume({ max_messages: batchPrefetch(this.options.registry, queue, this.options.prefetch), expires: PULL_EXPIRES_MS });
-        this.#consumers.set(queue, messages);
+        this.#consumers.set(key, messages);
+        if (this.#paused.has(queue)) messages.stop();
         for await (const m of messages) {
-          // Bounded prefetch: at most `prefetch` received messages wait or run at once.
-          if (!this.#reserve.tryAcquire()) await this.#reserve.acquire();
-          if (!this.#running) {
-            this.#reserve.release();
+          turns.delivered(level, m.info.pending);
+          // Bounded prefetch: at most `prefetch` received messages of this level wait or run at once.
+          if (!reserve.tryAcquire()) await reserve.acquire();
+          // A full reserve no longer holds lower levels up on this level's server count.
+          if (reserve.busy === this.options.prefetch) turns.changed();
+          if (!this.#running || this.#paused.has(queue)) {
+            reserve.release();
             m.nak();
             continue;
           }
-          this.#dispatch(ctx, m, queue);
+          this.#dispatch(ctx, m, queue, level, reserve, turns);
         }
       } catch (e) {
-        if (this.#running) log.warn(`consumer of queue ${queue} failed: ${(e as Error).message}`);
+        if (this.#running) log.warn(`consumer of queue ${queue}${level === DEFAULT_PRIORITY ? "" : ` (priority ${level})`} failed: ${(e as Error).message}`);
       }
-      if (this.#running) {
-        log.warn(`consumer of queue ${queue} stopped; re-creating it in 1 s`);
+      if (this.#running && !this.#paused.has(queue)) {
+        log.warn(`consumer of queue ${queue}${level === DEFAULT_PRIORITY ? "" : ` (priority ${level})`} stopped; re-creating it in 1 s`);
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
@@ -104,9 +166,10 @@ export class ConsumeLoops {
 
   /**
    * Runs one received message: waits for its rate limits (holding no execution slot), then for
-   * a free slot — any free slot, so a long task never holds up short ones — then executes it.
+   * its priority's turn and a free slot — any free slot, so a long task never holds up short
+   * ones — then for a concurrency lease when its task has a limit, then executes it.
    */
-  async #dispatch(ctx: ExecContext, m: JsMsg, queue: string): Promise<void> {
+  async #dispatch(ctx: ExecContext, m: JsMsg, queue: string, level: number, reserve: Slots, turns: PriorityTurns): Promise<void> {
     const { slots } = this.options;
     const h = headersOf(m);
     const name = h[H.task] || "";
@@ -120,31 +183,68 @@ export class ConsumeLoops {
       deliveryInfo: { queue, redelivered: m.info.redelivered },
     });
     let slot = false;
+    /** Counted among its level's messages ready for a slot (PriorityTurns). */
+    let ready = false;
+    let entered: Entered | undefined;
     try {
       let wait = this.limits.reserve(name);
       const perSecond = this.globalRates.get(name);
-      if (perSecond !== undefined && this.#global && !this.options.isRevoked(id)) wait = Math.max(wait, await this.#globalReserve(name, perSecond));
+      if (perSecond !== undefined && this.#global && !this.options.isRevoked(id)) {
+        // With rateLimitKey, the limit holds per key: one schedule per key on the server.
+        const rateKey = h[FLOW_H.rateKey];
+        const scope = rateKey === undefined ? name : `${name}.k.${keyToken(rateKey)}`;
+        wait = Math.max(wait, await this.#globalReserve(scope, perSecond));
+      }
       if (wait > 0) await this.#sleep(wait);
+      turns.ready(level);
+      ready = true;
       if (this.#running) {
-        if (!slots.tryAcquire()) await slots.acquire();
+        await turns.turn(level);
+        if (!slots.tryAcquire()) await slots.acquire(level);
         slot = true;
       }
-      this.#held.delete(m);
-      if (!this.#running) {
-        // Shutting down before it started: give it back at once.
+      turns.started(level);
+      ready = false;
+      if (!this.#running || this.#paused.has(queue)) {
+        // Shutting down, or its queue was paused, before it started: give it back at once.
+        this.#held.delete(m);
         m.nak();
         return;
       }
-      await execute(ctx, m, queue);
+      const limit = this.#flow.gate?.limitOf(name);
+      // Revoked ones too: one may hold a lease handed to it, which only its run passes on.
+      if (limit !== undefined) {
+        entered = await this.#flow.gate!.enter(m, h, queue, name, limit);
+        // No lease free: the message now waits on the server (parked and acked).
+        if (!entered) return;
+      }
+      this.#held.delete(m);
+      const uniqueKey = h[FLOW_H.unique];
+      const until = h[FLOW_H.uniqueUntil];
+      if (uniqueKey && until === "queued") await this.#releaseUnique(name, uniqueKey, id);
+      const outcome = await execute(ctx, m, queue);
+      if (uniqueKey && until !== "queued" && outcome !== "retry") await this.#releaseUnique(name, uniqueKey, id);
       this.processed++;
       this.counts.set(name, (this.counts.get(name) ?? 0) + 1);
     } catch (e) {
       log.error(`internal error while dispatching message ${m.seq}: ${(e as Error).message}; it will be delivered again`);
       m.nak(1000);
     } finally {
+      if (ready) turns.started(level);
       this.#held.delete(m);
+      // The lease is passed on before the slot is freed, so a warm shutdown (which waits for
+      // free slots) does not close the connection under it.
+      if (entered) await this.#flow.gate!.leave(entered);
       if (slot) slots.release();
-      this.#reserve.release();
+      reserve.release();
+    }
+  }
+
+  async #releaseUnique(name: string, key: string, id: string): Promise<void> {
+    try {
+      await this.options.registry.get(name)?.app.uniqueMarkers.release(key, id);
+    } catch (e) {
+      log.warn(`could not remove the unique marker ${key} of task ${id}: ${(e as Error).message}; it lapses at its ttl`);
     }
   }
 

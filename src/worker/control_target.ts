@@ -81,6 +81,7 @@ export class WorkerControl implements ControlTarget {
       pool: this.worker.poolStats(),
       prefetchCount: this.worker.prefetch,
       queues: this.worker.queues,
+      pausedQueues: loops.paused,
       uptime: Math.round((Date.now() - this.worker.startedAt) / 1000),
       processed: loops.processed,
       total: Object.fromEntries(loops.counts),

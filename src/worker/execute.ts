@@ -67,17 +67,17 @@ function excText(e: unknown): string {
   return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
 }
 
-/** Handles one delivered message of `queue`. Never throws. */
-export async function execute(ctx: ExecContext, m: JsMsg, queue: string): Promise<void> {
+/** Handles one delivered message of `queue`; returns the run's outcome kind when it ran. Never throws. */
+export async function execute(ctx: ExecContext, m: JsMsg, queue: string): Promise<Outcome["kind"] | undefined> {
   try {
     const a = await admit(ctx, m);
     if (a.kind === "deadLetter") {
       // Its chord counts it as not succeeded, its chain stops (src/canvas/settle.ts); nothing of an unverified (silent) message is trusted.
       if (!a.silent) await settleUnrun(ctx.registry.get(headerOf(m, H.task) ?? "")?.app ?? ctx.fallbackApp, (n) => headerOf(m, n), m.data, { state: "DEAD_LETTERED", reason: `was dead-lettered: ${a.reason}` });
-      return await deadLetter(ctx, m, queue, a.reason);
+      return void await deadLetter(ctx, m, queue, a.reason);
     }
-    if (a.kind === "discard") return await discard(ctx, m, queue, a.task, a.env, a.expired);
-    if (a.kind === "buffer") return bufferBatch(ctx, m, queue, a.task, a.env, a.body);
+    if (a.kind === "discard") return void await discard(ctx, m, queue, a.task, a.env, a.expired);
+    if (a.kind === "buffer") return void bufferBatch(ctx, m, queue, a.task, a.env, a.body);
     // The process span and the metrics (src/worker/observe.ts): nothing when neither is on.
     const obs = observeRun(m, a.env, queue, ctx.metrics);
     let outcome: Outcome | undefined;
@@ -86,6 +86,7 @@ export async function execute(ctx: ExecContext, m: JsMsg, queue: string): Promis
     } finally {
       endRun(obs, a.env, outcome, ctx.metrics);
     }
+    return outcome?.kind;
   } catch (e) {
     log.error(`internal error on message ${m.seq} of ${m.subject}:`, e);
     const einfo = new ExceptionInfo(e);

@@ -15,6 +15,7 @@ import { hasRepeatedHeaders, headersOf } from "./headers.ts";
 import type { Broker } from "../nats/broker.ts";
 import { H } from "../protocol/message.ts";
 import { ProtocolError } from "../errors/errors.ts";
+import { FLOW_H, priorityOf } from "../protocol/flow.ts";
 import { getLogger } from "../log/logger.ts";
 import { type DeadLetterContext, failDeadLetter } from "./dead_letter.ts";
 
@@ -77,7 +78,8 @@ export class Scheduler {
   async #release(m: JsMsg, queue: string): Promise<void> {
     let subject: string;
     try {
-      subject = this.broker.names.taskSubject(queue);
+      // Released at its priority's subject (docs/flow.md).
+      subject = this.broker.prioritySubject(queue, priorityOf(headersOf(m)[FLOW_H.priority]));
     } catch (e) {
       // No retry can fix a bad queue name: dead-letter it rather than nak it forever.
       const error = new ProtocolError(`Cannot release delayed task ${headersOf(m)[H.task] ?? "?"}[${headersOf(m)[H.id] ?? "?"}]: ${(e as Error).message}`);

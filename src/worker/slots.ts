@@ -6,7 +6,8 @@
 /** At most `size` holders at once; `acquire` waits for a free slot. */
 export class Slots {
   #free: number;
-  readonly #waiters: (() => void)[] = [];
+  /** Waiters by priority, highest first; first come, first served within one priority. */
+  readonly #waiters: { priority: number; resolve: () => void }[] = [];
 
   constructor(readonly size: number) {
     if (!Number.isInteger(size) || size < 1) throw new RangeError(`Cannot create a pool: concurrency must be a whole number >= 1: current value is ${size}`);
@@ -25,19 +26,23 @@ export class Slots {
     return true;
   }
 
-  /** Resolves when a slot is taken. */
-  acquire(): Promise<void> {
+  /** Resolves when a slot is taken; a freed slot goes to the highest `priority` waiting. */
+  acquire(priority = 0): Promise<void> {
     if (this.#free > 0) {
       this.#free--;
       return Promise.resolve();
     }
-    return new Promise((resolve) => this.#waiters.push(resolve));
+    return new Promise((resolve) => {
+      let i = this.#waiters.length;
+      while (i > 0 && this.#waiters[i - 1].priority < priority) i--;
+      this.#waiters.splice(i, 0, { priority, resolve });
+    });
   }
 
   /** Gives a slot back. */
   release(): void {
     const next = this.#waiters.shift();
-    if (next) next();
+    if (next) next.resolve();
     else this.#free++;
   }
 

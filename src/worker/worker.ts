@@ -10,6 +10,7 @@
 import type { JsMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { hostname as osHostname, loadavg } from "node:os";
+import process from "node:process";
 import type { App } from "../app/app.ts";
 import type { Task } from "../app/task.ts";
 import { DEFAULTS } from "../app/options.ts";
@@ -41,6 +42,9 @@ import { closeBatchBuffers } from "./batch_buffer.ts";
 import { CHORD_TIMEOUT_TASK, registerCanvasTasks } from "../canvas/settle.ts";
 import { ConsumeLoops } from "./consume.ts";
 import { WorkerControl } from "./control_target.ts";
+import { PausedQueues } from "../nats/pause.ts";
+import { ConcurrencyGate } from "./concurrency.ts";
+import { LEASE_TTL_SECONDS, Leases } from "./leases.ts";
 
 const log = getLogger("taskd.worker");
 
@@ -139,6 +143,8 @@ export class Worker {
   #controlServer?: ControlServer;
   #verifier?: MessageVerifier;
   #restoreConsole?: () => void;
+  #pauseWatch?: { stop(): void };
+  #gate?: ConcurrencyGate;
 
   /** A worker for `apps` (call `start()`). */
   constructor(readonly apps: readonly App[], readonly options: WorkerOptions = {}) {
@@ -261,7 +267,19 @@ export class Worker {
     this.startedAt = Date.now();
     this.#scheduler = new Scheduler(this.#broker, this.#context());
     this.#scheduler.start();
-    this.loops.start(this.#broker, this.queues, this.#context(), global);
+    // Flow control (docs/flow.md): paused queues are read before anything is consumed.
+    const paused = new PausedQueues(() => Promise.resolve(this.#nc!), app.names.pausedBucket, app.config.replicas ?? DEFAULTS.replicas);
+    this.#pauseWatch = await paused.watch((queue, isPaused) => {
+      if (!this.queues.includes(queue) || this.loops.isPaused(queue) === isPaused) return;
+      log.info(`queue ${queue} ${isPaused ? "paused: its messages stay on the server" : "resumed"}`);
+      this.loops.setPaused(queue, isPaused);
+    });
+    if ([...this.registry.values()].some((t) => t.concurrency !== undefined)) {
+      const ttl = Number(process.env.TASKD_LEASE_TTL) || LEASE_TTL_SECONDS;
+      this.#gate = new ConcurrencyGate(this.#broker, new Leases(this.#nc, app.names.leasesBucket, this.hostname, ttl, app.config.replicas ?? DEFAULTS.replicas), this.registry, this.queues);
+      await this.#gate.start();
+    }
+    this.loops.start(this.#broker, this.queues, this.#context(), global, { gate: this.#gate });
     // Late-acked and running messages: tell the server we are alive well inside ack_wait.
     this.#timers.push(setInterval(() => {
       for (const m of this.#keepAlive) m.working();
@@ -341,6 +359,8 @@ export class Worker {
     this.#controlServer?.stop();
     log.info(`${this.hostname} shutting down: waiting for ${this.active.size} running task(s)`);
     await this.slots.idle();
+    this.#pauseWatch?.stop();
+    this.#gate?.stop();
     for (const t of this.#timers) clearInterval(t);
     this.revoked.stop();
     this.taskEvents.stop();

@@ -10,6 +10,7 @@ import type { ControlCommand, TaskInfo } from "../../control/protocol.ts";
 import { type BrokerFlags, cliApp } from "../broker.ts";
 import { CliError } from "../errors.ts";
 import { chordProgress, type ChordProgress } from "../../canvas/chord_state.ts";
+import { queueCommand } from "./queue.ts";
 
 /** What `taskd inspect` can ask. */
 export const INSPECT_COMMANDS = ["ping", "registered", "active", "reserved", "scheduled", "stats", "revoked"] as const;
@@ -67,8 +68,10 @@ export function printReplies(command: string, replies: Record<string, unknown>[]
 
 /** Runs `taskd inspect <what>`. */
 export async function inspectCommand(what: string, flags: ControlFlags): Promise<void> {
+  // Queues are read from the server, not asked of workers: the same as `taskd queue list`.
+  if (what === "queues") return queueCommand("list", undefined, flags);
   if (!(INSPECT_COMMANDS as readonly string[]).includes(what)) {
-    throw new CliError(`Cannot inspect '${what}': use one of ${INSPECT_COMMANDS.join(", ")}`);
+    throw new CliError(`Cannot inspect '${what}': use one of ${INSPECT_COMMANDS.join(", ")}, queues`);
   }
   const options = broadcastOptions(flags);
   const app = cliApp(flags);

@@ -37,8 +37,10 @@ export async function purgeCommand(queues: string[], flags: PurgeFlags): Promise
       if (flags.delayed) targets.push([n.delayedStream, q ? n.delayedSubject(q) : `${n.prefix}.delayed.>`, `${scope(q)} (delayed)`]);
     }
     for (const [stream, filter, what] of targets) {
-      const r = await jsm.streams.purge(stream, { filter });
-      process.stdout.write(`purged ${r.purged} message${r.purged === 1 ? "" : "s"} from ${what}\n`);
+      let purged = (await jsm.streams.purge(stream, { filter })).purged;
+      // A queue's priority levels other than the default have subjects of their own (docs/flow.md).
+      if (stream === n.tasksStream && !filter.endsWith(">")) purged += (await jsm.streams.purge(stream, { filter: `${filter}.>` })).purged;
+      process.stdout.write(`purged ${purged} message${purged === 1 ? "" : "s"} from ${what}\n`);
     }
   } finally {
     await app.close();
