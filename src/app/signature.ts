@@ -157,16 +157,21 @@ export class Signature<R = unknown> {
     return build({ task: "chain", args: [], kwargs: { tasks: steps }, options: {}, immutable: false, subtaskType: "chain" }, this.#app);
   }
 
+  /** The arguments and options of a call: `args` before the partial ones (unless immutable), kwargs and options merged over the signature's own. */
+  #call(args: unknown[], options: ApplyOptions): [unknown[], ApplyOptions] {
+    const { kwargs: callKwargs, ...callOptions } = options;
+    const finalArgs = this.immutable ? [...this.args] : [...args, ...this.args];
+    const kwargs = this.immutable ? { ...this.kwargs } : { ...this.kwargs, ...(callKwargs ?? {}) };
+    return [finalArgs, { ...(this.options as ApplyOptions), ...callOptions, kwargs }];
+  }
+
   /**
    * Sends the task: `args` go before the partial args (unless immutable), kwargs and options
    * merge over the signature's own.
    */
   async applyAsync(args: unknown[] = [], options: ApplyOptions = {}): Promise<AsyncResult<R>> {
     const app = this.app;
-    const { kwargs: callKwargs, ...callOptions } = options;
-    const finalArgs = this.immutable ? [...this.args] : [...args, ...this.args];
-    const kwargs = this.immutable ? { ...this.kwargs } : { ...this.kwargs, ...(callKwargs ?? {}) };
-    const merged: ApplyOptions = { ...(this.options as ApplyOptions), ...callOptions, kwargs };
+    const [finalArgs, merged] = this.#call(args, options);
     const task = app.tasks.get(this.task);
     const r = task ? await app.sendTaskFor(task, finalArgs, merged) : await app.sendTask(this.task, finalArgs, merged);
     return r as AsyncResult<R>;
@@ -179,10 +184,7 @@ export class Signature<R = unknown> {
    */
   apply(args: unknown[] = [], options: ApplyOptions = {}): Promise<EagerResult<R>> {
     const app = this.app;
-    const { kwargs: callKwargs, ...callOptions } = options;
-    const finalArgs = this.immutable ? [...this.args] : [...args, ...this.args];
-    const kwargs = this.immutable ? { ...this.kwargs } : { ...this.kwargs, ...(callKwargs ?? {}) };
-    const merged: ApplyOptions = { ...(this.options as ApplyOptions), ...callOptions, kwargs };
+    const [finalArgs, merged] = this.#call(args, options);
     const task = app.tasks.get(this.task);
     if (!task) {
       return Promise.reject(new TypeError(`Cannot run ${this.task} in process (apply, taskAlwaysEager): no task of that name is registered in this process; import the module that defines it`));
