@@ -259,4 +259,25 @@ describe("Celery parity through dist/taskd", () => {
     const r = await parity.quiet.applyAsync([], { countdown: 1, expires: 0.5 });
     await eventually(async () => (await r.state) === "REVOKED", 15_000);
   });
+
+  test("a redelivered attempt of a task that already succeeded is acked, not run again", async () => {
+    // Take the message as a worker would, record its SUCCESS, and hand it back unacked: what a
+    // lost ack (a crashed server, a worker killed after storing) brings back.
+    const queue = "parity-redelivery";
+    const r = await parity.chatty.applyAsync(["again"], { queue });
+    const broker = await parity.app.broker();
+    await broker.ensureQueueConsumer(queue);
+    const m = await (await broker.queueConsumer(queue)).next({ expires: 5000 });
+    assert.ok(m, "the message is on the server");
+    await parity.app.backend.store({ taskId: r.id, taskName: "parity.chatty", status: "SUCCESS", result: "again", retries: 0, dateDone: new Date().toISOString() });
+    m.nak();
+    const w = await startWorker(server.url, fixture("parity_tasks.ts"), { args: ["-c", "1", "-Q", queue, "-n", "redelivery@test"] });
+    try {
+      await eventually(() => w.output.includes(`parity.chatty[${r.id}] redelivered after it succeeded (retries 0): acked, not run again`), 15_000);
+      assert.doesNotMatch(w.output, /said again/, "the body did not run");
+      assert.equal(await r.result, "again");
+    } finally {
+      await w.stop();
+    }
+  });
 });

@@ -10,10 +10,9 @@ import { registerSharedTasks, setCurrentApp } from "./shared.ts";
 import { defineTask, exportAliases, registerClass } from "./registry.ts";
 import { signerOf, trustedKeysOf } from "./signing.ts";
 import type { AnyFn, Based, BoundArgs, TaskClass, TaskDecoratorOptions, ValidatedTaskOptions } from "./decorator.ts";
-import { type AppConfig, DEFAULTS, routeFor } from "./options.ts";
-import { type ApplyOptions, buildMessage, resultIgnored } from "./call.ts";
-import { callFlow } from "./flow.ts";
-import { sendCall } from "./send.ts";
+import { type AppConfig, brokerSettings, checkAppConfig, DEFAULTS, routeFor } from "./options.ts";
+import type { ApplyOptions } from "./call.ts";
+import { sendByName, sendCall } from "./send.ts";
 import type { SendTaskArgs, TaskResult } from "./by_name.ts";
 import { type ExceptionInfo, type Request, requestMessage } from "./request.ts";
 import { NotRegistered } from "../errors/errors.ts";
@@ -82,21 +81,8 @@ export class App {
     if (typeof main !== "string" || main === "") throw new TypeError("Cannot create App: its main name must be a non-empty string");
     this.names = namesFor(config.prefix ?? DEFAULTS.prefix);
     if (config.taskDefaultQueue) checkName("queue", config.taskDefaultQueue);
-    const expires = config.resultExpires ?? DEFAULTS.resultExpires;
-    if (!(expires > 0)) throw new RangeError(`Cannot create App: 'resultExpires' must be > 0 seconds: current value is ${expires}`);
+    const expires = checkAppConfig(config);
     this.sendReplies = config.resultReplies ?? true;
-    for (const k of ["resultMaxBytes", "resultMaxCount", "queueMaxBytes", "queueMaxCount", "deadLetterMaxBytes"] as const) {
-      const v = config[k];
-      if (v !== undefined && !(Number.isInteger(v) && (v > 0 || v === -1))) {
-        throw new RangeError(`Cannot create App: '${k}' must be a positive integer or -1 (no bound): current value is ${v}`);
-      }
-    }
-    if (config.dedupWindow !== undefined && !(config.dedupWindow >= 1)) {
-      throw new RangeError(`Cannot create App: 'dedupWindow' must be >= 1 second: current value is ${config.dedupWindow}`);
-    }
-    if (config.deadLetterExpires !== undefined && !(config.deadLetterExpires >= 0)) {
-      throw new RangeError(`Cannot create App: 'deadLetterExpires' must be >= 0 seconds: current value is ${config.deadLetterExpires}`);
-    }
     this.backend = new ResultBackend(() => this.connection(), this.names.resultsBucket, expires, config.replicas ?? DEFAULTS.replicas, {
       maxBytes: config.resultMaxBytes ?? DEFAULTS.resultMaxBytes,
       maxCount: config.resultMaxCount ?? DEFAULTS.resultMaxCount,
@@ -240,14 +226,7 @@ export class App {
    * @ignore wiring for the worker and the CLI, typed by nats.js.
    */
   broker(): Promise<Broker> {
-    this.#broker ??= this.connection().then((nc) => new Broker(nc, this.names, {
-        replicas: this.config.replicas ?? DEFAULTS.replicas,
-        dedupWindow: this.config.dedupWindow,
-        queueMaxBytes: this.config.queueMaxBytes,
-        queueMaxCount: this.config.queueMaxCount,
-        deadLetterExpires: this.config.deadLetterExpires,
-        deadLetterMaxBytes: this.config.deadLetterMaxBytes,
-      })).catch((e) => {
+    this.#broker ??= this.connection().then((nc) => new Broker(nc, this.names, brokerSettings(this.config))).catch((e) => {
       this.#broker = undefined;
       throw e;
     });
@@ -276,18 +255,8 @@ export class App {
    * const same = await app.sendTask<(x: number, y: number) => number>("tasks.add", [2, 3]);
    * ```
    */
-  async sendTask<F = unknown>(name: string, ...rest: SendTaskArgs<F>): Promise<AsyncResult<TaskResult<F>>> {
-    const args: unknown[] = rest[0] ?? [];
-    const options: ApplyOptions = rest[1] ?? {};
-    if (typeof name !== "string" || !name) throw new TypeError("Cannot send task: its name must be a non-empty string");
-    const task = this.tasks.get(name);
-    const flow = callFlow(name, undefined, args, options.kwargs ?? {}, options.priority ?? task?.priority);
-    const msg = buildMessage(name, this.queueFor(name, task, options), args, { ...options, headers: { ...options.headers, ...flow.headers } });
-    await this.publish(msg, {
-      serializer: options.serializer ?? task?.effective("serializer") ?? this.config.taskSerializer,
-      compression: options.compression ?? task?.effective("compression") ?? this.config.taskCompression,
-    });
-    return new AsyncResult<TaskResult<F>>(msg.id, this, name, task ? resultIgnored(task, options) : options.ignoreResult === true);
+  sendTask<F = unknown>(name: string, ...rest: SendTaskArgs<F>): Promise<AsyncResult<TaskResult<F>>> {
+    return sendByName(this, name, rest[0] ?? [], rest[1] ?? {}) as Promise<AsyncResult<TaskResult<F>>>;
   }
 
   /**

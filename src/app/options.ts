@@ -13,6 +13,7 @@ import {
   DEFAULT_QUEUE_MAX_COUNT,
 } from "../nats/broker.ts";
 import type { BrokerAuthOptions } from "../nats/connection.ts";
+import type { BrokerLimits } from "../nats/broker.ts";
 import type { Compression } from "../protocol/codec.ts";
 import type { SigningOptions } from "../protocol/signing.ts";
 import type { BeatScheduleEntry } from "./schedule/definition.ts";
@@ -227,4 +228,38 @@ export function routeFor(routes: AppConfig["taskRoutes"], name: string): string 
     if (re.test(name)) return pick(r);
   }
   return undefined;
+}
+
+/**
+ * Checks the settings `new App()` is given, once: a bad value is a `RangeError` naming it.
+ * Returns the results' time to live (seconds).
+ */
+export function checkAppConfig(config: AppConfig): number {
+  const expires = config.resultExpires ?? DEFAULTS.resultExpires;
+  if (!(expires > 0)) throw new RangeError(`Cannot create App: 'resultExpires' must be > 0 seconds: current value is ${expires}`);
+  for (const k of ["resultMaxBytes", "resultMaxCount", "queueMaxBytes", "queueMaxCount", "deadLetterMaxBytes"] as const) {
+    const v = config[k];
+    if (v !== undefined && !(Number.isInteger(v) && (v > 0 || v === -1))) {
+      throw new RangeError(`Cannot create App: '${k}' must be a positive integer or -1 (no bound): current value is ${v}`);
+    }
+  }
+  if (config.dedupWindow !== undefined && !(config.dedupWindow >= 1)) {
+    throw new RangeError(`Cannot create App: 'dedupWindow' must be >= 1 second: current value is ${config.dedupWindow}`);
+  }
+  if (config.deadLetterExpires !== undefined && !(config.deadLetterExpires >= 0)) {
+    throw new RangeError(`Cannot create App: 'deadLetterExpires' must be >= 0 seconds: current value is ${config.deadLetterExpires}`);
+  }
+  return expires;
+}
+
+/** The stream settings an App's broker creates and checks its streams with. */
+export function brokerSettings(config: AppConfig): BrokerLimits {
+  return {
+    replicas: config.replicas ?? DEFAULTS.replicas,
+    dedupWindow: config.dedupWindow,
+    queueMaxBytes: config.queueMaxBytes,
+    queueMaxCount: config.queueMaxCount,
+    deadLetterExpires: config.deadLetterExpires,
+    deadLetterMaxBytes: config.deadLetterMaxBytes,
+  };
 }

@@ -33,3 +33,16 @@ export async function sendCall(app: App, task: Task, args: unknown[], options: A
     app.publish(msg, { serializer: options.serializer ?? task.effective("serializer"), compression: options.compression ?? task.effective("compression") }));
   return new AsyncResult(id, app, task.name, resultIgnored(task, options));
 }
+
+/** `app.sendTask(name, args, options)`: a call by name, without the task's module. */
+export async function sendByName(app: App, name: string, args: unknown[], options: ApplyOptions): Promise<AsyncResult> {
+  if (typeof name !== "string" || !name) throw new TypeError("Cannot send task: its name must be a non-empty string");
+  const task = app.tasks.get(name);
+  const flow = callFlow(name, undefined, args, options.kwargs ?? {}, options.priority ?? task?.priority);
+  const msg = buildMessage(name, app.queueFor(name, task, options), args, { ...options, headers: { ...options.headers, ...flow.headers } });
+  await app.publish(msg, {
+    serializer: options.serializer ?? task?.effective("serializer") ?? app.config.taskSerializer,
+    compression: options.compression ?? task?.effective("compression") ?? app.config.taskCompression,
+  });
+  return new AsyncResult(msg.id, app, name, task ? resultIgnored(task, options) : options.ignoreResult === true);
+}

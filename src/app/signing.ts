@@ -5,7 +5,7 @@
  * @module
  */
 import process from "node:process";
-import { MessageSigner, type SigningOptions } from "../protocol/signing.ts";
+import { MessageSigner, MessageVerifier, type SigningOptions } from "../protocol/signing.ts";
 
 const signers = new WeakMap<object, MessageSigner | null>();
 
@@ -26,4 +26,18 @@ export function trustedKeysOf(config: { readonly signing?: SigningOptions }): st
   const own = signerOf(config)?.publicKey;
   if (!listed?.length && !own) return undefined;
   return [...new Set([...(listed ?? []), ...(own ? [own] : [])])];
+}
+
+/**
+ * The verifier of a worker serving an app with `config` when it takes only signed messages. It
+ * must sign what it sends itself (retries, workflow steps), so trusted keys without a signing key
+ * are refused with a `TypeError`.
+ */
+export function verifierOf(config: { readonly signing?: SigningOptions }): MessageVerifier | undefined {
+  const trusted = trustedKeysOf(config);
+  if (!trusted) return undefined;
+  if (!signerOf(config)) {
+    throw new TypeError("Cannot start a worker that takes only signed messages without a signing key: the retries and workflow steps it sends must be signed too; set signing.key (or TASKD_SIGNING_KEY, --signing-key)");
+  }
+  return new MessageVerifier(trusted);
 }

@@ -6,7 +6,7 @@
  * @module
  */
 import { currentTask } from "../context/task_context.ts";
-import { getTaskLogger, type LogLevel } from "./logger.ts";
+import { getTaskLogger, LOG_LEVELS, type LogLevel } from "./logger.ts";
 
 const METHODS = ["log", "info", "debug", "warn", "error"] as const;
 
@@ -28,4 +28,11 @@ export function redirectConsole(level: LogLevel = "warn"): () => void {
   return () => {
     for (const [name, original] of saved) console[name] = original;
   };
+}
+
+/** The level redirected console lines get (default "warn"); throws a `RangeError` naming a bad one. */
+export function redirectLevel(level: string | undefined): LogLevel {
+  const l = (level ?? "warn").toLowerCase();
+  if (!(LOG_LEVELS as readonly string[]).includes(l)) throw new RangeError(`Cannot redirect stdouts at level '${level}': use ${LOG_LEVELS.join(", ")}`);
+  return l as LogLevel;
 }

@@ -14,6 +14,7 @@ import { checkCall } from "../validate/bind.ts";
 import { NotRegistered } from "../errors/errors.ts";
 import { decodeBody, decodeEnvelope, H, type HeaderReader, type TaskEnvelope } from "../protocol/message.ts";
 import { signals } from "../signals/signals.ts";
+import { states } from "../protocol/states.ts";
 import { getLogger } from "../log/logger.ts";
 import { failureMeta, storeResult } from "./results.ts";
 import { headersOf } from "./headers.ts";
@@ -44,6 +45,8 @@ export type Admission =
   | { kind: "run"; task: Task; env: TaskEnvelope; body: MessageBody }
   | { kind: "buffer"; task: Batches; env: TaskEnvelope; body: MessageBody }
   | { kind: "discard"; task: Task; env: TaskEnvelope; expired: boolean }
+  /** A redelivered copy of an attempt whose task has already succeeded: acked, never run again. */
+  | { kind: "done"; task: Task; env: TaskEnvelope }
   /** `silent`: no result is stored, whatever its id (an unverified message must not write results). */
   | { kind: "deadLetter"; reason: string; silent?: boolean };
 
@@ -84,6 +87,7 @@ export async function admit(ctx: AdmitContext, m: JsMsg): Promise<Admission> {
     await signals.taskUnknown.send(undefined, { name: env.task, id: env.id, message: m, exc: err });
     return refuse(err);
   }
+  if (m.info.redelivered && await succeededAlready(task, env)) return { kind: "done", task, env };
   const revoked = ctx.isRevoked(env.id);
   if (revoked || (env.expires && Date.parse(env.expires) <= Date.now())) return { kind: "discard", task, env, expired: !revoked };
   let body: MessageBody;
@@ -98,4 +102,21 @@ export async function admit(ctx: AdmitContext, m: JsMsg): Promise<Admission> {
   const inWorkflow = isBatches(task) && batchWorkflowRefusal(task.name, body.embed);
   if (inWorkflow) return refuse(new TypeError(inWorkflow));
   return isBatches(task) ? { kind: "buffer", task, env, body } : { kind: "run", task, env, body };
+}
+
+/**
+ * Whether the task of a redelivered message has already succeeded at this attempt or a later
+ * one. An ack lost with a crashed server (JetStream replicates consumer acks asynchronously) or
+ * with a worker that died after storing the result brings back an attempt that ran: running it
+ * again would repeat its effects and could store RETRY over a later attempt's SUCCESS. Only
+ * redeliveries pay this read, and only tasks whose results are kept can be recognised.
+ */
+async function succeededAlready(task: Task, env: TaskEnvelope): Promise<boolean> {
+  if (env.ignoreResult ?? task.effective("ignoreResult")) return false;
+  try {
+    const meta = await task.app.backend.get(env.id);
+    return meta?.status === states.SUCCESS && (meta.retries ?? 0) >= env.retries;
+  } catch {
+    return false; // the backend is away: run it, as without this check
+  }
 }

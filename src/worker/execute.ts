@@ -77,6 +77,10 @@ export async function execute(ctx: ExecContext, m: JsMsg, queue: string): Promis
       return void await deadLetter(ctx, m, queue, a.reason);
     }
     if (a.kind === "discard") return void await discard(ctx, m, queue, a.task, a.env, a.expired);
+    if (a.kind === "done") {
+      log.info(`Task ${a.env.shadow ?? a.task.name}[${a.env.id}] redelivered after it succeeded (retries ${a.env.retries}): acked, not run again`);
+      return void m.ack();
+    }
     if (a.kind === "buffer") return void bufferBatch(ctx, m, queue, a.task, a.env, a.body);
     // The process span and the metrics (src/worker/observe.ts): nothing when neither is on.
     const obs = observeRun(m, a.env, queue, ctx.metrics);

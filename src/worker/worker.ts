@@ -21,13 +21,14 @@ import { RevokedSet } from "../nats/revoked.ts";
 import { canvasBucket } from "../nats/canvas_store.ts";
 import { ownSettings } from "../nats/settings.ts";
 import { checkName } from "../nats/names.ts";
-import { getLogger, LOG_LEVELS, type LogLevel } from "../log/logger.ts";
-import { redirectConsole } from "../log/redirect.ts";
+import { getLogger } from "../log/logger.ts";
+import { redirectConsole, redirectLevel } from "../log/redirect.ts";
 import { setupLogging } from "../log/setup.ts";
 import { signals } from "../signals/signals.ts";
 import { Ignore } from "../errors/semipredicates.ts";
 import { parseRate } from "../protocol/rate.ts";
-import { MessageVerifier } from "../protocol/signing.ts";
+import type { MessageVerifier } from "../protocol/signing.ts";
+import { verifierOf } from "../app/signing.ts";
 import { ControlServer } from "../control/server.ts";
 import type { ControlTarget } from "../control/protocol.ts";
 import { EventDispatcher } from "../events/dispatcher.ts";
@@ -209,7 +210,7 @@ export class Worker {
   /** Connects, sets up queues and starts consuming; resolves once ready. */
   async start(): Promise<void> {
     const app = this.apps[0];
-    this.#verifier = verifierFor(app);
+    this.#verifier = verifierOf(app.config);
     await signals.celerydInit.send(this.hostname, { instance: this, conf: app.config, options: this.options });
     this.#configure();
     await setupLogging({ loglevel: this.options.loglevel, logfile: this.options.logfile });
@@ -372,26 +373,6 @@ export class Worker {
     this.#restoreConsole?.();
     this.#resolveStopped();
   }
-}
-
-/** The level redirected console lines get; throws a `RangeError` naming a bad one. */
-function redirectLevel(level: string | undefined): LogLevel {
-  const l = (level ?? "warn").toLowerCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(l)) throw new RangeError(`Cannot redirect stdouts at level '${level}': use ${LOG_LEVELS.join(", ")}`);
-  return l as LogLevel;
-}
-
-/**
- * The verifier of a worker serving `app` when it takes only signed messages; it must sign what
- * it sends itself (retries, workflow steps), so a trusted list without a key is refused.
- */
-function verifierFor(app: App): MessageVerifier | undefined {
-  const trusted = app.trustedKeys();
-  if (!trusted) return undefined;
-  if (!app.signer()) {
-    throw new TypeError("Cannot start a worker that takes only signed messages without a signing key: the retries and workflow steps it sends must be signed too; set signing.key (or TASKD_SIGNING_KEY, --signing-key)");
-  }
-  return new MessageVerifier(trusted);
 }
 
 // Signal arguments name these classes (src/signals/args.ts).
