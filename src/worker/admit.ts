@@ -1,8 +1,9 @@
 /**
  * Admission, the first step of a message's path through a worker: decode its headers, count
  * its deliveries, find its task, check revocation and expiry, decode its body and check its
- * arguments. The answer is a value — run it, buffer it for a batch, discard it, or
- * dead-letter it with a reason — and the caller acts on it. A FAILURE is stored here for
+ * arguments. The answer is a value — run it, buffer it for a batch, discard it, ack a
+ * redelivered attempt that already succeeded, or dead-letter it with a reason — and the caller
+ * acts on it. A FAILURE is stored here for
  * what cannot run but has a task id, so its sender learns why.
  * @module
  */
