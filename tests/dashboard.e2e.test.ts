@@ -107,8 +107,17 @@ describe("dashboard HTTP API", () => {
     assert.deepEqual(await ok.json(), { ok: true, seq: dead.seq, queue: "default" });
     await eventually(async () => (await r.state) === "SUCCESS", 10_000);
     assert.equal((await post(path, {}, { "x-taskd-csrf": t })).status, 404, "already retried");
-    assert.equal((await post("/api/queues/default/pause", {}, { "x-taskd-csrf": t })).status, 501);
-    assert.deepEqual((await json("/api/schedules")).available, false);
+    // Pause and resume a queue from the API (flow control's durable pause).
+    const paused = await post("/api/queues/default/pause", {}, { "x-taskd-csrf": t });
+    assert.equal(paused.status, 200);
+    assert.deepEqual(await paused.json(), { queue: "default", paused: true });
+    assert.equal((await json("/api/queues")).queues.find((q: { name: string }) => q.name === "default").paused, true);
+    assert.equal((await post("/api/queues/default/resume", {}, { "x-taskd-csrf": t })).status, 200);
+    assert.equal((await json("/api/queues")).queues.find((q: { name: string }) => q.name === "default").paused, false);
+    assert.equal((await post("/api/queues/a.b/pause", {}, { "x-taskd-csrf": t })).status, 400, "a bad queue name");
+    const schedules = await json("/api/schedules");
+    assert.equal(schedules.available, true);
+    assert.ok(Array.isArray(schedules.schedules));
     const rl = await post("/api/workers/w1@api/rate_limit", { task: "dash.add", rate: "100/m" }, { "x-taskd-csrf": t });
     assert.equal(rl.status, 200);
     const workers = await json("/api/workers");

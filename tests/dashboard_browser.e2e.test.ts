@@ -122,7 +122,7 @@ describe("dashboard in a browser", () => {
     assert.equal(await page.$$eval("main table tbody tr", (rows) => rows.length), 2, "two attempts: rejected, then the replay");
   });
 
-  test("workers, queues and schedules views render (schedules say not available)", T, async () => {
+  test("workers, queues and schedules views render", T, async () => {
     await page.goto(dash.url + "/workers", { waitUntil: "domcontentloaded" });
     await page.waitForFunction(() => document.querySelector("main")!.textContent!.includes("maxConcurrency") || document.querySelector("main")!.textContent!.includes("concurrency"), { timeout: 10_000 });
     assert.match(await text("main"), /w1@dash[\s\S]*online/);
@@ -130,8 +130,11 @@ describe("dashboard in a browser", () => {
     await page.goto(dash.url + "/queues", { waitUntil: "domcontentloaded" });
     await page.waitForSelector('tr[data-queue="default"]');
     await shot("queues");
+    await app.schedules.add("dash-hourly", { task: add.name, every: 3600, args: [1, 2] });
     await page.goto(dash.url + "/schedules", { waitUntil: "domcontentloaded" });
-    await page.waitForSelector("#schedules-unavailable");
+    await page.waitForFunction(() => document.querySelector("main")!.textContent!.includes("dash-hourly"), { timeout: 10_000 });
+    assert.match(await text("main"), /dash-hourly[\s\S]*every/);
+    await shot("schedules");
   });
 
   test("a broker outage shows a banner; the page recovers and goes on live", T, async () => {

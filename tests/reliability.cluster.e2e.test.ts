@@ -9,6 +9,8 @@ import assert from "node:assert/strict";
 import { connect } from "@nats-io/transport-node";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { App, chord, signature } from "../mod.ts";
+import { canvasBucket } from "../src/nats/canvas_store.ts";
+import { retryTransient } from "../src/nats/retry.ts";
 import { NatsCluster } from "./helpers/cluster.ts";
 import { eventually, fixture, startWorker, type WorkerProcess } from "./helpers/taskd.ts";
 import { rssKb, RunLog, Sender } from "./helpers/runlog.ts";
@@ -98,6 +100,8 @@ describe("3-server JetStream cluster, one server killed under load", () => {
     // The server killed above comes back first: a new bucket with replicas 3 needs three peers.
     for (const node of cluster.nodes) if (!node.alive) node.start();
     await cluster.ready(60_000);
+    // The restarted server takes a moment to be placeable: make the canvas bucket before the chords.
+    await retryTransient(() => canvasBucket(app), { deadlineMs: 60_000, maxDelayMs: 1000 });
     const s = (name: string, ...args: unknown[]) => signature(name, { args, app });
     const results = await Promise.all(Array.from({ length: 30 }, (_, n) => chord([0, 1, 2].map((i) => s("rel.record", 10_000 + n * 3 + i, 0)), s("rel.sum")).applyAsync()));
     const sums = await Promise.all(results.map((r) => r.get({ timeout: 60 })));

@@ -66,7 +66,7 @@ export class Dashboard {
     if (options.auth !== undefined && !/^[^:]+:.+$/.test(options.auth)) throw new TypeError("Cannot start the dashboard: give --auth as user:pass");
     this.index = new TaskIndex(options.maxTasks ?? DEFAULT_MAX_TASKS);
     this.workers = new WorkerTable(app.control);
-    this.queues = new QueueReader(() => this.broker());
+    this.queues = new QueueReader(() => this.broker(), () => this.app.control.pausedQueues());
   }
 
   /** The port it listens on (after `start()`). */

@@ -227,7 +227,21 @@ export function routes(d: Dashboard): Hono {
     }));
 
   app.get("/api/queues", (c) => withBroker(c, () => d.queuesView(true)));
-  app.post("/api/queues/:queue/:action{pause|resume}", (c) => fail(c, 501, `Cannot ${c.req.param("action")} queue '${c.req.param("queue")}': pausing queues is not available in this version`));
+  app.post("/api/queues/:queue/:action{pause|resume}", (c) => {
+    const queue = c.req.param("queue");
+    const pause = c.req.param("action") === "pause";
+    try {
+      checkName("queue", queue);
+    } catch (e) {
+      return fail(c, 400, (e as Error).message);
+    }
+    return withBroker(c, async () => {
+      if (pause) await d.app.control.pauseQueue(queue, { reason: "paused from the dashboard" });
+      else await d.app.control.resumeQueue(queue);
+      d.queues.forget();
+      return { queue, paused: pause };
+    });
+  });
 
   app.get("/api/dead", (c) => {
     const queue = c.req.query("queue") || undefined;
@@ -296,7 +310,20 @@ export function routes(d: Dashboard): Hono {
       return { ok: true, purged: await purgeDeadLetters(broker, queue) };
     }));
 
-  app.get("/api/schedules", (c) => c.json({ available: false, schedules: [], reason: "periodic tasks are not available in this version" }));
+  app.get("/api/schedules", (c) =>
+    withBroker(c, async () => ({
+      available: true,
+      schedules: (await d.app.schedules.list()).map((x) => ({
+        name: x.id,
+        task: x.task,
+        schedule: x.rule,
+        nextRun: x.next?.toISOString() ?? null,
+        lastRun: x.lastRun?.toISOString() ?? null,
+        lastTaskId: x.lastTaskId,
+        paused: x.paused,
+        origin: x.origin,
+      })),
+    })));
 
   app.notFound((c) => {
     if (c.req.path.startsWith("/api/")) return fail(c, 404, `Cannot find ${c.req.method} ${c.req.path}: see docs/dashboard.md for the API`);

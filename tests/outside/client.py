@@ -203,10 +203,10 @@ class Taskd:
 
     # -- streams and buckets ("Streams and buckets") --
     def ensure(self):
-        base = {"storage": "file", "num_replicas": 1, "duplicate_window": 120_000_000_000, "max_msgs": -1, "max_bytes": -1, "max_msg_size": -1, "max_consumers": -1}
+        base = {"storage": "file", "num_replicas": 1, "max_msg_size": -1, "max_consumers": -1, "deny_delete": False, "deny_purge": False}
         configs = {
-            f"{self.P}_TASKS": {**base, "subjects": [f"{self.prefix}.tasks.>"], "retention": "workqueue", "max_age": 0, "max_msgs_per_subject": -1, "discard": "old", "allow_direct": False, "allow_rollup_hdrs": False, "deny_delete": False, "deny_purge": False},
-            f"KV_{self.bucket}": {**base, "subjects": [f"$KV.{self.bucket}.>"], "retention": "limits", "max_age": 86_400_000_000_000, "max_msgs_per_subject": 1, "discard": "new", "allow_direct": True, "allow_rollup_hdrs": True, "deny_delete": False, "deny_purge": False},
+            f"{self.P}_TASKS": {**base, "subjects": [f"{self.prefix}.tasks.>"], "retention": "workqueue", "duplicate_window": 60_000_000_000, "max_age": 0, "max_msgs_per_subject": -1, "max_msgs": 10_000_000, "max_bytes": -1, "discard": "new", "allow_direct": False, "allow_rollup_hdrs": False},
+            f"KV_{self.bucket}": {**base, "subjects": [f"$KV.{self.bucket}.>"], "retention": "limits", "duplicate_window": 120_000_000_000, "max_age": 86_400_000_000_000, "max_msgs_per_subject": 1, "max_msgs": 1_000_000, "max_bytes": 536_870_912, "discard": "old", "allow_direct": True, "allow_rollup_hdrs": True},
         }
         out = {}
         for name, cfg in configs.items():
