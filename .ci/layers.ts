@@ -23,11 +23,8 @@ const LAYERS: string[][] = [
   ["dashboard"],
   ["cli"],
 ];
-/**
- * Same-layer imports that are allowed (from → to): the worker entry re-exports the worker, and
- * the module loader hands that entry to task modules; a worker may run an embedded beat.
- */
-const SIDEWAYS = new Set(["worker.ts→worker", "worker→worker.ts", "worker→beat"]);
+/** Same-layer imports that are allowed (from → to): the worker entry re-exports the worker; a worker may run an embedded beat. */
+const SIDEWAYS = new Set(["worker.ts→worker", "worker→beat"]);
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), "..");
 const rank = new Map<string, number>();
