@@ -39,6 +39,12 @@ export interface AdmitContext {
   maxDeliveries: number;
   /** When messages must be signed: the trusted keys' verifier. */
   verifier?: MessageVerifier;
+  /**
+   * Whether every message is checked against the result store before it runs, not only a
+   * redelivered one: for a while after a consumer leader changed or the connection came back,
+   * when JetStream may deliver again, as first deliveries, messages whose ack it had not kept.
+   */
+  doubtful?(): boolean;
 }
 
 /** What to do with a received message. */
@@ -88,7 +94,7 @@ export async function admit(ctx: AdmitContext, m: JsMsg): Promise<Admission> {
     await signals.taskUnknown.send(undefined, { name: env.task, id: env.id, message: m, exc: err });
     return refuse(err);
   }
-  if (m.info.redelivered && await succeededAlready(task, env)) return { kind: "done", task, env };
+  if ((m.info.redelivered || ctx.doubtful?.()) && await succeededAlready(task, env)) return { kind: "done", task, env };
   const revoked = ctx.isRevoked(env.id);
   if (revoked || (env.expires && Date.parse(env.expires) <= Date.now())) return { kind: "discard", task, env, expired: !revoked };
   let body: MessageBody;

@@ -42,6 +42,7 @@ import { Slots } from "./slots.ts";
 import { closeBatchBuffers } from "./batch_buffer.ts";
 import { CHORD_TIMEOUT_TASK, registerCanvasTasks } from "../canvas/settle.ts";
 import { ConsumeLoops } from "./consume.ts";
+import { DeliveryDoubt } from "./doubt.ts";
 import { WorkerControl } from "./control_target.ts";
 import { PausedQueues } from "../nats/pause.ts";
 import { ConcurrencyGate } from "./concurrency.ts";
@@ -144,6 +145,7 @@ export class Worker {
   #controlServer?: ControlServer;
   #verifier?: MessageVerifier;
   #restoreConsole?: () => void;
+  readonly #doubt = new DeliveryDoubt();
   #pauseWatch?: { stop(): void };
   #gate?: ConcurrencyGate;
 
@@ -223,6 +225,7 @@ export class Worker {
     // The worker owns stream and bucket settings: what it opens is brought to its config.
     ownSettings(this.#nc);
     this.#watchStatus(this.#nc);
+    this.#doubt.watchLeaders(this.#nc, app.names.tasksStream);
     for (const a of this.apps) {
       a.adoptConnection(this.#nc);
       // Subtasks sent from here are not awaited here: they ask for no reply.
@@ -309,7 +312,10 @@ export class Worker {
   async #watchStatus(nc: NatsConnection): Promise<void> {
     for await (const s of nc.status()) {
       if (s.type === "disconnect") log.warn(`lost the broker connection (${"server" in s ? s.server : ""}); reconnecting`);
-      else if (s.type === "reconnect") log.info(`reconnected to the broker (${"server" in s ? s.server : ""})`);
+      else if (s.type === "reconnect") {
+        log.info(`reconnected to the broker (${"server" in s ? s.server : ""})`);
+        this.#doubt.raise();
+      }
     }
   }
 
@@ -321,6 +327,7 @@ export class Worker {
       registry: this.registry,
       isRevoked: (id) => this.revoked.has(id),
       verifier: this.#verifier,
+      doubtful: () => this.#doubt.doubtful,
       keepAlive: this.#keepAlive,
       fallbackApp: this.apps[0],
       broker: this.#broker!,
