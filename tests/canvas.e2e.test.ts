@@ -105,6 +105,14 @@ describe("canvas through dist/taskd", () => {
     assert.equal(await r.get({ timeout: 20 }), 100);
   });
 
+  test("the same chord applied twice (a retried call with the same ids) completes once", async () => {
+    const make = () => chord([1, 2, 3].map((i) => add.s(i, i).set({ taskId: `retried-chord-m${i}` })), tsum.s().set({ taskId: "retried-chord-body" }));
+    const first = await make().applyAsync();
+    const again = await make().applyAsync();
+    assert.equal(again.id, first.id);
+    assert.equal(await again.get({ timeout: 20 }), 12);
+  });
+
   test("a chord whose header tasks are retried counts each once", async () => {
     const r = await chord([flakyAdd.s(1, 1), flakyAdd.s(2, 2), add.s(3, 3)], collect.s("retried")).applyAsync();
     assert.deepEqual(await r.get({ timeout: 30 }), { count: 3, sum: 12 });

@@ -84,7 +84,10 @@ export class Chord<R = unknown> extends Signature<R> {
       await body.applyAsync([[]], { parentId, rootId });
       return result;
     }
-    const id = this.header.options.taskId ?? crypto.randomUUID();
+    // Named after its body (whose id is fixed once frozen): applying the same chord again after
+    // an error (a retried call) finds the first one instead of making a second whose members
+    // the server de-duplicates against the first's.
+    const id = this.header.options.taskId ?? `${result.id}-chord`;
     await createChord(app, id, size, body.toJSON(), chordTimeout);
     if (chordTimeout !== undefined) {
       // The timeout check: released by the delay scheduler when due, run by a worker of the

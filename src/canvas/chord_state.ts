@@ -102,7 +102,13 @@ export async function createChord(app: App, id: string, size: number, body: Sign
   try {
     await kv.create(`chord.${id}`, msgpack.encode(state));
   } catch (e) {
-    if (isCasConflict(e)) throw new TypeError(`Cannot apply chord ${id}: a chord with this id was applied already; use a new id`);
+    if (isCasConflict(e)) {
+      // The same chord applied again (a retried call): carry on, its members are sent again and de-duplicated.
+      const existing = await kv.get(`chord.${id}`);
+      const same = existing?.operation === "PUT" && (msgpack.decode(existing.value) as ChordState).bodyId === bodyId;
+      if (same) return;
+      throw new TypeError(`Cannot apply chord ${id}: a chord with this id was applied already; use a new id`);
+    }
     throw e;
   }
 }
