@@ -260,11 +260,11 @@ describe("Celery parity through dist/taskd", () => {
     await eventually(async () => (await r.state) === "REVOKED", 15_000);
   });
 
-  test("a redelivered attempt of a task that already succeeded is acked, not run again", async () => {
+  test("a redelivered attempt of a task that already succeeded is acked, not run again; its follow-ups run", async () => {
     // Take the message as a worker would, record its SUCCESS, and hand it back unacked: what a
     // lost ack (a crashed server, a worker killed after storing) brings back.
     const queue = "parity-redelivery";
-    const r = await parity.chatty.applyAsync(["again"], { queue });
+    const r = await parity.chatty.applyAsync(["again"], { queue, link: parity.chatty.si("after-done") });
     const broker = await parity.app.broker();
     await broker.ensureQueueConsumer(queue);
     const m = await (await broker.queueConsumer(queue)).next({ expires: 5000 });
@@ -275,6 +275,8 @@ describe("Celery parity through dist/taskd", () => {
     try {
       await eventually(() => w.output.includes(`parity.chatty[${r.id}] redelivered after it succeeded (retries 0): acked, not run again`), 15_000);
       assert.doesNotMatch(w.output, /said again/, "the body did not run");
+      // Its follow-ups run (the worker that stored the result may have died before sending them).
+      await eventually(() => worker.output.includes("said after-done"), 15_000);
       assert.equal(await r.result, "again");
     } finally {
       await w.stop();

@@ -52,8 +52,8 @@ export type Admission =
   | { kind: "run"; task: Task; env: TaskEnvelope; body: MessageBody }
   | { kind: "buffer"; task: Batches; env: TaskEnvelope; body: MessageBody }
   | { kind: "discard"; task: Task; env: TaskEnvelope; expired: boolean }
-  /** A redelivered copy of an attempt whose task has already succeeded: acked, never run again. */
-  | { kind: "done"; task: Task; env: TaskEnvelope }
+  /** A redelivered copy of an attempt whose task has already succeeded (`value`): not run again. */
+  | { kind: "done"; task: Task; env: TaskEnvelope; value: unknown; body?: MessageBody }
   /** `silent`: no result is stored, whatever its id (an unverified message must not write results). */
   | { kind: "deadLetter"; reason: string; silent?: boolean };
 
@@ -94,7 +94,16 @@ export async function admit(ctx: AdmitContext, m: JsMsg): Promise<Admission> {
     await signals.taskUnknown.send(undefined, { name: env.task, id: env.id, message: m, exc: err });
     return refuse(err);
   }
-  if ((m.info.redelivered || ctx.doubtful?.()) && await succeededAlready(task, env)) return { kind: "done", task, env };
+  if (m.info.redelivered || ctx.doubtful?.()) {
+    const done = await succeededAlready(task, env);
+    if (done) {
+      let body: MessageBody | undefined;
+      try {
+        body = decodeBody(get, m.data);
+      } catch { /* no follow-ups can be read from it */ }
+      return { kind: "done", task, env, value: done.value, body };
+    }
+  }
   const revoked = ctx.isRevoked(env.id);
   if (revoked || (env.expires && Date.parse(env.expires) <= Date.now())) return { kind: "discard", task, env, expired: !revoked };
   let body: MessageBody;
@@ -118,12 +127,12 @@ export async function admit(ctx: AdmitContext, m: JsMsg): Promise<Admission> {
  * again would repeat its effects and could store RETRY over a later attempt's SUCCESS. Only
  * redeliveries pay this read, and only tasks whose results are kept can be recognised.
  */
-async function succeededAlready(task: Task, env: TaskEnvelope): Promise<boolean> {
-  if (env.ignoreResult ?? task.effective("ignoreResult")) return false;
+async function succeededAlready(task: Task, env: TaskEnvelope): Promise<{ value: unknown } | undefined> {
+  if (env.ignoreResult ?? task.effective("ignoreResult")) return undefined;
   try {
     const meta = await task.app.backend.get(env.id);
-    return meta?.status === states.SUCCESS && (meta.retries ?? 0) >= env.retries;
+    return meta?.status === states.SUCCESS && (meta.retries ?? 0) >= env.retries ? { value: meta.result } : undefined;
   } catch {
-    return false; // the backend is away: run it, as without this check
+    return undefined; // the backend is away: run it, as without this check
   }
 }

@@ -79,6 +79,13 @@ export async function execute(ctx: ExecContext, m: JsMsg, queue: string): Promis
     if (a.kind === "discard") return void await discard(ctx, m, queue, a.task, a.env, a.expired);
     if (a.kind === "done") {
       log.info(`Task ${a.env.shadow ?? a.task.name}[${a.env.id}] redelivered after it succeeded (retries ${a.env.retries}): acked, not run again`);
+      // Its follow-ups may not have run (the worker died between storing and sending them): run
+      // them again with the stored value; the next step, callbacks and chord counting are
+      // de-duplicated by their ids.
+      if (a.body) {
+        const request = requestFor(a.task, a.env, ctx.hostname, { m, queue }, a.body);
+        await runFollowUps(a.task.app, request, { kind: "success", value: a.value }).catch((e) => log.error(`follow-ups of ${a.task.name}[${a.env.id}] failed:`, e));
+      }
       return void m.ack();
     }
     if (a.kind === "buffer") return void bufferBatch(ctx, m, queue, a.task, a.env, a.body);
