@@ -18,11 +18,7 @@ export async function controlCommand(command: string, args: string[], flags: Con
     const [task, rate] = args;
     if (!task || rate === undefined) throw new CliError("Cannot set a rate limit: give the task and the rate, e.g. taskd control rate_limit tasks.add 10/m (0 removes it)");
     let value: string | number | null = isNaN(Number(rate)) ? rate : Number(rate);
-    try {
-      if (parseRate(value) === undefined) value = null;
-    } catch (e) {
-      throw new CliError((e as Error).message);
-    }
+    if (parseRate(value) === undefined) value = null;
     run = (app) => app.control.rateLimit(task, value, options);
   } else if (command === "enable_events") {
     run = (app) => app.control.enableEvents(options);

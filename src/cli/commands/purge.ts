@@ -7,7 +7,6 @@
 import process from "node:process";
 import { checkName } from "../../nats/names.ts";
 import { type BrokerFlags, cliApp } from "../broker.ts";
-import { CliError } from "../errors.ts";
 
 /** Options of `taskd purge`. */
 export interface PurgeFlags extends BrokerFlags {
@@ -17,13 +16,7 @@ export interface PurgeFlags extends BrokerFlags {
 
 /** Purges the queues; prints how many messages each lost. */
 export async function purgeCommand(queues: string[], flags: PurgeFlags): Promise<void> {
-  for (const q of queues) {
-    try {
-      checkName("queue", q);
-    } catch (e) {
-      throw new CliError((e as Error).message);
-    }
-  }
+  for (const q of queues) checkName("queue", q);
   const app = cliApp(flags);
   try {
     const broker = await app.broker();

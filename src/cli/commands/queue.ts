@@ -22,11 +22,7 @@ export async function queueCommand(action: string, queue: string | undefined, fl
   if (action !== "pause" && action !== "resume" && action !== "list") throw new CliError(`Cannot run queue '${action}': use pause <queue>, resume <queue> or list`);
   if (action !== "list") {
     if (!queue) throw new CliError(`Cannot ${action} a queue: name it, e.g. taskd queue ${action} default`);
-    try {
-      checkName("queue", queue);
-    } catch (e) {
-      throw new CliError((e as Error).message);
-    }
+    checkName("queue", queue);
   }
   const app = cliApp(flags);
   try {

@@ -113,11 +113,7 @@ export async function scheduleCommand(action: string, args: string[], flags: Sch
   if (action === "add") {
     def = definitionFrom(flags);
     // Check before connecting: an invalid rule changes nothing.
-    try {
-      normalize(id, def, "api");
-    } catch (e) {
-      throw new CliError((e as Error).message);
-    }
+    normalize(id, def, "api");
   }
   const app = cliApp(flags);
   try {
