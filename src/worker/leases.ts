@@ -100,15 +100,19 @@ export class Leases {
     for (let j = 0; j < limit; j++) {
       const key = `${base}.${(start + j) % limit}`;
       try {
-        const revision = await kv.create(key, this.#value(id, "running"));
-        const lease = { key, revision, id };
-        this.#held.set(key, lease);
-        return lease;
+        return this.#hold(key, await kv.create(key, this.#value(id, "running")), id);
       } catch (e) {
         if (!isCasConflict(e)) throw e;
       }
     }
     return undefined;
+  }
+
+  /** Records lease `key` at `revision` as held here for task `id` (renewed until released). */
+  #hold(key: string, revision: number, id: string): Lease {
+    const lease = { key, revision, id };
+    this.#held.set(key, lease);
+    return lease;
   }
 
   /** Adopts lease `key` when a finishing run handed it to task `id`; undefined otherwise. */
@@ -119,10 +123,7 @@ export class Leases {
       const v = e && e.operation === "PUT" ? read(e.value) : undefined;
       if (!e || !v || v.id !== id || v.state !== "handed") return undefined;
       try {
-        const revision = await kv.update(key, this.#value(id, "running"), e.revision);
-        const lease = { key, revision, id };
-        this.#held.set(key, lease);
-        return lease;
+        return this.#hold(key, await kv.update(key, this.#value(id, "running"), e.revision), id);
       } catch (err) {
         // The giver renewed it between our read and our update: read again.
         if (!isCasConflict(err)) throw err;
