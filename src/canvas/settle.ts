@@ -27,6 +27,7 @@ import { states } from "../protocol/states.ts";
 import { ChainError, type ChordError, type MemberFailure } from "./errors.ts";
 import { type ChordFailure, chordMembership, chordTimedOut, isChordMember, settleChordMember } from "./chord_state.ts";
 import { fromData } from "../app/signature.ts";
+import { guarded } from "./guard.ts";
 
 const log = getLogger("taskd.canvas");
 
@@ -53,14 +54,6 @@ export interface Settled {
 /** Signature data in a list (callbacks, the rest of a chain), skipping what is not. */
 export function signatures(list: unknown): SignatureData[] {
   return Array.isArray(list) ? list.filter(isSignatureData) : [];
-}
-
-async function guarded(what: string, fn: () => Promise<unknown>): Promise<void> {
-  try {
-    await fn();
-  } catch (e) {
-    log.error(`${what} failed: ${(e as Error)?.message ?? e}`);
-  }
 }
 
 /** The task ids whose results a workflow step stands for (to mark them when it never runs). */

@@ -24,8 +24,8 @@ const log = getLogger("taskd.worker");
 export type Disposition =
   /** Settled: ack it if its ack was deferred (acksLate); an early-acked message needs nothing. */
   | { kind: "ack" }
-  /** Back to the queue at once (a late-acked message). */
-  | { kind: "nak" }
+  /** Back to the queue (a late-acked message): at once, or after `delayMs`. */
+  | { kind: "nak"; delayMs?: number }
   /** Sent again as a new message (an early-acked one that must run again). */
   | { kind: "republish"; request: Request; task: Task }
   /** To the dead-letter stream with a reason; `acked` when it was acked already. */
@@ -78,7 +78,7 @@ export async function dispose(ctx: DisposeContext, m: JsMsg, queue: string, d: D
       if (deferred) m.ack();
       return;
     case "nak":
-      m.nak();
+      m.nak(d.delayMs);
       return;
     case "republish": {
       // Already acked (early ack): send it again under a fresh de-duplication key, counting

@@ -82,9 +82,10 @@ export async function execute(ctx: ExecContext, m: JsMsg, queue: string): Promis
       // Its follow-ups may not have run (the worker died between storing and sending them): run
       // them again with the stored value; the next step, callbacks and chord counting are
       // de-duplicated by their ids.
+      // When they fail even so, the message comes back later to try them again.
       if (a.body) {
         const request = requestFor(a.task, a.env, ctx.hostname, { m, queue }, a.body);
-        await runFollowUps(a.task.app, request, { kind: "success", value: a.value }).catch((e) => log.error(`follow-ups of ${a.task.name}[${a.env.id}] failed:`, e));
+        if (!await followUps(a.task, request, { kind: "success", value: a.value })) return void m.nak(FOLLOW_UP_REDELIVERY_MS);
       }
       return void m.ack();
     }
@@ -159,11 +160,25 @@ async function run(ctx: ExecContext, m: JsMsg, queue: string, task: Task, env: T
   const seconds = ((performance.now() - started) / 1000).toFixed(4);
   sendOutcomeEvent(ctx, env, queue, outcome, Number(seconds), task.app.config.resultReprMaxsize ?? DEFAULTS.resultReprMaxsize);
   await report(task, request, outcome, seconds, m, env.shadow);
-  const disposition = decide(outcome, task, request, acksLate);
-  // Callbacks, the next chain step, chord counting: after the result is stored, before the message is settled.
-  await runFollowUps(task.app, request, outcome).catch((e) => log.error(`follow-ups of ${task.name}[${request.id}] failed:`, e));
+  let disposition = decide(outcome, task, request, acksLate);
+  // Callbacks, the next chain step, chord counting: after the result is stored, before the
+  // message is settled. When they fail, a late-acked message comes back to try them again (its
+  // redelivery finds the stored success and runs only them); an early-acked one has had its
+  // retries (src/canvas/guard.ts).
+  if (!await followUps(task, request, outcome) && disposition.kind === "ack" && acksLate) disposition = { kind: "nak", delayMs: FOLLOW_UP_REDELIVERY_MS };
   await dispose(ctx, m, queue, disposition);
   return outcome;
+}
+
+/** How long a late-acked message whose follow-ups failed waits before it is delivered again. */
+const FOLLOW_UP_REDELIVERY_MS = 5_000;
+
+/** Runs the follow-ups of a finished task; false when one failed (never throws). */
+function followUps(task: Task, request: Request, o: Outcome): Promise<boolean> {
+  return runFollowUps(task.app, request, o).catch((e) => {
+    log.error(`follow-ups of ${task.name}[${request.id}] failed:`, e);
+    return false;
+  });
 }
 
 /** The outcome's log line, and the signals an outcome sends once the run is over. */

@@ -233,7 +233,7 @@ export class Worker {
     }
     this.#broker = await app.broker();
     // A cluster that lost a server elects new leaders for a while: ride it out, as connecting does.
-    const setUp = (what: string, fn: () => Promise<unknown>) =>
+    const setUp = <T>(what: string, fn: () => Promise<T>): Promise<T> =>
       retryTransient(fn, { deadlineMs: SETUP_RETRY_MS, maxDelayMs: 2000, onRetry: (e, n) => log.warn(`could not ${what} yet (${(e as Error).message}; attempt ${n}); retrying`) });
     await setUp("set up the streams", () => this.#broker!.ensureStreams());
     // Apply resultExpires and the bounds now, not at the first result (docs/limits.md).
@@ -262,7 +262,7 @@ export class Worker {
     this.#events = new EventDispatcher(this.#nc, app.names.prefix, this.hostname, this.options.sendEvents ?? true);
     if (this.options.sendEvents ?? true) {
       // Credentials that may not open the listeners' bucket leave task events to -E and enable_events.
-      await this.taskEvents.start(app).catch((e) => log.warn(`cannot watch for event listeners (${(e as Error).message}); task events only with -E or enable_events`));
+      await setUp("watch for event listeners", () => this.taskEvents.start(app)).catch((e) => log.warn(`cannot watch for event listeners (${(e as Error).message}); task events only with -E or enable_events`));
     }
     if (this.metrics) this.metricsPort = await this.metrics.serve(this.options.metricsPort ?? 0);
     this.#controlServer = new ControlServer(this.#nc, app.names.controlSubject, this.control);
@@ -273,15 +273,16 @@ export class Worker {
     this.#scheduler.start();
     // Flow control (docs/flow.md): paused queues are read before anything is consumed.
     const paused = new PausedQueues(() => Promise.resolve(this.#nc!), app.names.pausedBucket, app.config.replicas ?? DEFAULTS.replicas);
-    this.#pauseWatch = await paused.watch((queue, isPaused) => {
-      if (!this.queues.includes(queue) || this.loops.isPaused(queue) === isPaused) return;
-      log.info(`queue ${queue} ${isPaused ? "paused: its messages stay on the server" : "resumed"}`);
-      this.loops.setPaused(queue, isPaused);
-    });
+    this.#pauseWatch = await setUp("watch the paused queues", () =>
+      paused.watch((queue, isPaused) => {
+        if (!this.queues.includes(queue) || this.loops.isPaused(queue) === isPaused) return;
+        log.info(`queue ${queue} ${isPaused ? "paused: its messages stay on the server" : "resumed"}`);
+        this.loops.setPaused(queue, isPaused);
+      }));
     if ([...this.registry.values()].some((t) => t.concurrency !== undefined)) {
       const ttl = Number(process.env.TASKD_LEASE_TTL) || LEASE_TTL_SECONDS;
       this.#gate = new ConcurrencyGate(this.#broker, new Leases(this.#nc, app.names.leasesBucket, this.hostname, ttl, app.config.replicas ?? DEFAULTS.replicas), this.registry, this.queues);
-      await this.#gate.start();
+      await setUp("set up the concurrency leases", () => this.#gate!.start());
     }
     this.loops.start(this.#broker, this.queues, this.#context(), global, { gate: this.#gate });
     // Late-acked and running messages: tell the server we are alive well inside ack_wait.
