@@ -106,6 +106,17 @@ async function main(): Promise<void> {
     }
   })();
   const sampler = setInterval(() => rss.push({ at: elapsed(), w1: rssKb(workers[0].proc?.pid), w2: rssKb(workers[1].proc?.pid) }), 5000);
+  // A supervisor's job (systemd restarts a worker that exits): a worker that exits when no one
+  // killed it is a finding, recorded, and started again.
+  const selfExits: { worker: string; at: number }[] = [];
+  const supervisor = setInterval(() => {
+    for (const w of workers) {
+      if (w.alive || w.incarnations.at(-1)?.killed) continue;
+      selfExits.push({ worker: w.name, at: elapsed() });
+      say(`t=${elapsed()}s ${w.name} exited by itself; starting it again`);
+      w.start();
+    }
+  }, 1000);
 
   // Load: one of every kind per round, RATE rounds a second, each send retried until stored.
   let n = 0;
@@ -184,16 +195,22 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 2000));
   }
   clearInterval(sampler);
+  clearInterval(supervisor);
 
   // Stuck messages: nothing pending or un-acked on any consumer once drained.
   const nc = await connect({ servers: cluster.urls.split(",") });
   const jsm = await jetstreamManager(nc);
   let unacked = 0;
   let waiting = 0;
-  for await (const ci of jsm.consumers.list("TASKD_TASKS")) {
-    unacked += ci.num_ack_pending;
-    waiting += ci.num_pending;
+  for (const stream of ["TASKD_TASKS", "TASKD_DELAYED"]) {
+    for await (const ci of jsm.consumers.list(stream)) {
+      unacked += ci.num_ack_pending;
+      waiting += ci.num_pending;
+    }
   }
+  // Messages still held by the work-queue streams (a message no consumer will deliver again).
+  const held: Record<string, number> = {};
+  for (const stream of ["TASKD_TASKS", "TASKD_DELAYED"]) held[stream] = (await jsm.streams.info(stream)).state.messages;
   await nc.close();
 
   // Accounting from the run log and the workers' logs.
@@ -228,7 +245,7 @@ async function main(): Promise<void> {
         if (kind === "plain" && takenByKilled(x.key)) designLost++;
         else {
           otherLost++;
-          lostKeys.push(`${x.key}${erroredKeys.has(x.key) ? " (its send was retried)" : ""}`);
+          lostKeys.push(`${x.key} (${state}${erroredKeys.has(x.key) ? ", its send was retried" : ""})`);
         }
       }
       const count = kind === "chain" ? Math.max(...[0, 1, 2].map((i) => runs.get(`step ${x.key}:${i}`) ?? 0))
@@ -267,6 +284,8 @@ async function main(): Promise<void> {
     longestSendStallMs: longestSendStall,
     unacked,
     waiting,
+    held,
+    selfExits,
     lostByDesign,
     lostOtherwise,
     duplicates,
@@ -281,7 +300,8 @@ async function main(): Promise<void> {
   for (const r of rows) {
     console.log(`${String(r.kind).padEnd(10)} ${String(r.sent).padStart(5)} ${String(r.final).padStart(7)} ${String(r.failed).padStart(7)} ${String(r.duplicates).padStart(4)} ${String(r.lostByDesign).padStart(16)} ${String(r.lostOtherwise).padStart(12)} ${String(r.violations).padStart(11)}`);
   }
-  console.log(`stuck: ${unacked} un-acked, ${waiting} waiting; longest send stall ${(longestSendStall / 1000).toFixed(1)} s; send errors retried ${sendErrors} ${JSON.stringify(sendErrorsByKind)}`);
+  if (selfExits.length) console.log(`workers that exited without being killed (restarted): ${selfExits.map((e) => `${e.worker} at ${e.at} s`).join(", ")}`);
+  console.log(`stuck: ${unacked} un-acked, ${waiting} waiting, ${held.TASKD_TASKS} + ${held.TASKD_DELAYED} held in the task and delayed streams; longest send stall ${(longestSendStall / 1000).toFixed(1)} s; send errors retried ${sendErrors} ${JSON.stringify(sendErrorsByKind)}`);
   if (hungSends.length) console.log(`sends that hung 60 s (then retried): ${hungSends.join(", ")}`);
   if (lostKeys.length) console.log(`lost (other): ${lostKeys.slice(0, 40).join(", ")}${lostKeys.length > 40 ? " …" : ""}`);
   console.log(`worker RSS peak ${Math.round(peak("w1") / 1024)} / ${Math.round(peak("w2") / 1024)} MiB; max in the second half ${Math.round(report.rssKb.secondHalfMax / 1024)} MiB`);
@@ -291,7 +311,7 @@ async function main(): Promise<void> {
   await cluster.stop();
   appendFileSync(join(dir, "done"), "");
   const violations = rows.reduce((a, r) => a + Number(r.violations), 0);
-  process.exit(lostOtherwise + violations + unacked > 0 ? 1 : 0);
+  process.exit(lostOtherwise + violations + unacked + held.TASKD_TASKS + held.TASKD_DELAYED > 0 ? 1 : 0);
 }
 
 main().catch((e) => {
