@@ -21,7 +21,7 @@ import { type DeadLetterContext, failDeadLetter } from "./dead_letter.ts";
 
 const log = getLogger("taskd.scheduler");
 /** Republishes in flight at once. */
-const MAX_IN_FLIGHT = 256;
+const MAX_IN_FLIGHT = 1024;
 
 /** Moves due delayed messages to their queues. */
 export class Scheduler {
