@@ -1,6 +1,6 @@
 // Shared helpers of the benchmark drivers (Bun and Deno alike): workload sizes from the
 // environment, percentiles, starting a worker process and waiting for its "ready" line,
-// the resident memory of a process tree, and writing a driver's result file.
+// the resident memory and CPU time of a process tree, and writing a driver's result file.
 // Runtime-neutral on purpose: only node: modules, which both Bun and Deno provide.
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, closeSync, type FSWatcher, openSync, readdirSync, readFileSync, readSync, rmSync, watch, writeFileSync } from "node:fs";
@@ -52,8 +52,8 @@ export function percentile(sorted: number[], p: number): number {
 
 export const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
 
-/** Resident set size in KiB of pid and all its descendants (Linux /proc); 0 if gone. */
-export function treeRssKiB(pid: number): number {
+/** pid and all its descendants (Linux /proc): a worker's prefork children, a forking server. */
+function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
@@ -66,17 +66,52 @@ export function treeRssKiB(pid: number): number {
       children.set(ppid, list);
     } catch { /* the process ended meanwhile */ }
   }
-  let total = 0;
+  const tree: number[] = [];
   const todo = [pid];
   while (todo.length) {
     const p = todo.pop()!;
+    tree.push(p);
+    todo.push(...(children.get(p) ?? []));
+  }
+  return tree;
+}
+
+/** Resident set size in KiB of pid and all its descendants (Linux /proc); 0 if gone. */
+export function treeRssKiB(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
     try {
       const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
       if (m) total += Number(m[1]);
     } catch { /* gone */ }
-    todo.push(...(children.get(p) ?? []));
   }
   return total;
+}
+
+/** CPU seconds (user + system, all threads) one process has used so far; 0 if gone. */
+function cpuS(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux)
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds used so far by this process (the client), a worker's tree and the broker's tree. */
+export interface CpuSample { client: number; worker: number; server: number }
+export function cpuSample(workerPid: number): CpuSample {
+  const tree = (pid: number) => processTree(pid).reduce((sum, p) => sum + cpuS(p), 0);
+  const broker = Number(env("BENCH_BROKER_PID"));
+  return { client: cpuS(process.pid), worker: tree(workerPid), server: broker > 0 ? tree(broker) : NaN };
+}
+
+/** CPU µs per task between two samples: each process's share of the work of n tasks. */
+export function cpuUsPerTask(a: CpuSample, b: CpuSample, n: number): CpuSample {
+  const us = (k: keyof CpuSample) => round(((b[k] - a[k]) * 1e6) / n, 1);
+  return { client: us("client"), worker: us("worker"), server: us("server") };
 }
 
 export const rssMiB = (pid: number): number => round(treeRssKiB(pid) / 1024, 1);
