@@ -102,10 +102,18 @@ function cpuS(pid: number): number {
 
 /** CPU seconds used so far by this process (the client), a worker's tree and the broker's tree. */
 export interface CpuSample { client: number; worker: number; server: number }
-export function cpuSample(workerPid: number): CpuSample {
-  const tree = (pid: number) => processTree(pid).reduce((sum, p) => sum + cpuS(p), 0);
+
+/**
+ * A CPU meter for the client, a worker and the broker ($BENCH_BROKER_PID): the process trees are
+ * walked once, here, so that each sample reads only their stat files and costs the client nothing
+ * worth counting. A process that a tree forks later is not counted.
+ */
+export function cpuMeter(workerPid: number): () => CpuSample {
   const broker = Number(env("BENCH_BROKER_PID"));
-  return { client: cpuS(process.pid), worker: tree(workerPid), server: broker > 0 ? tree(broker) : NaN };
+  const workers = processTree(workerPid);
+  const servers = broker > 0 ? processTree(broker) : [];
+  const sum = (pids: number[]) => pids.reduce((total, p) => total + cpuS(p), 0);
+  return () => ({ client: cpuS(process.pid), worker: sum(workers), server: broker > 0 ? sum(servers) : NaN });
 }
 
 /** CPU µs per task between two samples: each process's share of the work of n tasks. */

@@ -3,7 +3,7 @@
 // how to start its worker, how to send a task and how to wait for its stored result.
 // bench/peers/celery_bench.py mirrors this file for Celery; keep the two in step.
 import {
-  brokerRssMiB, config, cpuSample, cpuUsPerTask, log, now, percentile, round, rssMiB, sleep, startWorker,
+  brokerRssMiB, config, cpuMeter, cpuUsPerTask, log, now, percentile, round, rssMiB, sleep, startWorker,
   type RunningWorker, type WorkerCommand, writeResult,
 } from "./common.ts";
 
@@ -86,7 +86,8 @@ export async function runSystem<T>(sys: System<T>, extra: Out = {}): Promise<voi
     await attempt(name, "W1", out, "w1", async () => {
       const waits: Promise<unknown>[] = [];
       // CPU time of the client, the worker and the broker across W1, as µs per task
-      const cpu0 = cpuSample(workerPid);
+      const cpu = cpuMeter(workerPid);
+      const cpu0 = cpu();
       const t = now();
       await pool(config.w1, config.window, async (i) => {
         const h = await sys.send("add", [i, 1]);
@@ -95,7 +96,7 @@ export async function runSystem<T>(sys: System<T>, extra: Out = {}): Promise<voi
       const sentS = (now() - t) / 1000;
       const values = await Promise.all(waits);
       const s = (now() - t) / 1000;
-      const cpuUs = cpuUsPerTask(cpu0, cpuSample(workerPid), config.w1);
+      const cpuUs = cpuUsPerTask(cpu0, cpu(), config.w1);
       const bad = values.filter((v) => typeof v !== "number").length;
       if (bad) throw new Error(`W1: ${bad} results were not numbers`);
       return {

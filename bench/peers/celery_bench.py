@@ -107,12 +107,14 @@ def cpu_s(pid):
         return 0.0
 
 
-def cpu_sample(worker_pid):
-    """CPU seconds so far of this process (the client), the worker's tree and the broker's tree."""
+def cpu_meter(worker_pid):
+    """A CPU meter for this process (the client), the worker's tree and the broker's tree: the
+    trees are walked once, here, so that a sample reads only their stat files. Mirrors lib/common.ts."""
     broker = int(os.environ.get("BENCH_BROKER_PID", "0") or 0)
-    tree = lambda pid: sum(cpu_s(p) for p in process_tree(pid))  # noqa: E731
-    return {"client": cpu_s(os.getpid()), "worker": tree(worker_pid),
-            "server": tree(broker) if broker > 0 else None}
+    workers = process_tree(worker_pid)
+    servers = process_tree(broker) if broker > 0 else None
+    return lambda: {"client": cpu_s(os.getpid()), "worker": sum(cpu_s(p) for p in workers),
+                    "server": sum(cpu_s(p) for p in servers) if servers else None}
 
 
 def broker_rss():
@@ -239,14 +241,15 @@ def w2():
 
 def w1(worker_pid):
     n = CONFIG["w1"]
-    cpu0 = cpu_sample(worker_pid)  # CPU time of client, worker and broker across W1, µs per task
+    cpu = cpu_meter(worker_pid)  # CPU time of client, worker and broker across W1, µs per task
+    cpu0 = cpu()
     t = time.perf_counter()
     rs = [add.delay(i, 1) for i in range(n)]
     sent = time.perf_counter() - t
     for r in rs:
         r.get(timeout=TIMEOUT)
     s = time.perf_counter() - t
-    cpu1 = cpu_sample(worker_pid)
+    cpu1 = cpu()
     cpu_us = {k: None if cpu0[k] is None else round((cpu1[k] - cpu0[k]) * 1e6 / n, 1) for k in cpu0}
     return {"n": n, "seconds": round(s, 3), "perS": round(n / s), "sendPerS": round(n / sent), "cpuUs": cpu_us}
 
