@@ -1,11 +1,13 @@
 // Shared helpers of the benchmark drivers (Bun and Deno alike): workload sizes from the
 // environment, percentiles, starting a worker process and waiting for its "ready" line,
-// the resident memory and CPU time of a process tree, and writing a driver's result file.
+// the resident memory and CPU time of a process tree, the client's allocated bytes (Deno), and
+// writing a driver's result file.
 // Runtime-neutral on purpose: only node: modules, which both Bun and Deno provide.
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, closeSync, type FSWatcher, openSync, readdirSync, readFileSync, readSync, rmSync, watch, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { getHeapStatistics } from "node:v8";
 
 const env = (name: string): string | undefined => process.env[name];
 const quick = env("BENCH_QUICK") === "1";
@@ -114,6 +116,14 @@ export function cpuMeter(workerPid: number): () => CpuSample {
   const servers = broker > 0 ? processTree(broker) : [];
   const sum = (pids: number[]) => pids.reduce((total, p) => total + cpuS(p), 0);
   return () => ({ client: cpuS(process.pid), worker: sum(workers), server: broker > 0 ? sum(servers) : NaN });
+}
+
+/**
+ * Bytes this process has allocated on its JavaScript heap so far: V8's own counter, under Deno.
+ * Undefined under Bun: its node:v8 figure of the same name does not count short-lived objects.
+ */
+export function allocatedBytes(): number | undefined {
+  return process.versions.bun ? undefined : getHeapStatistics().total_allocated_bytes;
 }
 
 /** CPU µs per task between two samples: each process's share of the work of n tasks. */

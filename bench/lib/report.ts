@@ -51,7 +51,7 @@ for (const s of systems) {
     p50Raw: ratio(s.w2?.p50, raw?.w2?.p50), p50Bull: ratio(s.w2?.p50, bull?.w2?.p50),
     w4: s.w4?.seconds, w4Ideal: s.w4?.overIdeal, idleMiB: s.idle?.rssMiB, readyMs: s.idle?.readyMs,
     w3: s.w3 && !s.w3.error ? s.w3 : undefined,
-    cpuUs: s.w1?.cpuUs,
+    cpuUs: s.w1?.cpuUs, clientAllocB: s.w1?.clientAllocB,
   };
   tableJson.push(r);
   rows.push([
@@ -104,14 +104,15 @@ out.push("");
 out.push(line(head));
 out.push(widths.map((w) => "-".repeat(w)).join("  "));
 for (const r of rows) out.push(line(r));
-// where W1's CPU went: µs of CPU per task in the client, the worker(s) and the broker
+// where W1's CPU went: µs of CPU per task in the client, the worker(s) and the broker; and the
+// bytes the client allocated per task, where the runtime counts them (Deno)
 const cpuRows = tableJson.filter((r) => r.cpuUs);
 if (cpuRows.length) {
   const total = (u: Any) => u.client + u.worker + (ok(u.server) ? u.server : 0);
   const rawTotal = raw?.w1?.cpuUs ? total(raw.w1.cpuUs) : undefined;
   const cells = (r: Any) => [r.system, fmtN(r.cpuUs.client), fmtN(r.cpuUs.worker), fmtN(r.cpuUs.server),
-    fmtN(total(r.cpuUs)), fmtR(ratio(total(r.cpuUs), rawTotal))];
-  const cpuHead = ["W1 CPU µs/task", "client", "worker", "server", "total", "×raw"];
+    fmtN(total(r.cpuUs)), fmtR(ratio(total(r.cpuUs), rawTotal)), fmtN(r.clientAllocB)];
+  const cpuHead = ["W1 CPU µs/task", "client", "worker", "server", "total", "×raw", "client alloc B/task (Deno)"];
   const cw = cpuHead.map((h, i) => Math.max(h.length, ...cpuRows.map((r) => cells(r)[i].length)));
   const cpuLine = (c: string[]) => c.map((x, i) => (i === 0 ? x.padEnd(cw[i]) : x.padStart(cw[i]))).join("  ");
   out.push("", cpuLine(cpuHead), cw.map((w) => "-".repeat(w)).join("  "), ...cpuRows.map((r) => cpuLine(cells(r))));
