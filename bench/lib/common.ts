@@ -1,11 +1,13 @@
 // Shared helpers of the benchmark drivers (Bun and Deno alike): workload sizes from the
 // environment, percentiles, starting a worker process and waiting for its "ready" line,
-// the resident memory of a process tree, and writing a driver's result file.
+// the resident memory and CPU time of a process tree, the client's allocated bytes (Deno), and
+// writing a driver's result file.
 // Runtime-neutral on purpose: only node: modules, which both Bun and Deno provide.
 import { spawn, type ChildProcess } from "node:child_process";
 import { appendFileSync, closeSync, type FSWatcher, openSync, readdirSync, readFileSync, readSync, rmSync, watch, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { getHeapStatistics } from "node:v8";
 
 const env = (name: string): string | undefined => process.env[name];
 const quick = env("BENCH_QUICK") === "1";
@@ -52,8 +54,8 @@ export function percentile(sorted: number[], p: number): number {
 
 export const round = (x: number, digits = 2): number => Number(x.toFixed(digits));
 
-/** Resident set size in KiB of pid and all its descendants (Linux /proc); 0 if gone. */
-export function treeRssKiB(pid: number): number {
+/** pid and all its descendants (Linux /proc): a worker's prefork children, a forking server. */
+function processTree(pid: number): number[] {
   const children = new Map<number, number[]>();
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
@@ -66,17 +68,68 @@ export function treeRssKiB(pid: number): number {
       children.set(ppid, list);
     } catch { /* the process ended meanwhile */ }
   }
-  let total = 0;
+  const tree: number[] = [];
   const todo = [pid];
   while (todo.length) {
     const p = todo.pop()!;
+    tree.push(p);
+    todo.push(...(children.get(p) ?? []));
+  }
+  return tree;
+}
+
+/** Resident set size in KiB of pid and all its descendants (Linux /proc); 0 if gone. */
+export function treeRssKiB(pid: number): number {
+  let total = 0;
+  for (const p of processTree(pid)) {
     try {
       const m = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, "utf8"));
       if (m) total += Number(m[1]);
     } catch { /* gone */ }
-    todo.push(...(children.get(p) ?? []));
   }
   return total;
+}
+
+/** CPU seconds (user + system, all threads) one process has used so far; 0 if gone. */
+function cpuS(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat(5), in clock ticks (USER_HZ, 100 on Linux)
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds used so far by this process (the client), a worker's tree and the broker's tree. */
+export interface CpuSample { client: number; worker: number; server: number }
+
+/**
+ * A CPU meter for the client, a worker and the broker ($BENCH_BROKER_PID): the process trees are
+ * walked once, here, so that each sample reads only their stat files and costs the client nothing
+ * worth counting. A process that a tree forks later is not counted.
+ */
+export function cpuMeter(workerPid: number): () => CpuSample {
+  const broker = Number(env("BENCH_BROKER_PID"));
+  const workers = processTree(workerPid);
+  const servers = broker > 0 ? processTree(broker) : [];
+  const sum = (pids: number[]) => pids.reduce((total, p) => total + cpuS(p), 0);
+  return () => ({ client: cpuS(process.pid), worker: sum(workers), server: broker > 0 ? sum(servers) : NaN });
+}
+
+/**
+ * Bytes this process has allocated on its JavaScript heap so far: V8's own counter, under Deno.
+ * Undefined under Bun: its node:v8 figure of the same name does not count short-lived objects.
+ */
+export function allocatedBytes(): number | undefined {
+  return process.versions.bun ? undefined : getHeapStatistics().total_allocated_bytes;
+}
+
+/** CPU µs per task between two samples: each process's share of the work of n tasks. */
+export function cpuUsPerTask(a: CpuSample, b: CpuSample, n: number): CpuSample {
+  const us = (k: keyof CpuSample) => round(((b[k] - a[k]) * 1e6) / n, 1);
+  return { client: us("client"), worker: us("worker"), server: us("server") };
 }
 
 export const rssMiB = (pid: number): number => round(treeRssKiB(pid) / 1024, 1);

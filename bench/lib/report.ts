@@ -1,6 +1,7 @@
-// Turns one benchmark run into what people read: the table (stdout), the run's JSON, and a
-// hand-drawn SVG chart of the same figures. Ratios are taken against "raw-bun" (the hand-written
-// JetStream pipeline, the ceiling) and "bullmq" measured in the same run.
+// Turns one benchmark run into what people read: the table and W1's CPU split per process
+// (stdout), the run's JSON, and a hand-drawn SVG chart of the same figures. Ratios are taken
+// against "raw-bun" (the hand-written JetStream pipeline, the ceiling) and "bullmq" measured in
+// the same run.
 // Usage: bun run bench/lib/report.ts <run dir with <system>.json + machine.json> <results dir>
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -50,6 +51,7 @@ for (const s of systems) {
     p50Raw: ratio(s.w2?.p50, raw?.w2?.p50), p50Bull: ratio(s.w2?.p50, bull?.w2?.p50),
     w4: s.w4?.seconds, w4Ideal: s.w4?.overIdeal, idleMiB: s.idle?.rssMiB, readyMs: s.idle?.readyMs,
     w3: s.w3 && !s.w3.error ? s.w3 : undefined,
+    cpuUs: s.w1?.cpuUs, clientAllocB: s.w1?.clientAllocB,
   };
   tableJson.push(r);
   rows.push([
@@ -102,6 +104,19 @@ out.push("");
 out.push(line(head));
 out.push(widths.map((w) => "-".repeat(w)).join("  "));
 for (const r of rows) out.push(line(r));
+// where W1's CPU went: µs of CPU per task in the client, the worker(s) and the broker; and the
+// bytes the client allocated per task, where the runtime counts them (Deno)
+const cpuRows = tableJson.filter((r) => r.cpuUs);
+if (cpuRows.length) {
+  const total = (u: Any) => u.client + u.worker + (ok(u.server) ? u.server : 0);
+  const rawTotal = raw?.w1?.cpuUs ? total(raw.w1.cpuUs) : undefined;
+  const cells = (r: Any) => [r.system, fmtN(r.cpuUs.client), fmtN(r.cpuUs.worker), fmtN(r.cpuUs.server),
+    fmtN(total(r.cpuUs)), fmtR(ratio(total(r.cpuUs), rawTotal)), fmtN(r.clientAllocB)];
+  const cpuHead = ["W1 CPU µs/task", "client", "worker", "server", "total", "×raw", "client alloc B/task (Deno)"];
+  const cw = cpuHead.map((h, i) => Math.max(h.length, ...cpuRows.map((r) => cells(r)[i].length)));
+  const cpuLine = (c: string[]) => c.map((x, i) => (i === 0 ? x.padEnd(cw[i]) : x.padStart(cw[i]))).join("  ");
+  out.push("", cpuLine(cpuHead), cw.map((w) => "-".repeat(w)).join("  "), ...cpuRows.map((r) => cpuLine(cells(r))));
+}
 const text = out.join("\n");
 console.log(text);
 

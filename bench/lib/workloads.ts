@@ -3,7 +3,7 @@
 // how to start its worker, how to send a task and how to wait for its stored result.
 // bench/peers/celery_bench.py mirrors this file for Celery; keep the two in step.
 import {
-  brokerRssMiB, config, log, now, percentile, round, rssMiB, sleep, startWorker,
+  allocatedBytes, brokerRssMiB, config, cpuMeter, cpuUsPerTask, log, now, percentile, round, rssMiB, sleep, startWorker,
   type RunningWorker, type WorkerCommand, writeResult,
 } from "./common.ts";
 
@@ -59,7 +59,8 @@ export async function runSystem<T>(sys: System<T>, extra: Out = {}): Promise<voi
     // idle worker: time from spawn to its "ready" line, then its RSS after one idle second
     w = await startWorker(name, sys.worker(config.concurrency));
     await sleep(1000);
-    out.idle = { readyMs: w.readyMs, rssMiB: rssMiB(w.pid) };
+    const workerPid = w.pid;
+    out.idle = { readyMs: w.readyMs, rssMiB: rssMiB(workerPid) };
     log(name, `idle: ${JSON.stringify(out.idle)}`);
 
     await attempt(name, "W2", out, "w2", async () => {
@@ -84,6 +85,11 @@ export async function runSystem<T>(sys: System<T>, extra: Out = {}): Promise<voi
 
     await attempt(name, "W1", out, "w1", async () => {
       const waits: Promise<unknown>[] = [];
+      // CPU time of the client, the worker and the broker across W1, as µs per task, and the
+      // client's allocated bytes per task (Deno only)
+      const cpu = cpuMeter(workerPid);
+      const cpu0 = cpu();
+      const alloc0 = allocatedBytes();
       const t = now();
       await pool(config.w1, config.window, async (i) => {
         const h = await sys.send("add", [i, 1]);
@@ -92,9 +98,15 @@ export async function runSystem<T>(sys: System<T>, extra: Out = {}): Promise<voi
       const sentS = (now() - t) / 1000;
       const values = await Promise.all(waits);
       const s = (now() - t) / 1000;
+      const cpuUs = cpuUsPerTask(cpu0, cpu(), config.w1);
+      const alloc1 = allocatedBytes();
+      const clientAllocB = alloc0 === undefined ? undefined : round((alloc1! - alloc0) / config.w1, 0);
       const bad = values.filter((v) => typeof v !== "number").length;
       if (bad) throw new Error(`W1: ${bad} results were not numbers`);
-      return { n: config.w1, seconds: round(s, 3), perS: round(config.w1 / s, 0), sendPerS: round(config.w1 / sentS, 0) };
+      return {
+        n: config.w1, seconds: round(s, 3), perS: round(config.w1 / s, 0), sendPerS: round(config.w1 / sentS, 0), cpuUs,
+        clientAllocB,
+      };
     });
     out.w1RssMiB = rssMiB(w.pid);
     await w.stop();

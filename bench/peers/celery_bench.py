@@ -61,8 +61,8 @@ def percentile(xs, p):
     return xs[i]
 
 
-def tree_rss_mib(pid):
-    """Resident memory of pid and its descendants (prefork children), MiB."""
+def process_tree(pid):
+    """pid and its descendants (prefork children). Mirrors lib/common.ts."""
     children = {}
     for d in os.listdir("/proc"):
         if not d.isdigit():
@@ -74,9 +74,18 @@ def tree_rss_mib(pid):
             children.setdefault(ppid, []).append(int(d))
         except (OSError, ValueError):
             pass
-    total, todo = 0, [pid]
+    tree, todo = [], [pid]
     while todo:
         p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    return tree
+
+
+def tree_rss_mib(pid):
+    """Resident memory of pid and its descendants (prefork children), MiB."""
+    total = 0
+    for p in process_tree(pid):
         try:
             with open(f"/proc/{p}/status") as f:
                 m = re.search(r"VmRSS:\s+(\d+)", f.read())
@@ -84,8 +93,28 @@ def tree_rss_mib(pid):
                 total += int(m.group(1))
         except OSError:
             pass
-        todo.extend(children.get(p, []))
     return round(total / 1024, 1)
+
+
+def cpu_s(pid):
+    """CPU seconds (user + system) one process has used so far: stat(5) utime + stime."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            s = f.read()
+        fields = s[s.rindex(")") + 2:].split(" ")
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError):
+        return 0.0
+
+
+def cpu_meter(worker_pid):
+    """A CPU meter for this process (the client), the worker's tree and the broker's tree: the
+    trees are walked once, here, so that a sample reads only their stat files. Mirrors lib/common.ts."""
+    broker = int(os.environ.get("BENCH_BROKER_PID", "0") or 0)
+    workers = process_tree(worker_pid)
+    servers = process_tree(broker) if broker > 0 else None
+    return lambda: {"client": cpu_s(os.getpid()), "worker": sum(cpu_s(p) for p in workers),
+                    "server": sum(cpu_s(p) for p in servers) if servers else None}
 
 
 def broker_rss():
@@ -210,15 +239,19 @@ def w2():
             "p99": round(percentile(lat, 99), 3)}
 
 
-def w1():
+def w1(worker_pid):
     n = CONFIG["w1"]
+    cpu = cpu_meter(worker_pid)  # CPU time of client, worker and broker across W1, µs per task
+    cpu0 = cpu()
     t = time.perf_counter()
     rs = [add.delay(i, 1) for i in range(n)]
     sent = time.perf_counter() - t
     for r in rs:
         r.get(timeout=TIMEOUT)
     s = time.perf_counter() - t
-    return {"n": n, "seconds": round(s, 3), "perS": round(n / s), "sendPerS": round(n / sent)}
+    cpu1 = cpu()
+    cpu_us = {k: None if cpu0[k] is None else round((cpu1[k] - cpu0[k]) * 1e6 / n, 1) for k in cpu0}
+    return {"n": n, "seconds": round(s, 3), "perS": round(n / s), "sendPerS": round(n / sent), "cpuUs": cpu_us}
 
 
 def main():
@@ -235,7 +268,7 @@ def main():
         out["idle"] = {"readyMs": w.ready_ms, "rssMiB": tree_rss_mib(w.pid)}
         log(f"idle: {json.dumps(out['idle'])}")
         attempt(out, "w2", "W2", w2)
-        attempt(out, "w1", "W1", w1)
+        attempt(out, "w1", "W1", lambda: w1(w.pid))
         out["w1RssMiB"] = tree_rss_mib(w.pid)
         w.stop()
         w = None

@@ -1,10 +1,13 @@
-// The raw JetStream worker, the ceiling: pull-consume tasks, ack, run, KV put the result.
+// The raw JetStream worker, the ceiling: pull-consume tasks (callback consume()), run each at
+// once, publish its result to the KV bucket's subject with a reply subject of our own, and ack
+// the task when that put's PubAck arrives. Puts are pipelined (any number in flight, bounded by
+// the consumer's max_ack_pending); one subscription takes every PubAck, so no put costs a
+// request's promise and timer. A task message is acked only once its result is stored.
 // It also runs the delay scheduler (countdown tasks wait in BENCH_DELAYED, nak'ed until due,
 // then republished to the tasks subject with their id as Nats-Msg-Id).
 // Usage: bun|deno run -A bench/raw/worker.ts <concurrency>   (NATS_URL names the server)
-import { connect, headers } from "@nats-io/transport-node";
+import { connect, createInbox, headers } from "@nats-io/transport-node";
 import { jetstream, type JsMsg } from "@nats-io/jetstream";
-import { Kvm } from "@nats-io/kv";
 import {
   DELAYED_CONSUMER, DELAYED_STREAM, packr, RESULTS_BUCKET, servers, TASKS_CONSUMER,
   TASKS_STREAM, TASKS_SUBJECT,
@@ -19,16 +22,51 @@ const tasks: Record<string, (...a: any[]) => unknown> = {
 
 const nc = await connect({ servers: servers(), maxReconnectAttempts: -1 });
 const js = jetstream(nc);
-const kv = await new Kvm(js).open(RESULTS_BUCKET);
 
-async function handle(m: JsMsg): Promise<void> {
-  const name = m.headers!.get("task");
+// Result puts: $KV.<bucket>.<id> with reply <inbox>.<n>; the PubAck for n acks its task.
+// A failed put ({"error":…}, or an empty no-responders status) naks the task: it runs again.
+const resultPrefix = `$KV.${RESULTS_BUCKET}.`;
+const inbox = createInbox();
+const storing = new Map<string, JsMsg>();
+let puts = 0;
+nc.subscribe(`${inbox}.*`, {
+  callback: (_err, reply) => {
+    const n = reply.subject.slice(inbox.length + 1);
+    const m = storing.get(n);
+    if (!m) return;
+    storing.delete(n);
+    const stored = reply.data.length > 2 && reply.data[2] !== 0x65; // {"stream":… not {"error":…
+    if (stored) m.ack();
+    else m.nak(1000);
+  },
+});
+function store(m: JsMsg, id: string, result: unknown): void {
+  const n = String(puts++);
+  storing.set(n, m);
+  nc.publish(resultPrefix + id, packr.pack({ status: "SUCCESS", result }), { reply: `${inbox}.${n}` });
+}
+
+// Run a task: a synchronous one at once (it holds the thread anyway), an asynchronous one while
+// fewer than `concurrency` are running, else it waits in `backlog`.
+const backlog: JsMsg[] = [];
+let running = 0;
+function run(m: JsMsg): void {
   const id = m.headers!.get("id");
   const [args] = packr.unpack(m.data) as [unknown[]];
-  m.ack(); // ack just before running: taskd's default (at most once)
-  let value = tasks[name](...args);
-  if (value instanceof Promise) value = await value;
-  await kv.put(id, packr.pack({ status: "SUCCESS", result: value }));
+  let value: unknown;
+  try {
+    value = tasks[m.headers!.get("task")](...args);
+  } catch (e) {
+    console.error("task failed:", e);
+    return m.term();
+  }
+  if (!(value instanceof Promise)) return store(m, id, value);
+  running++;
+  value.then((v) => store(m, id, v), (e) => { console.error("task failed:", e); m.term(); })
+    .finally(() => {
+      running--;
+      while (running < concurrency && backlog.length) run(backlog.shift()!);
+    });
 }
 
 async function schedule(): Promise<void> {
@@ -50,26 +88,12 @@ async function schedule(): Promise<void> {
   });
 }
 
-// callback mode (cheaper than the async iterator); a local queue bounds how many run at once
-const backlog: JsMsg[] = [];
-let inflight = 0;
-function pump(): void {
-  while (inflight < concurrency && backlog.length) {
-    inflight++;
-    handle(backlog.shift()!)
-      .catch((e) => console.error("task failed:", e))
-      .finally(() => {
-        inflight--;
-        pump();
-      });
-  }
-}
 const consumer = await js.consumers.get(TASKS_STREAM, TASKS_CONSUMER);
 await consumer.consume({
   max_messages: Math.max(2 * concurrency, 64),
   callback: (m) => {
-    backlog.push(m);
-    pump();
+    if (running < concurrency) run(m);
+    else backlog.push(m);
   },
 });
 await schedule();
