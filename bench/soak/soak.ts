@@ -7,7 +7,7 @@
  * tasks append to), the result store and the workers' logs. Prints one table and writes
  * bench/soak/results/<date>.json. Loopback only; bounded in time (SOAK_SECONDS, default 300).
  *
- *   SOAK_SECONDS=300 SOAK_CHAOS_MIN=10 SOAK_CHAOS_MAX=30 SOAK_RATE=40 bun bench/soak/soak.ts
+ *   SOAK_SECONDS=300 SOAK_CHAOS_MIN=10 SOAK_CHAOS_MAX=30 SOAK_RATE=40 [SOAK_TRACE=1] bun bench/soak/soak.ts
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { appendFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -26,6 +26,9 @@ const CHAOS_MIN = Number(process.env.SOAK_CHAOS_MIN ?? 10);
 const CHAOS_MAX = Number(process.env.SOAK_CHAOS_MAX ?? 30);
 const RATE = Number(process.env.SOAK_RATE ?? 40); // load rounds per second; each round sends one of every kind
 const DRAIN_SECONDS = Number(process.env.SOAK_DRAIN ?? 120);
+// SOAK_TRACE=1: say where each lost task's message went (traceTasks). Its mirror keeps the task
+// stream's acked messages from being removed, so the task stream's "held" count means nothing then.
+const TRACE = process.env.SOAK_TRACE === "1";
 const dir = mkdtempSync(join(tmpdir(), "taskd-soak-"));
 const RUNLOG = join(dir, "runs.log");
 const say = (s: string) => process.stderr.write(`soak: ${s}\n`);
@@ -75,6 +78,7 @@ async function main(): Promise<void> {
   const workers = [new SoakWorker("w1", cluster.urls), new SoakWorker("w2", cluster.urls)];
   for (const w of workers) w.start();
   const app = new App("soak-client", { broker: cluster.urls, replicas: 3 });
+  const trace = TRACE ? await traceTasks(cluster.urls) : undefined;
   const sent: Sent[] = [];
   const faults: { at: number; what: string }[] = [];
   const rss: { at: number; w1: number; w2: number }[] = [];
@@ -212,6 +216,7 @@ async function main(): Promise<void> {
   const held: Record<string, number> = {};
   for (const stream of ["TASKD_TASKS", "TASKD_DELAYED"]) held[stream] = (await jsm.streams.info(stream)).state.messages;
   await nc.close();
+  const traced = await trace?.finish();
 
   // Accounting from the run log and the workers' logs.
   const runs = new Map<string, number>();
@@ -245,7 +250,7 @@ async function main(): Promise<void> {
         if (kind === "plain" && takenByKilled(x.key)) designLost++;
         else {
           otherLost++;
-          lostKeys.push(`${x.key} (${state}${erroredKeys.has(x.key) ? ", its send was retried" : ""})`);
+          lostKeys.push(`${x.key} (${state}${erroredKeys.has(x.key) ? ", its send was retried" : ""}${traced?.explain(x.kind === "chord" ? x.memberIds! : [x.key]) ?? ""})`);
         }
       }
       const count = kind === "chain" ? Math.max(...[0, 1, 2].map((i) => runs.get(`step ${x.key}:${i}`) ?? 0))
@@ -311,7 +316,54 @@ async function main(): Promise<void> {
   await cluster.stop();
   appendFileSync(join(dir, "done"), "");
   const violations = rows.reduce((a, r) => a + Number(r.violations), 0);
-  process.exit(lostOtherwise + violations + unacked + held.TASKD_TASKS + held.TASKD_DELAYED > 0 ? 1 : 0);
+  process.exit(lostOtherwise + violations + unacked + (TRACE ? 0 : held.TASKD_TASKS) + held.TASKD_DELAYED > 0 ? 1 : 0);
+}
+
+/**
+ * Where a lost task's message went: a mirror of the task stream (limits retention: it keeps
+ * every message and its sequence) maps task ids to sequences, and the consumer's ack samples
+ * (`sample_freq` 100 %: the server announces every ack it takes) say which were acked, and after
+ * how many deliveries. An acked message was settled by a worker; one that left the work-queue
+ * stream without an ack was dropped by the server.
+ */
+async function traceTasks(urls: string) {
+  const nc = await connect({ servers: urls.split(","), maxReconnectAttempts: -1 });
+  const jsm = await jetstreamManager(nc);
+  const acks = new Map<number, number[]>();
+  const sub = nc.subscribe("$JS.EVENT.METRIC.CONSUMER.ACK.TASKD_TASKS.>", {
+    callback: (_e, m) => {
+      const a = m.json<{ stream_seq: number; deliveries: number }>();
+      acks.set(a.stream_seq, [...(acks.get(a.stream_seq) ?? []), a.deliveries]);
+    },
+  });
+  for (let i = 0; i < 300; i++) {
+    try {
+      await jsm.consumers.update("TASKD_TASKS", "queue-default", { sample_freq: "100%" });
+      await jsm.streams.add({ name: "SOAK_MIRROR", mirror: { name: "TASKD_TASKS" }, num_replicas: 3 });
+      break;
+    } catch {
+      await new Promise((r) => setTimeout(r, 200)); // the workers have not created them yet
+    }
+  }
+  return {
+    async finish() {
+      sub.unsubscribe();
+      const seqs = new Map<string, number[]>();
+      const js = (await import("@nats-io/jetstream")).jetstream(nc);
+      const c = await js.consumers.get("SOAK_MIRROR");
+      const last = (await jsm.streams.info("SOAK_MIRROR")).state.last_seq;
+      if (last > 0) for await (const m of await c.consume()) {
+        const id = m.headers?.get("taskd-id") ?? "";
+        seqs.set(id, [...(seqs.get(id) ?? []), m.seq]);
+        if (m.seq >= last) break;
+      }
+      await nc.close();
+      return {
+        explain: (ids: string[]) =>
+          "; " + ids.map((id) => `${id}: ${(seqs.get(id) ?? []).map((q) => `seq ${q} ${acks.has(q) ? `acked after ${acks.get(q)!.join("/")} deliveries` : "never acked"}`).join(", ") || "not in the task stream"}`).join("; "),
+      };
+    },
+  };
 }
 
 main().catch((e) => {

@@ -127,6 +127,27 @@ export class ResultBackend {
     this.#routes.delete(meta.taskId);
   }
 
+  /**
+   * Stores `meta` (a state on the way: RETRY, STARTED) unless the entry already holds a later
+   * attempt's state (more retries) or this attempt's ready state. A retry's next attempt can run
+   * and succeed before the RETRY of the attempt before it is stored (a write that waited out a
+   * broker outage; a retry without countdown): that RETRY must not hide the SUCCESS. Returns
+   * whether it stored.
+   */
+  async storeUnlessNewer(meta: ResultMeta): Promise<boolean> {
+    const kv = await this.kv();
+    const entry = await kv.get(checkTaskId(meta.taskId));
+    if (entry && entry.operation === "PUT" && entry.length > 0) {
+      // Status and retries stay outside a sealed result: no need to open it.
+      const current = msgpack.decode(entry.value) as Partial<ResultMeta>;
+      const mine = meta.retries ?? 0;
+      const theirs = current.retries ?? 0;
+      if (theirs > mine || (theirs === mine && current.status !== undefined && READY_STATES.has(current.status))) return false;
+    }
+    await this.store(meta, undefined);
+    return true;
+  }
+
   readonly #routes = new Map<string, string>();
 
   /**

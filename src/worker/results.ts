@@ -34,9 +34,12 @@ function isPermanent(e: unknown): boolean {
  */
 export async function storeResult(app: App, meta: ResultMeta, replyTo?: string, origin?: { task: Task; request: Request }): Promise<void> {
   const deadline = Date.now() + STORE_RETRY_MS;
-  for (let delay = 100;; delay = Math.min(delay * 2, 5000)) {
+  for (let delay = 100, attempt = 0;; delay = Math.min(delay * 2, 5000), attempt++) {
     try {
-      await app.backend.store(meta, replyTo);
+      // A RETRY, or a STARTED that had to wait, never hides a later attempt's state.
+      if (meta.status === states.RETRY || (meta.status === states.STARTED && attempt > 0)) {
+        if (!await app.backend.storeUnlessNewer(meta)) log.info(`${meta.taskName}[${meta.taskId}]: ${meta.status} of attempt ${meta.retries ?? 0} not stored: a later attempt's state is`);
+      } else await app.backend.store(meta, replyTo);
       return;
     } catch (e) {
       if (e instanceof PayloadTooLargeError && (meta.result as { type?: string } | undefined)?.type !== e.name) {
