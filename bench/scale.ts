@@ -193,12 +193,12 @@ async function w5(n: number, bin: string): Promise<Out> {
   const clientCpuS = round((process.cpuUsage(cl0).user + process.cpuUsage(cl0).system) / 1e6, 1);
   await app.close();
   const queued = (await streamState(jsm, "TASKD_TASKS")).messages;
+  samp.stop();
   const enqueue = {
     perS: round(n / enqS, 0), seconds: round(enqS, 2), queued, serverCpuS: round(serverCpu() - s0, 1), clientCpuS,
     serverRss: serverRss(), serverRssPeak: samp.peakServer, diskMiB: diskMiB(),
   };
   log("w5", `enqueued ${n}: ${JSON.stringify(enqueue)}`);
-  samp.stop();
 
   const w = await startWorker("scale-w5", taskdWorker(bin, tasksFile));
   const ready = Date.now();
@@ -520,7 +520,7 @@ function report(dir: string, resultsDir: string): void {
       const ratio = id === "w6many" && one ? `, ${round((x.perS as number) / (one.perS as number), 2)}× 1 queue` : "";
       rows.push([id === "w6one" ? "W6 1 queue" : `W6 ${x.queues} queues`, fmt(n), `${fmt(x.perS)}/s${ratio}`,
         mib(x.workerRssStart, x.workerRssPeak, x.workerRssEnd), mib(x.serverRssPeak, x.serverRssEnd), mib(x.diskMiB), `${x.workerCpuS}/${x.serverCpuS}`,
-        f ? `queues' last task ${f.lastFinishMinS}–${f.lastFinishMaxS} s of ${x.seconds} s (spread ${f.spreadS} s); done at mid-run ${f.doneAtMidMin}–${f.doneAtMidMax} per queue, CV ${f.doneAtMidCv}` : `${x.seconds} s`]);
+        f ? `queues' last task ${f.lastFinishMinS}–${f.lastFinishMaxS} s of ${x.seconds} s (spread ${f.spreadS} s); done at mid-run ${f.doneAtMidMin}–${f.doneAtMidMax} per queue, CV ${f.doneAtMidCv}; a queue's first task as late as ${f.firstStartMaxS} s` : `${x.seconds} s`]);
     } else if (id === "w7") {
       rows.push(["W7 results", fmt(n), `${fmt(x.perS)}/s stored`, mib(x.workerRssStart, x.workerRssPeak), mib(x.serverRssPeak, x.serverRssEnd),
         `peak ${mib(x.peakDiskMiB)} → ${mib(x.diskEndMiB)}`, `${x.workerCpuS}/${x.serverCpuS}`,
