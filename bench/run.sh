@@ -161,7 +161,7 @@ if [ "${BENCH_SCALE:-}" = "1" ]; then
     done
   done
   if [[ "$wls" == *" w3 "* ]]; then
-    scale_run w3a-taskd "$w3n"; scale_run w3a-raw "$w3n"; scale_run w3b "$w3n"
+    scale_run w3a-taskd "$w3n"; scale_run w3a-raw "$w3n"; scale_run w3b "$w3n"; scale_run w3b-raw "$w3n"
   fi
   cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)"
   mem="$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)"

@@ -9,7 +9,7 @@
 // w5 (backlog: n `add` enqueued with no worker, then one worker drains them), w6one / w6many
 // (n `stamp` on one queue / round-robin over 100 queues, one worker), w7 (n results with
 // resultExpires 60: bucket bounded, then expired), w3a-taskd / w3a-raw (n `stamp` due at one
-// instant; raw = bench/raw's delay scheduler), w3b (n `stamp` due uniformly over 60 s).
+// instant; raw = bench/raw's delay scheduler), w3b / w3b-raw (n `stamp` due uniformly over 60 s).
 // Environment from run.sh: TASKD_BROKER_URL / NATS_URL, BENCH_BROKER_PID, BENCH_PIDFILE,
 // BENCH_SCALE_STORE (the server's store directory), BENCH_OUT (where the JSON goes).
 import { execFileSync } from "node:child_process";
@@ -17,7 +17,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { connect, headers, nuid, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import { Packr } from "msgpackr";
@@ -278,10 +278,11 @@ async function w6(n: number, bin: string, queues: number): Promise<Out> {
   const endMs = Math.max(...last);
   const perS = round(n / (endMs / 1000), 0);
   const out: Out = {
-    n, queues, perS, seconds: secs(endMs), sendPerS: round(n / sendS, 0), sendS: round(sendS, 2), read, bad, ...cpu,
+    n, queues, readyMs: w.readyMs, perS, seconds: secs(endMs), sendPerS: round(n / sendS, 0), sendS: round(sendS, 2), read, bad, ...cpu,
     workerRssStart: samp.series[0]?.worker, workerRssPeak: samp.peakWorker, workerRssEnd,
     serverRssPeak: samp.peakServer, serverRssEnd: serverRss(), diskMiB: diskMiB(),
     completion: "KV_taskd_results last_seq reached n; rate = n / (latest stamp - first send)",
+    rssSeries: samp.series.map((x) => [x.t, x.worker, x.server]), // [s, worker MiB, server MiB] every second
   };
   if (queues > 1) {
     // fairness: when each queue's last task ran, and how even the queues' progress was midway
@@ -398,41 +399,48 @@ async function w3aTaskd(n: number, bin: string, aheadS: number): Promise<Out> {
   }
 }
 
-/** W3a (raw): the same on bench/raw's pipeline and delay scheduler (nak until due, republish). */
-async function w3aRaw(n: number, aheadS: number): Promise<Out> {
+/**
+ * W3 on bench/raw's pipeline and delay scheduler (nak until due, republish): W3a when spanS is 0
+ * (all due aheadS from now), else W3b's spread (task i due at start + 2 s + spanS × i / n).
+ */
+async function w3Raw(n: number, aheadS: number, spanS = 0): Promise<Out> {
   const nc = await connect({ servers: broker });
   const jsm = await jetstreamManager(nc);
   await resetStreams(jsm);
   await new Kvm(jetstream(nc)).create(RAW_BUCKET, { history: 1 }).catch(() => {});
   const runtime = process.versions.bun ? [process.execPath, "run"] : [process.execPath, "run", "-A"];
-  const w = await startWorker("scale-w3a-raw", { cmd: runtime[0], args: [...runtime.slice(1), rawWorkerFile, "100"], env: { NATS_URL: broker } });
+  const w = await startWorker("scale-w3-raw", { cmd: runtime[0], args: [...runtime.slice(1), rawWorkerFile, "100"], env: { NATS_URL: broker } });
   const samp = new Sampler(Date.now(), w.pid).start(1000);
   try {
     await sleep(1000);
     const js = jetstream(nc);
-    const due = Date.now() + aheadS * 1000;
+    const due = Date.now() + (spanS ? 2 : aheadS) * 1000;
+    const etaOf = (i: number) => (spanS ? due + (spanS * 1000 * i) / n : due);
     const c0 = { w: cpuS(w.pid), s: serverCpu() };
     const body = rawPackr.pack([[], {}, {}]);
+    let sentLate = 0;
     const t = Date.now();
-    await pool(n, WINDOW, async () => {
-      const id = nuid.next();
+    await pool(n, WINDOW, async (i) => {
+      const id = `u-${i}`;
       const h = headers();
       h.set("task", "stamp");
       h.set("id", id);
-      h.set("eta", String(due));
+      h.set("eta", String(Math.round(etaOf(i))));
       await js.publish(DELAYED_SUBJECT, body, { headers: h, msgID: id });
+      if (Date.now() > etaOf(i)) sentLate++;
     });
     const sendS = (Date.now() - t) / 1000;
     const rssWaiting = { worker: rssMiB(w.pid), server: serverRss() };
-    await waitPuts(jsm, RAW_RESULTS_STREAM, n, due + Math.max(300, n / 200) * 1000, 1000);
+    await waitPuts(jsm, RAW_RESULTS_STREAM, n, due + (spanS + Math.max(300, n / 200)) * 1000, 1000);
     samp.stop();
     const cpu = { workerCpuS: round(cpuS(w.pid) - c0.w, 1), serverCpuS: round(serverCpu() - c0.s, 1) };
     const late: number[] = [];
-    await readStream(nc, RAW_RESULTS_STREAM, n, (_s, data) => {
-      late.push(Number((rawPackr.unpack(data) as { result: unknown }).result) - due);
+    const prefix = `$KV.${RAW_BUCKET}.u-`.length;
+    await readStream(nc, RAW_RESULTS_STREAM, n, (subject, data) => {
+      late.push(Number((rawPackr.unpack(data) as { result: unknown }).result) - Math.round(etaOf(Number(subject.slice(prefix)))));
     });
     return {
-      n, system: "raw", aheadS, sendS: round(sendS, 2), sentAfterDue: t + sendS * 1000 > due, late: pcts(late), ...cpu,
+      n, system: "raw", ...(spanS ? { spanS, sentAfterEta: sentLate } : { aheadS, sentAfterDue: t + sendS * 1000 > due }), sendS: round(sendS, 2), late: pcts(late), ...cpu,
       workerRssStart: samp.series[0]?.worker, workerRssWaiting: rssWaiting.worker, workerRssPeak: samp.peakWorker, workerRssEnd: rssMiB(w.pid),
       serverRssWaiting: rssWaiting.server, serverRssPeak: samp.peakServer, serverRssEnd: serverRss(),
     };
@@ -492,7 +500,7 @@ function report(dir: string, resultsDir: string): void {
   for (const f of readdirSync(dir).filter((f) => f.endsWith(".json") && f !== "machine.json").sort()) {
     try { runs.push(JSON.parse(readFileSync(join(dir, f), "utf8"))); } catch { /* unreadable: skipped */ }
   }
-  const order = ["w1", "w5", "w6one", "w6many", "w7", "w3a-taskd", "w3a-raw", "w3b"];
+  const order = ["w1", "w5", "w6one", "w6many", "w7", "w3a-taskd", "w3a-raw", "w3b", "w3b-raw"];
   runs.sort((a, b) => order.indexOf(String(a.workload)) - order.indexOf(String(b.workload)) || Number(a.n) - Number(b.n));
   const machine = JSON.parse(readFileSync(join(dir, "machine.json"), "utf8"));
   const get = (wl: string, n?: number) => runs.find((r) => r.workload === wl && (n === undefined || r.n === n) && !r.error);
@@ -532,9 +540,9 @@ function report(dir: string, resultsDir: string): void {
       rows.push([id === "w3a-taskd" ? "W3a one instant" : "W3a raw", fmt(n), `late p50/p99/max ${l.p50}/${l.p99}/${l.max} s${ratio}`,
         mib(x.workerRssStart, x.workerRssPeak, x.workerRssEnd), mib(x.serverRssPeak, x.serverRssEnd), mib(x.diskMiB), `${x.workerCpuS}/${x.serverCpuS}`,
         `due ${x.aheadS} s ahead, sent in ${x.sendS} s${x.sentAfterDue ? " (AFTER the due time: invalid)" : ""}; early ${l.early}; worker RSS while waiting ${mib(x.workerRssWaiting)}`]);
-    } else if (id === "w3b") {
+    } else if (id === "w3b" || id === "w3b-raw") {
       const l = x.late as Out;
-      rows.push([`W3b over ${x.spanS} s`, fmt(n), `late p50/p99/max ${l.p50}/${l.p99}/${l.max} s (target p99 ≤ 0.5)`,
+      rows.push([id === "w3b" ? `W3b over ${x.spanS} s` : "W3b raw", fmt(n), `late p50/p99/max ${l.p50}/${l.p99}/${l.max} s${id === "w3b" ? " (target p99 ≤ 0.5)" : ""}`,
         mib(x.workerRssStart, x.workerRssPeak, x.workerRssEnd), mib(x.serverRssPeak, x.serverRssEnd), mib(x.diskMiB), `${x.workerCpuS}/${x.serverCpuS}`,
         `sent in ${x.sendS} s, ${x.sentAfterEta} sent after their eta; early ${l.early}`]);
     }
@@ -587,7 +595,8 @@ try {
     case "w6many": result = await w6(n, bin, QUEUES); break;
     case "w7": result = await w7(n, bin); break;
     case "w3a-taskd": result = await w3aTaskd(n, bin, ahead); break;
-    case "w3a-raw": result = await w3aRaw(n, ahead); break;
+    case "w3a-raw": result = await w3Raw(n, ahead); break;
+    case "w3b-raw": result = await w3Raw(n, 0, Number(process.env.BENCH_SCALE_W3B_SPAN || 60)); break;
     case "w3b": result = await w3b(n, bin, Number(process.env.BENCH_SCALE_W3B_SPAN || 60)); break;
     default: throw new Error(`unknown workload ${workload}`);
   }
