@@ -9,6 +9,10 @@
 # BENCH_BOUNDED=1 runs only the bounded-resources workload instead (bench/bounded.ts: sustained
 # maximum load with the default settings for BENCH_BOUNDED_SECONDS, default 600; server RSS and
 # disk every 30 s), writing bench/results/bounded-latest.txt.
+# BENCH_SCALE=1 runs only the scale workloads instead (bench/scale.ts: W5 backlog, W6 100 queues,
+# W7 expiring results, W3 delayed, each on a fresh nats-server, at BENCH_SCALE_SIZES, default
+# "100000 1000000", quick "20000 100000"; BENCH_SCALE_WORKLOADS="w5 w6 w7 w3" picks some),
+# writing bench/results/scale-<date>.json and scale-latest.txt.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -54,7 +58,7 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >&2
 }
 command -v nats-server >/dev/null || apt_install nats-server
-BOUNDED_ONLY="${BENCH_BOUNDED:-}"   # the bounded workload needs only nats-server and the repository
+BOUNDED_ONLY="${BENCH_BOUNDED:-}${BENCH_SCALE:-}"   # the bounded and scale workloads need only nats-server and the repository
 [ -n "$BOUNDED_ONLY" ] || command -v redis-server >/dev/null || apt_install redis-server
 [ -n "$BOUNDED_ONLY" ] || "$PY" -c 'import celery, redis' 2>/dev/null || apt_install python3-celery python3-redis
 [ -x "$BUN" ] && [ -d "$ROOT/node_modules/@nats-io/jetstream" ] || { say "npm ci (repository)"; (cd "$ROOT" && npm ci --no-audit --no-fund >&2); }
@@ -126,6 +130,47 @@ if [ "${BENCH_BOUNDED:-}" = "1" ]; then
     "$BUN" run bench/bounded.ts -- "$ROOT/dist/taskd" 2>&1 | tee "$BENCH/results/bounded-latest.txt" || rc=$?
   stop_all
   exit "$rc"
+fi
+
+if [ "${BENCH_SCALE:-}" = "1" ]; then
+  [ -x "$ROOT/dist/taskd" ] && [ -f "$ROOT/mod.ts" ] || { say "scale: dist/taskd not built (make build)"; exit 1; }
+  if [ -n "${BENCH_SCALE_SIZES:-}" ]; then sizes="$BENCH_SCALE_SIZES"
+  elif [ -n "${BENCH_QUICK:-}" ]; then sizes="20000 100000"
+  else sizes="100000 1000000"; fi
+  w3n="${BENCH_SCALE_W3_N:-${sizes%% *}}"            # W3 at the smallest size only
+  w1n="${BENCH_SCALE_W1_N:-20000}"
+  wls=" ${BENCH_SCALE_WORKLOADS:-w5 w6 w7 w3} "
+  SOUT="$TMP/scale"; mkdir -p "$SOUT"
+  say "== scale: sizes $sizes, W3 $w3n, workloads${wls% }, started $(date -u +%FT%TZ)"
+  scale_run() {  # scale_run <workload> <n>: a fresh nats-server, the driver, then stop both
+    local id="$1-$2" rc=0
+    say "-- scale $1 n=$2 (load $(cut -d' ' -f1 /proc/loadavg))"
+    start_nats "scale-$id"
+    BENCH_PIDFILE="$PIDFILE" BENCH_BROKER_PID="$BROKER_PID" BENCH_SCALE_STORE="$TMP/nats-scale-$id/store" \
+      BENCH_OUT="$SOUT/$id.json" timeout "$SYSTEM_TIMEOUT" "$BUN" run bench/scale.ts run "$1" "$2" -- "$ROOT/dist/taskd" || rc=$?
+    [ -s "$SOUT/$id.json" ] \
+      || printf '{"workload":"%s","n":%s,"error":"driver exited with status %s and wrote nothing"}\n' "$1" "$2" "$rc" > "$SOUT/$id.json"
+    stop_all
+    rm -rf "$TMP/nats-scale-$id"   # a 1M store is ~0.5-1 GiB
+  }
+  [[ "$wls" == *" w5 "* ]] && scale_run w1 "$w1n"   # W5's drain is compared with it
+  for wl in w5 w6 w7; do
+    [[ "$wls" == *" $wl "* ]] || continue
+    for n in $sizes; do
+      if [ "$wl" = w6 ]; then scale_run w6one "$n"; scale_run w6many "$n"; else scale_run "$wl" "$n"; fi
+    done
+  done
+  if [[ "$wls" == *" w3 "* ]]; then
+    scale_run w3a-taskd "$w3n"; scale_run w3a-raw "$w3n"; scale_run w3b "$w3n"; scale_run w3b-raw "$w3n"
+  fi
+  cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//' || true)"
+  mem="$(awk '/MemTotal/ {printf "%.0f", $2/1048576}' /proc/meminfo)"
+  versions="nats-server $(nats-server --version | grep -o '[0-9][0-9.]*' | head -1), bun $("$BUN" --version)"
+  node -e 'const [date,cpu,cores,mem,versions,out]=process.argv.slice(1);
+    require("fs").writeFileSync(out, JSON.stringify({date,cpu,cores:+cores,memGiB:+mem,versions,kernel:require("os").release()}))' \
+    "$(date -u +%FT%TZ)" "$cpu" "$(nproc)" "$mem" "$versions" "$SOUT/machine.json"
+  "$BUN" run bench/scale.ts report "$SOUT" "$BENCH/results"
+  exit 0
 fi
 
 say "started $(date -u +%FT%TZ)${BENCH_QUICK:+ (quick)}${BENCH_W3:+ (with W3)}"
