@@ -138,8 +138,10 @@ function pcts(xs: number[]): Record<string, number> {
   };
 }
 
+// BENCH_SCALE_WORKER_ARGS: more `taskd worker` options for every taskd worker (e.g. "--prefetch 10").
+const workerArgs = (process.env.BENCH_SCALE_WORKER_ARGS ?? "").split(/\s+/).filter(Boolean);
 const taskdWorker = (bin: string, module: string, extra: string[] = []) =>
-  ({ cmd: bin, args: ["worker", module, "--broker", broker, "-c", "100", ...extra] });
+  ({ cmd: bin, args: ["worker", module, "--broker", broker, "-c", "100", ...extra, ...workerArgs] });
 
 function clientApp(extra: Record<string, unknown> = {}) {
   // replies off: these clients only enqueue and never call get(), so the worker stores results

@@ -84,6 +84,22 @@ describe("flow control", () => {
     assert.deepEqual(order.slice(20), Array.from({ length: 200 }, (_, i) => i));
   });
 
+  test("a worker consumes a priority level only once a message waits at it, then runs it at once", T, async () => {
+    const w = await startWorker(server.url, fixture("flow_tasks.ts"), { args: ["-c", "2", "-Q", "lazy", "-n", "lazy@test"], env });
+    workers.push(w);
+    const jsm = await (await app.broker()).jsm();
+    const consumers = async () => (await jsm.consumers.list("TASKD_TASKS").next()).map((c) => c.name).filter((n) => n.startsWith("queue-lazy")).sort();
+    // Ten levels served, one consumer: the default level's.
+    assert.deepEqual(await consumers(), ["queue-lazy"]);
+    const sent = Date.now();
+    await ordered.applyAsync([5000], { priority: 9, queue: "lazy" });
+    await eventually(() => log.starts("ordered").some((l) => l.n === 5000), 10_000);
+    // Found by the next look (every 0.25 s), not by a timeout.
+    assert.ok(Date.now() - sent < 3000, `ran ${Date.now() - sent} ms after it was sent`);
+    assert.deepEqual(await consumers(), ["queue-lazy", "queue-lazy=p9"]);
+    await w.stop();
+  });
+
   describe("with two workers × -c 10", () => {
     let pair: WorkerProcess[] = [];
     before(async () => {

@@ -1,6 +1,7 @@
 /**
- * The consume loops of a worker: one per queue and priority level, watched and re-created when
- * it ends (as after a broker restart), stopped while the queue is paused. Each received message
+ * The consume loops of a worker: one per queue and priority level in use (every queue's default
+ * level; another once a message waits at it), watched and re-created when it ends (as after a
+ * broker restart), stopped while the queue is paused. Each received message
  * takes a place in its level's bounded prefetch reserve, waits for its rate limits (per worker,
  * global, per key) without holding an execution slot, then for its priority's turn and any free
  * slot — so a long task never holds up short ones — takes a concurrency lease when its task has
@@ -21,6 +22,7 @@ import { headersOf } from "./headers.ts";
 import { Slots } from "./slots.ts";
 import { DEFAULT_PRIORITY, FLOW_H, keyToken, MAX_PRIORITY, MIN_PRIORITY } from "../protocol/flow.ts";
 import { PriorityTurns } from "./priority.ts";
+import { type LevelCount, LevelScan } from "./levels.ts";
 import type { ConcurrencyGate, Entered } from "./concurrency.ts";
 
 const log = getLogger("taskd.worker");
@@ -67,6 +69,9 @@ export class ConsumeLoops {
   /** Queues paused (durably, docs/flow.md): their loops do not fetch. */
   readonly #paused = new Set<string>();
   readonly #resumers = new Map<string, (() => void)[]>();
+  /** Queue levels consumed (`<queue>#<level>`): every default level, the others once used. */
+  readonly #active = new Set<string>();
+  #scan?: LevelScan;
   #global?: GlobalRateLimiter;
   #flow: FlowParts = {};
   #running = false;
@@ -101,25 +106,45 @@ export class ConsumeLoops {
     return this.#held;
   }
 
-  /** Starts one loop per queue, with `global` for global rate limits when any task has one. */
-  start(broker: Broker, queues: readonly string[], ctx: ExecContext, global?: GlobalRateLimiter, flow: FlowParts = {}): void {
+  /**
+   * Starts consuming `queues`, with `global` for global rate limits when any task has one: the
+   * default level of each at once, another level once a message waits at it (src/worker/levels.ts;
+   * the first look is made before anything is consumed, so a backlog's priorities hold from the
+   * first slot).
+   */
+  async start(broker: Broker, queues: readonly string[], ctx: ExecContext, global?: GlobalRateLimiter, flow: FlowParts = {}): Promise<void> {
     this.#global = global;
     this.#flow = flow;
     this.#running = true;
     for (const q of queues) {
       for (const level of LEVELS) this.#reserves.set(`${q}#${level}`, new Slots(this.options.prefetch));
-      const turns = new PriorityTurns(
-        async (level) => (await (await broker.queueConsumer(q, level)).info()).num_pending,
-        (level) => this.#reserves.get(`${q}#${level}`)!.busy < this.options.prefetch,
+      this.#turns.set(
+        q,
+        new PriorityTurns(
+          async (level) => (await (await broker.queueConsumer(q, level)).info()).num_pending,
+          (level) => this.#reserves.get(`${q}#${level}`)!.busy < this.options.prefetch,
+        ),
       );
-      this.#turns.set(q, turns);
-      for (const level of LEVELS) this.#loops.push(this.#loop(broker, q, level, ctx, turns));
     }
+    const activate = ({ queue, level, count }: LevelCount) => {
+      const key = `${queue}#${level}`;
+      if (this.#active.has(key) || !this.#running) return;
+      this.#active.add(key);
+      const turns = this.#turns.get(queue)!;
+      // Lower levels yield to it from now on, before its consumer is up.
+      if (count > 0) turns.setPending(level, count);
+      this.#loops.push(this.#loop(broker, queue, level, ctx, turns));
+    };
+    this.#scan = new LevelScan(broker, new Set(queues), activate, () => this.#active.size === queues.length * LEVELS.length);
+    await this.#scan.scan();
+    for (const q of queues) activate({ queue: q, level: DEFAULT_PRIORITY, count: 0 });
+    this.#scan.start();
   }
 
   /** Stops fetching; messages waiting for a rate limit give up their wait. */
   stop(): void {
     this.#running = false;
+    this.#scan?.stop();
     for (const c of this.#consumers.values()) c.stop();
     for (const wake of [...this.#wakers]) wake();
     for (const t of this.#turns.values()) t.releaseAll();

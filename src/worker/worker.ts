@@ -284,7 +284,7 @@ export class Worker {
       this.#gate = new ConcurrencyGate(this.#broker, new Leases(this.#nc, app.names.leasesBucket, this.hostname, ttl, app.config.replicas ?? DEFAULTS.replicas), this.registry, this.queues);
       await setUp("set up the concurrency leases", () => this.#gate!.start());
     }
-    this.loops.start(this.#broker, this.queues, this.#context(), global, { gate: this.#gate });
+    await this.loops.start(this.#broker, this.queues, this.#context(), global, { gate: this.#gate });
     // Late-acked and running messages: tell the server we are alive well inside ack_wait.
     this.#timers.push(setInterval(() => {
       for (const m of this.#keepAlive) m.working();
