@@ -187,11 +187,11 @@ elif [ ! -x "$ROOT/dist/taskd" ]; then
 else
   run taskd-bun nats "$BUN" run bench/taskd-client.ts taskd-bun -- "$ROOT/dist/taskd"
   # Observability's cost (docs/observability.md): task events forced on, and a tracer provider
-  # with an exporter that drops spans; only when named in BENCH_SYSTEMS.
-  if [[ " ${BENCH_SYSTEMS:-} " == *" taskd-bun-events "* ]]; then
+  # with an exporter that drops spans; in a full run, or when named in BENCH_SYSTEMS.
+  if [ -z "${BENCH_SYSTEMS:-}" ] || [[ " ${BENCH_SYSTEMS:-} " == *" taskd-bun-events "* ]]; then
     run taskd-bun-events nats "$BUN" run bench/taskd-client.ts taskd-bun-events -- "$ROOT/bench/lib/taskd_events.sh"
   fi
-  if [[ " ${BENCH_SYSTEMS:-} " == *" taskd-bun-otel "* ]]; then
+  if [ -z "${BENCH_SYSTEMS:-}" ] || [[ " ${BENCH_SYSTEMS:-} " == *" taskd-bun-otel "* ]]; then
     TASKD_BENCH_OTEL=1 run taskd-bun-otel nats "$BUN" run bench/taskd-client.ts taskd-bun-otel -- "$ROOT/dist/taskd"
   fi
 fi

@@ -117,6 +117,23 @@ if (cpuRows.length) {
   const cpuLine = (c: string[]) => c.map((x, i) => (i === 0 ? x.padEnd(cw[i]) : x.padStart(cw[i]))).join("  ");
   out.push("", cpuLine(cpuHead), cw.map((w) => "-".repeat(w)).join("  "), ...cpuRows.map((r) => cpuLine(cells(r))));
 }
+// issue 20's targets against the ceiling, and what events and tracing cost, as ratios of this run
+const tb = tableJson.find((r) => r.system === "taskd-bun");
+const td = tableJson.find((r) => r.system === "taskd-deno");
+if (tb && raw) {
+  const mark = (x: number | undefined, okIf: (v: number) => boolean) => (x === undefined ? "–" : `${x.toFixed(2)}× ${okIf(x) ? "(met)" : "(not met)"}`);
+  out.push("", "targets (taskd-bun against raw-bun): " + [
+    `W1 ${mark(tb.w1Raw, (v) => v >= 0.8)} of ≥ 0.8×`,
+    `W1e ${mark(tb.w1eRaw, (v) => v >= 1)} of ≥ 1×`,
+    `W2 p50 ${mark(tb.p50Raw, (v) => v <= 1.25)} of ≤ 1.25×`,
+    ...(td ? [`taskd-deno W1 ${mark(ratio(td.w1, tb.w1), (v) => v >= 0.85)} of taskd-bun (≥ 0.85×)`] : []),
+  ].join(" · "));
+}
+const costRows = tableJson.filter((r) => r.system === "taskd-bun-events" || r.system === "taskd-bun-otel");
+if (tb && costRows.length) {
+  out.push("observability's cost (ratios to taskd-bun in this run): " + costRows.map((r) =>
+    `${r.system}: W1 ${fmtR(ratio(r.w1, tb.w1))}, W2 p50 ${fmtR(ratio(r.p50, tb.p50))}`).join(" · "));
+}
 const text = out.join("\n");
 console.log(text);
 
