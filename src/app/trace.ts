@@ -12,10 +12,9 @@
  */
 import { runInTask } from "../context/task_context.ts";
 import { ExceptionInfo, type Request, requestFailed } from "./request.ts";
-import type { Task } from "./task.ts";
 import { autoretries, autoretryCountdown, isAny } from "./autoretry.ts";
 import { Ignore, Reject, Retry } from "../errors/semipredicates.ts";
-import { raisedByRetry } from "./task.ts";
+import { raisedByRetry, Task } from "./task.ts";
 import { signals } from "../signals/signals.ts";
 import { getLogger } from "../log/logger.ts";
 import { isRefusedCall, validationOf } from "../validate/validate.ts";
@@ -51,6 +50,14 @@ export function stateOf(o: Outcome): string {
 /** The state taskPostrun reports: Celery's names, including its internal IGNORED and REJECTED. */
 function postrunState(o: Outcome): string {
   return o.kind === "rejected" ? "REJECTED" : stateOf(o);
+}
+
+/**
+ * Whether `task` has its own `handler` (a subclass's or an instance's): the base class's do
+ * nothing, so a task without one skips the call and its await (most tasks, on every run).
+ */
+function hasHandler(task: Task, handler: "beforeStart" | "onSuccess" | "afterReturn"): boolean {
+  return task[handler] !== Task.prototype[handler];
 }
 
 async function safely(what: string, fn: () => unknown): Promise<void> {
@@ -115,7 +122,7 @@ export function trace(task: Task, request: Request, hooks: TraceHooks = {}): Pro
     try {
       if (signals.taskPrerun.hasReceivers) await signals.taskPrerun.send(task, { taskId: id, task, args, kwargs, request });
       if (hooks.started) await hooks.started();
-      await safely(`${task.name}.beforeStart`, () => task.beforeStart(id, args, kwargs));
+      if (hasHandler(task, "beforeStart")) await safely(`${task.name}.beforeStart`, () => task.beforeStart(id, args, kwargs));
       try {
         const spec = validationOf(task);
         const input = spec ? await spec.parseArgs(args, kwargs) : callArgs(task, args, kwargs);
@@ -142,9 +149,9 @@ export function trace(task: Task, request: Request, hooks: TraceHooks = {}): Pro
 async function handlers(task: Task, request: Request, o: Outcome): Promise<ExceptionInfo | undefined> {
   const { id, args, kwargs } = request;
   if (o.kind === "success") {
-    await safely(`${task.name}.onSuccess`, () => task.onSuccess(o.value, id, args, kwargs));
+    if (hasHandler(task, "onSuccess")) await safely(`${task.name}.onSuccess`, () => task.onSuccess(o.value, id, args, kwargs));
     if (signals.taskSuccess.hasReceivers) await signals.taskSuccess.send(task, { result: o.value, task, taskId: id, request });
-    await safely(`${task.name}.afterReturn`, () => task.afterReturn(states.SUCCESS, o.value, id, args, kwargs, undefined));
+    if (hasHandler(task, "afterReturn")) await safely(`${task.name}.afterReturn`, () => task.afterReturn(states.SUCCESS, o.value, id, args, kwargs, undefined));
     return undefined;
   }
   if (o.kind === "retry") {

@@ -165,21 +165,39 @@ function safeJson(v: unknown): string {
   }
 }
 
+const LEVEL_INDEX: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
+const LEVEL_TAG: Record<LogLevel, string> = { debug: "DEBUG", info: "INFO", warn: "WARN", error: "ERROR" };
+
+// A busy worker writes thousands of lines a second, most within the same millisecond as the
+// one before: the time's text is made once per millisecond.
+let isoMs = NaN;
+let isoText = "";
+function isoTime(ms: number): string {
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
+}
+
 function write(level: LogLevel, name: string, task: boolean, parts: unknown[]): void {
-  if (LOG_LEVELS.indexOf(level) < threshold) return;
+  if (LEVEL_INDEX[level] < threshold) return;
   const ctx = task ? currentTask() : undefined;
-  const record: LogRecord = { time: new Date(), level, logger: name, message: text(parts) };
+  const ms = Date.now();
+  const message = parts.length === 1 && typeof parts[0] === "string" ? parts[0] : text(parts);
+  if (!jsonLines) {
+    const where = ctx ? `${ctx.task.name}[${ctx.request.id}]` : name;
+    const line = `[${isoTime(ms)}: ${LEVEL_TAG[level]}] ${where}: ${message}`;
+    sink(colorOn && COLORS[level] ? `${COLORS[level]}${line}\x1b[0m` : line);
+    if (handlers.length === 0) return;
+  }
+  // Records are made only for JSON lines and handlers.
+  const record: LogRecord = { time: new Date(ms), level, logger: name, message };
   if (ctx) {
     record.taskName = ctx.task.name;
     record.taskId = ctx.request.id;
   }
-  if (jsonLines) {
-    sink(jsonLine(record));
-  } else {
-    const where = ctx ? `${ctx.task.name}[${ctx.request.id}]` : name;
-    const line = `[${record.time.toISOString()}: ${level.toUpperCase()}] ${where}: ${record.message}`;
-    sink(colorOn && COLORS[level] ? `${COLORS[level]}${line}\x1b[0m` : line);
-  }
+  if (jsonLines) sink(jsonLine(record));
   for (const h of handlers) {
     try {
       h(record);

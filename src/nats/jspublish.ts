@@ -31,6 +31,8 @@ interface Pending {
 }
 
 const HEADER_NAME = /^[!-9;-~]+$/;
+/** Header names already found valid (a client sends the same few on every message). */
+const validNames = new Set<string>();
 const decoder = new TextDecoder();
 
 /**
@@ -43,7 +45,10 @@ export function toMsgHdrs(record: Record<string, string>, msgId?: string, skip?:
   for (const k in record) {
     if (typeof skip === "string" ? k === skip : skip?.(k)) continue;
     const v = record[k];
-    if (!HEADER_NAME.test(k)) throw new TypeError(`Cannot send header '${k}': a header name is printable ASCII without ':'`);
+    if (!validNames.has(k)) {
+      if (!HEADER_NAME.test(k)) throw new TypeError(`Cannot send header '${k}': a header name is printable ASCII without ':'`);
+      if (validNames.size < 256) validNames.add(k);
+    }
     if (/[\r\n]/.test(v)) throw new TypeError(`Cannot send header '${k}': its value holds a line break`);
     h.headers.set(k, [v.trim()]);
   }

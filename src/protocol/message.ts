@@ -134,22 +134,25 @@ export function encodeTask(msg: TaskMessage, options: EncodeOptions = {}): WireM
     data = compress(data, options.compression);
     headers[H.contentEncoding] = options.compression;
   }
-  const optional: [keyof typeof H, string | undefined][] = [
-    ["eta", msg.eta],
-    ["expires", msg.expires],
-    ["rootId", msg.rootId],
-    ["parentId", msg.parentId],
-    ["group", msg.group],
-    ["origin", msg.origin],
-    ["argsrepr", msg.argsrepr],
-    ["kwargsrepr", msg.kwargsrepr],
-    ["shadow", msg.shadow],
-    ["replyTo", msg.replyTo],
-    ["timelimit", msg.timelimit ? msg.timelimit.map((v) => v ?? "").join(",") : undefined],
-    ["ignoreResult", msg.ignoreResult === undefined ? undefined : msg.ignoreResult ? "1" : "0"],
-  ];
-  for (const [key, value] of optional) if (value !== undefined && value !== "") headers[H[key]] = oneLine(value);
+  // In this order (a message's header block keeps it); one call each, no list built per message.
+  optional(headers, H.eta, msg.eta);
+  optional(headers, H.expires, msg.expires);
+  optional(headers, H.rootId, msg.rootId);
+  optional(headers, H.parentId, msg.parentId);
+  optional(headers, H.group, msg.group);
+  optional(headers, H.origin, msg.origin);
+  optional(headers, H.argsrepr, msg.argsrepr);
+  optional(headers, H.kwargsrepr, msg.kwargsrepr);
+  optional(headers, H.shadow, msg.shadow);
+  optional(headers, H.replyTo, msg.replyTo);
+  optional(headers, H.timelimit, msg.timelimit ? msg.timelimit.map((v) => v ?? "").join(",") : undefined);
+  optional(headers, H.ignoreResult, msg.ignoreResult === undefined ? undefined : msg.ignoreResult ? "1" : "0");
   return { headers, data };
+}
+
+/** Sets header `name` to `value` (on one line) unless it is absent or empty. */
+function optional(headers: Record<string, string>, name: string, value: string | undefined): void {
+  if (value !== undefined && value !== "") headers[name] = oneLine(value);
 }
 
 // Header values cannot hold line breaks; a repr is for people, so flatten it.

@@ -74,9 +74,13 @@ const refused = new WeakSet<object>();
  * task (again only if its schema fields change); bad schemas throw `TypeError`.
  */
 export function validationOf(task: ValidatedTask): ValidationSpec | undefined {
-  const key = [task.validate, task.args, task.kwargs, task.returns, task.validateStrict, task.validateContext, task.validateDump] as const;
   const hit = cache.get(task);
-  if (hit && hit.key.every((k, i) => k === key[i])) return hit.spec;
+  // Compared field by field: this runs on every send and every run of a task.
+  if (hit) {
+    const k = hit.key;
+    if (k[0] === task.validate && k[1] === task.args && k[2] === task.kwargs && k[3] === task.returns && k[4] === task.validateStrict && k[5] === task.validateContext && k[6] === task.validateDump) return hit.spec;
+  }
+  const key = [task.validate, task.args, task.kwargs, task.returns, task.validateStrict, task.validateContext, task.validateDump] as const;
   const spec = build(task);
   cache.set(task, { key, spec });
   return spec;

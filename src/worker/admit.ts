@@ -79,20 +79,15 @@ export async function admit(ctx: AdmitContext, m: JsMsg): Promise<Admission> {
     return { kind: "deadLetter", reason: (e as Error).message };
   }
   const task = ctx.registry.get(env.task);
-  const app = task?.app ?? ctx.fallbackApp;
-  const refuse = async (error: unknown, reason = (error as Error).message): Promise<Admission> => {
-    await storeResult(app, failureMeta(env, error, ctx.hostname), env.replyTo);
-    return { kind: "deadLetter", reason };
-  };
   const deliveries = m.info.deliveryCount + (Number(get(H.requeues)) || 0);
   if (deliveries > ctx.maxDeliveries) {
-    return refuse(new Error(`Cannot run ${env.task}[${env.id}]: delivered ${deliveries} times without completing (limit ${ctx.maxDeliveries})`));
+    return refusal(ctx, task, env, new Error(`Cannot run ${env.task}[${env.id}]: delivered ${deliveries} times without completing (limit ${ctx.maxDeliveries})`));
   }
   if (!task) {
     const err = new NotRegistered(env.task, { taskId: env.id });
     log.error(`${err.message} (task id ${env.id})`);
     await signals.taskUnknown.send(undefined, { name: env.task, id: env.id, message: m, exc: err });
-    return refuse(err);
+    return refusal(ctx, task, env, err);
   }
   if (m.info.redelivered || ctx.doubtful?.()) {
     const done = await succeededAlready(task, env);
@@ -113,11 +108,17 @@ export async function admit(ctx: AdmitContext, m: JsMsg): Promise<Admission> {
     // as Celery's worker refuses it (a Batches task takes its own arguments, not the function's).
     if (task.arity && !isBatches(task)) checkCall(task, body.args, body.kwargs);
   } catch (e) {
-    return refuse(e);
+    return refusal(ctx, task, env, e);
   }
   const inWorkflow = isBatches(task) && batchWorkflowRefusal(task.name, body.embed);
-  if (inWorkflow) return refuse(new TypeError(inWorkflow));
+  if (inWorkflow) return refusal(ctx, task, env, new TypeError(inWorkflow));
   return isBatches(task) ? { kind: "buffer", task, env, body } : { kind: "run", task, env, body };
+}
+
+/** Stores the FAILURE of a message that cannot run and dead-letters it with the error's message. */
+async function refusal(ctx: AdmitContext, task: Task | undefined, env: TaskEnvelope, error: unknown): Promise<Admission> {
+  await storeResult(task?.app ?? ctx.fallbackApp, failureMeta(env, error, ctx.hostname), env.replyTo);
+  return { kind: "deadLetter", reason: (error as Error).message };
 }
 
 /**

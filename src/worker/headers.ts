@@ -48,17 +48,49 @@ export function headerKey(name: string): string {
   }
   return name;
 }
+/** Header names filed by {@link headerKey}, by name as sent: a worker sees the same few names again and again. */
+const keys = new Map<string, string>();
+
+function keyOf(name: string): string {
+  let k = keys.get(name);
+  if (k === undefined) {
+    k = headerKey(name);
+    // Bounded: names a sender makes up per message must not grow it.
+    if (keys.size < 256) keys.set(name, k);
+  }
+  return k;
+}
+
+/** Whether `c` is a character `String.prototype.trim` removes. */
+function isTrimmed(c: number): boolean {
+  if (c > 32 && c < 0xa0) return false;
+  return c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+    c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
 function parseBlock(block: Uint8Array): Record<string, string> {
   const record: Record<string, string> = Object.create(null);
-  const lines = decoder.decode(block).split("\r\n");
-  // lines[0] is the status line (`NATS/1.0`, with a code on status messages).
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i];
-    const colon = line.indexOf(":");
-    if (colon <= 0) continue;
-    const name = headerKey(line.slice(0, colon));
-    if (record[name] === undefined) record[name] = line.slice(colon + 1).trim();
-    else repeated.add(record);
+  // One string, read line by line in place: the first line is the status line (`NATS/1.0`,
+  // with a code on status messages); a line without a name before a colon is skipped.
+  const text = decoder.decode(block);
+  const n = text.length;
+  for (let at = text.indexOf("\r\n"); at >= 0 && at < n;) {
+    const start = at + 2;
+    let end = text.indexOf("\r\n", start);
+    if (end < 0) end = n;
+    at = end;
+    const colon = text.indexOf(":", start);
+    if (colon <= start || colon >= end) continue;
+    const name = keyOf(text.slice(start, colon));
+    if (record[name] !== undefined) {
+      repeated.add(record);
+      continue;
+    }
+    let a = colon + 1;
+    let b = end;
+    while (a < b && isTrimmed(text.charCodeAt(a))) a++;
+    while (b > a && isTrimmed(text.charCodeAt(b - 1))) b--;
+    record[name] = text.slice(a, b);
   }
   return record;
 }

@@ -64,5 +64,6 @@ export function requestFor(task: Task, env: TaskEnvelope, hostname: string, deli
     fields.callbacks = body.embed.callbacks ?? null;
     fields.errbacks = body.embed.errbacks ?? null;
   }
-  return new (task.Request ?? Request)({ ...fields, ...extra });
+  // `fields` is this call's own object: `extra` goes into it rather than into a third copy.
+  return new (task.Request ?? Request)(Object.assign(fields, extra));
 }
