@@ -4,7 +4,8 @@
  * consumer, so the work is shared and each message is handled by one worker at a time. A
  * message not yet due is nak'ed with the time remaining: it waits on the server, in no worker's
  * memory and in no queue consumer's ack window, and survives restarts. Republishing keeps
- * `Nats-Msg-Id`, so a scheduler that dies between publish and ack yields no duplicate.
+ * `Nats-Msg-Id`, so a scheduler that dies between publish and ack yields no duplicate. A sweep
+ * sends round again what the server stopped delivering (src/worker/delayed_sweep.ts).
  * docs/delays.md has the design and its measurements.
  * @module
  */
@@ -18,6 +19,7 @@ import { ProtocolError } from "../errors/errors.ts";
 import { FLOW_H, priorityOf } from "../protocol/flow.ts";
 import { getLogger } from "../log/logger.ts";
 import { type DeadLetterContext, failDeadLetter } from "./dead_letter.ts";
+import { SWEEP_MS, sweepDelayed } from "./delayed_sweep.ts";
 
 const log = getLogger("taskd.scheduler");
 /** Republishes in flight at once. */
@@ -29,16 +31,20 @@ export class Scheduler {
   #messages?: ConsumerMessages;
   #inFlight = 0;
   #waiters: (() => void)[] = [];
+  #sweeper?: ReturnType<typeof setInterval>;
   /** How many messages it released to their queues. */
   released = 0;
 
   /** `ctx`: where a dead-lettered message's FAILURE is stored (none without it). */
   constructor(readonly broker: Broker, readonly ctx?: DeadLetterContext) {}
 
-  /** Starts the loop (returns at once). */
+  /** Starts the loop and the sweep for stranded messages (returns at once). */
   start(): void {
     this.#running = true;
     this.#loop();
+    this.#sweeper = setInterval(() => {
+      sweepDelayed(this.broker, this.ctx).catch((e) => log.warn(`could not sweep the delayed stream: ${(e as Error).message}`));
+    }, SWEEP_MS);
   }
 
   async #loop(): Promise<void> {
@@ -121,6 +127,7 @@ export class Scheduler {
   /** Stops consuming. */
   stop(): void {
     this.#running = false;
+    clearInterval(this.#sweeper);
     this.#messages?.stop();
   }
 }
