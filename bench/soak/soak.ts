@@ -27,7 +27,7 @@ const CHAOS_MAX = Number(process.env.SOAK_CHAOS_MAX ?? 30);
 const RATE = Number(process.env.SOAK_RATE ?? 40); // load rounds per second; each round sends one of every kind
 const DRAIN_SECONDS = Number(process.env.SOAK_DRAIN ?? 120);
 // SOAK_TRACE=1: say where each lost task's message went (traceTasks). Its mirror keeps the task
-// stream's acked messages from being removed, so the task stream's "held" count means nothing then.
+// stream's acked messages from being removed: many held copies of finished tasks then.
 const TRACE = process.env.SOAK_TRACE === "1";
 const dir = mkdtempSync(join(tmpdir(), "taskd-soak-"));
 const RUNLOG = join(dir, "runs.log");
@@ -212,9 +212,21 @@ async function main(): Promise<void> {
       waiting += ci.num_pending;
     }
   }
-  // Messages still held by the work-queue streams (a message no consumer will deliver again).
-  const held: Record<string, number> = {};
-  for (const stream of ["TASKD_TASKS", "TASKD_DELAYED"]) held[stream] = (await jsm.streams.info(stream)).state.messages;
+  // Messages still held by the work-queue streams once drained: a copy of a task that finished
+  // (acked, but the server did not remove it), or a stranded task (no consumer will deliver it).
+  const held: Record<string, { copies: number; stranded: number }> = {};
+  for (const stream of ["TASKD_TASKS", "TASKD_DELAYED"]) {
+    const h = held[stream] = { copies: 0, stranded: 0 };
+    let seq = (await jsm.streams.info(stream)).state.first_seq;
+    for (let n = 0; n < 20_000; n++) {
+      const m = await jsm.streams.getMessage(stream, { seq, next_by_subj: ">" } as unknown as { seq: number }).catch(() => null);
+      if (!m) break;
+      seq = m.seq + 1;
+      const id = m.header.get("taskd-id");
+      if (ready.has(await app.asyncResult(id).state.catch(() => "UNREADABLE"))) h.copies++;
+      else h.stranded++;
+    }
+  }
   await nc.close();
   const traced = await trace?.finish();
 
@@ -306,7 +318,9 @@ async function main(): Promise<void> {
     console.log(`${String(r.kind).padEnd(10)} ${String(r.sent).padStart(5)} ${String(r.final).padStart(7)} ${String(r.failed).padStart(7)} ${String(r.duplicates).padStart(4)} ${String(r.lostByDesign).padStart(16)} ${String(r.lostOtherwise).padStart(12)} ${String(r.violations).padStart(11)}`);
   }
   if (selfExits.length) console.log(`workers that exited without being killed (restarted): ${selfExits.map((e) => `${e.worker} at ${e.at} s`).join(", ")}`);
-  console.log(`stuck: ${unacked} un-acked, ${waiting} waiting, ${held.TASKD_TASKS} + ${held.TASKD_DELAYED} held in the task and delayed streams; longest send stall ${(longestSendStall / 1000).toFixed(1)} s; send errors retried ${sendErrors} ${JSON.stringify(sendErrorsByKind)}`);
+  const heldText = (k: string) => `${held[k].stranded} stranded, ${held[k].copies} copies of finished tasks`;
+  console.log(`held in the task stream: ${heldText("TASKD_TASKS")}; in the delayed stream: ${heldText("TASKD_DELAYED")}`);
+  console.log(`stuck: ${unacked} un-acked, ${waiting} waiting; longest send stall ${(longestSendStall / 1000).toFixed(1)} s; send errors retried ${sendErrors} ${JSON.stringify(sendErrorsByKind)}`);
   if (hungSends.length) console.log(`sends that hung 60 s (then retried): ${hungSends.join(", ")}`);
   if (lostKeys.length) console.log(`lost (other): ${lostKeys.slice(0, 40).join(", ")}${lostKeys.length > 40 ? " …" : ""}`);
   console.log(`worker RSS peak ${Math.round(peak("w1") / 1024)} / ${Math.round(peak("w2") / 1024)} MiB; max in the second half ${Math.round(report.rssKb.secondHalfMax / 1024)} MiB`);
@@ -316,7 +330,7 @@ async function main(): Promise<void> {
   await cluster.stop();
   appendFileSync(join(dir, "done"), "");
   const violations = rows.reduce((a, r) => a + Number(r.violations), 0);
-  process.exit(lostOtherwise + violations + unacked + (TRACE ? 0 : held.TASKD_TASKS) + held.TASKD_DELAYED > 0 ? 1 : 0);
+  process.exit(lostOtherwise + violations + unacked + held.TASKD_TASKS.stranded + held.TASKD_DELAYED.stranded > 0 ? 1 : 0);
 }
 
 /**

@@ -48,7 +48,7 @@ export interface FlowParts {
 }
 
 /** The fewest messages a level's reserve holds when the prefetch is shared by many queues. */
-const MIN_PULL = 32;
+const MIN_RESERVE = 32;
 
 const LEVELS = Array.from({ length: MAX_PRIORITY - MIN_PRIORITY + 1 }, (_, i) => MAX_PRIORITY - i);
 
@@ -172,7 +172,7 @@ export class ConsumeLoops {
         if (this.#paused.has(queue)) messages.stop();
         for await (const m of messages) {
           turns.delivered(level, m.info.pending);
-          // Bounded prefetch: at most `prefetch` received messages of this level wait or run at once.
+          // Bounded prefetch: at most the level's reserve of received messages wait or run at once.
           if (!reserve.tryAcquire()) await reserve.acquire();
           // A full reserve no longer holds lower levels up on this level's server count.
           if (reserve.busy === reserve.size) turns.changed();
@@ -195,7 +195,7 @@ export class ConsumeLoops {
 
   /**
    * The prefetch reserve of each level of `queue` (received messages held at most, and pulled
-   * ahead): the worker's prefetch shared by its `queues` queues, at least {@link MIN_PULL}, so
+   * ahead): the worker's prefetch shared by its `queues` queues, at least {@link MIN_RESERVE}, so
    * that a worker on 100 queues holds about `prefetch` received messages, not 100 × `prefetch`
    * (W6 of bench/scale.ts: 606 MiB against 132 for one queue); a queue with a Batches task
    * holds a whole batch.
@@ -203,7 +203,7 @@ export class ConsumeLoops {
   #share(queue: string, queues: number): number {
     const { prefetch, registry } = this.options;
     const need = batchPrefetch(registry, queue, prefetch);
-    return need > prefetch ? need : Math.max(Math.min(MIN_PULL, prefetch), Math.ceil(prefetch / queues));
+    return need > prefetch ? need : Math.max(Math.min(MIN_RESERVE, prefetch), Math.ceil(prefetch / queues));
   }
 
   /**

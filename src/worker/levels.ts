@@ -39,6 +39,7 @@ export async function waitingLevels(broker: Broker, queues: ReadonlySet<string>)
 export class LevelScan {
   #timer?: ReturnType<typeof setTimeout>;
   #stopped = false;
+  #failing = false;
 
   /** `found` is called for every level with messages waiting; `done` says when to stop looking. */
   constructor(readonly broker: Broker, readonly queues: ReadonlySet<string>, readonly found: (c: LevelCount) => void, readonly done: () => boolean) {}
@@ -47,8 +48,11 @@ export class LevelScan {
   async scan(): Promise<void> {
     try {
       for (const c of await waitingLevels(this.broker, this.queues)) this.found(c);
+      this.#failing = false;
     } catch (e) {
-      if (!this.#stopped) log.warn(`could not count the messages at priority levels: ${(e as Error).message}; trying again`);
+      // Said once per outage, not every 0.25 s.
+      if (!this.#stopped && !this.#failing) log.warn(`could not count the messages at priority levels: ${(e as Error).message}; trying again`);
+      this.#failing = true;
     }
   }
 
