@@ -91,6 +91,13 @@ async function main(): Promise<void> {
   let lastSendOk = Date.now();
   const t0 = Date.now();
   const elapsed = () => Math.round((Date.now() - t0) / 1000);
+  // When the task queue's consumer changed leader (JetStream's advisory): losses of messages a
+  // killed worker held line up with these, or not (docs/guarantees.md).
+  const leaderElections: { at: number; leader: string }[] = [];
+  const advisories = await connect({ servers: cluster.urls.split(","), maxReconnectAttempts: -1 });
+  advisories.subscribe("$JS.EVENT.ADVISORY.CONSUMER.LEADER_ELECTED.TASKD_TASKS.>", {
+    callback: (_e, m) => void leaderElections.push({ at: Math.round((Date.now() - t0) / 1000), leader: `${m.json<{ leader?: string }>().leader ?? "?"} (${m.subject.split(".").pop()})` }),
+  });
 
   // Chaos: kill -9 a random worker or server, restart it 2-5 s later.
   let stopping = false;
@@ -293,6 +300,7 @@ async function main(): Promise<void> {
     seconds: SECONDS,
     faults: faults.length,
     faultLog: faults,
+    leaderElections,
     sends: sent.length,
     sendErrors,
     sendErrorsByKind,
@@ -317,6 +325,7 @@ async function main(): Promise<void> {
   for (const r of rows) {
     console.log(`${String(r.kind).padEnd(10)} ${String(r.sent).padStart(5)} ${String(r.final).padStart(7)} ${String(r.failed).padStart(7)} ${String(r.duplicates).padStart(4)} ${String(r.lostByDesign).padStart(16)} ${String(r.lostOtherwise).padStart(12)} ${String(r.violations).padStart(11)}`);
   }
+  console.log(`task consumer leader elections at: ${leaderElections.map((e) => `${e.at} s`).join(", ") || "none"}`);
   if (selfExits.length) console.log(`workers that exited without being killed (restarted): ${selfExits.map((e) => `${e.worker} at ${e.at} s`).join(", ")}`);
   const heldText = (k: string) => `${held[k].stranded} stranded, ${held[k].copies} copies of finished tasks`;
   console.log(`held in the task stream: ${heldText("TASKD_TASKS")}; in the delayed stream: ${heldText("TASKD_DELAYED")}`);
@@ -326,6 +335,7 @@ async function main(): Promise<void> {
   console.log(`worker RSS peak ${Math.round(peak("w1") / 1024)} / ${Math.round(peak("w2") / 1024)} MiB; max in the second half ${Math.round(report.rssKb.secondHalfMax / 1024)} MiB`);
   console.log(`written to ${file}`);
   await app.close();
+  await advisories.close();
   for (const w of workers) await w.kill("SIGTERM");
   await cluster.stop();
   appendFileSync(join(dir, "done"), "");
