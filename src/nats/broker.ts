@@ -5,7 +5,7 @@
  * existing streams to its configured bounds (src/nats/settings.ts, docs/limits.md).
  * @module
  */
-import type { NatsConnection } from "@nats-io/nats-core";
+import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { headers as natsHeaders } from "@nats-io/nats-core";
 import {
   AckPolicy,
@@ -290,6 +290,17 @@ export class Broker {
    * acks it (or leaves it, when it was already acked).
    */
   async deadLetter(m: JsMsg, queue: string, reason: string, options: { acked?: boolean } = {}): Promise<void> {
+    await this.deadLetterCopy({ subject: m.subject, data: m.data, headers: m.headers, stream: m.info.stream, seq: m.seq }, queue, reason);
+    // Ack, not term: the copy is safe in the dead-letter stream, and nats-server 2.9 keeps a
+    // terminated message in a work-queue stream forever (only an ack removes it).
+    if (!options.acked) m.ack();
+  }
+
+  /**
+   * Copies a message read from `stream` at `seq` (its subject, body and headers) to the
+   * dead-letter stream of `queue` with `reason`; the caller removes the original.
+   */
+  async deadLetterCopy(m: { subject: string; data: Uint8Array; headers?: MsgHdrs; stream: string; seq: number }, queue: string, reason: string): Promise<void> {
     const h = natsHeaders();
     if (m.headers) {
       for (const [k, values] of m.headers) {
@@ -302,10 +313,7 @@ export class Broker {
     h.set(H.deadSubject, m.subject);
     await this.ensureStreams();
     // The original stream sequence makes re-dead-lettering the same message idempotent.
-    await this.js.publish(this.names.deadSubject(safeToken(queue)), m.data, { headers: h, msgID: `dead:${m.info.stream}:${m.seq}` });
-    // Ack, not term: the copy is safe in the dead-letter stream, and nats-server 2.9 keeps a
-    // terminated message in a work-queue stream forever (only an ack removes it).
-    if (!options.acked) m.ack();
+    await this.js.publish(this.names.deadSubject(safeToken(queue)), m.data, { headers: h, msgID: `dead:${m.stream}:${m.seq}` });
   }
 }
 

@@ -9,10 +9,12 @@
  * - not due yet: never released (a release waits for the due time); published again to the
  *   delayed stream, its due time kept, under a new `Nats-Msg-Id`;
  * - due, and its task stored a state for that attempt: released and run; only removed;
- * - due otherwise: released to its queue under its own `Nats-Msg-Id`. A copy released in the
- *   last `dedupWindow` (60 s) is dropped by the tasks stream as a duplicate; one never released
- *   runs now. A copy released longer ago whose task has not stored a state yet would run twice:
- *   sweeps every 30 s find copies inside the window.
+ * - due less than {@link RELEASE_WITHIN_MS} ago: released to its queue under its own
+ *   `Nats-Msg-Id`; a copy released already is inside the tasks stream's dedup window (60 s) and
+ *   is dropped as a duplicate, one never released runs now;
+ * - due longer ago, with no state stored: it may be running or may have run without a result
+ *   (`ignoreResult`), or never have been released — no sweep can tell, and releasing it could
+ *   run it twice: it is dead-lettered with that reason (`taskd dead retry` sends it again).
  * The stranded copy is then removed. Sweeps of several workers meet on `Nats-Msg-Id`.
  * @module
  */
@@ -33,6 +35,8 @@ const log = getLogger("taskd.scheduler");
 export const SWEEP_MS = Number(process.env.TASKD_SWEEP_MS) || 30_000;
 /** Messages one sweep looks at, at most (the next sweep goes on). */
 const SWEEP_MAX = 1_000;
+/** A stranded due copy is released only this soon after its due time: inside the dedup window. */
+const RELEASE_WITHIN_MS = 50_000;
 
 function isMissing(e: unknown): boolean {
   return isNotFound(e) || (e as { code?: number })?.code === 10057 || /no message found/i.test(String((e as Error)?.message));
@@ -49,7 +53,7 @@ export async function sweepDelayed(broker: Broker, ctx?: DeadLetterContext): Pro
   // Below the ack floor nothing is pending; with nothing un-acked, nothing up to the last
   // delivered sequence is: a message held there will not be delivered again.
   const floor = ci.num_ack_pending === 0 ? Math.max(ci.delivered.stream_seq, ci.ack_floor.stream_seq) : ci.ack_floor.stream_seq;
-  const found = { waiting: 0, ran: 0, released: 0 };
+  const found: Found = { waiting: 0, ran: 0, released: 0, deadLettered: 0 };
   for (let seq = si.state.first_seq, looked = 0; seq <= floor && looked < SWEEP_MAX; looked++) {
     const m = await next(jsm, stream, seq);
     if (!m || m.seq > floor) break;
@@ -63,8 +67,12 @@ export async function sweepDelayed(broker: Broker, ctx?: DeadLetterContext): Pro
       log.warn(`could not settle stranded delayed message ${m.seq}: ${(e as Error).message}; the next sweep tries again`);
     }
   }
-  const n = found.waiting + found.ran + found.released;
-  if (n) log.warn(`found ${n} delayed message${n === 1 ? "" : "s"} the server no longer delivered (${found.waiting} not yet due, sent round again; ${found.ran} already run, removed; ${found.released} released)`);
+  const n = found.waiting + found.ran + found.released + found.deadLettered;
+  if (n) {
+    log.warn(
+      `found ${n} delayed message${n === 1 ? "" : "s"} the server no longer delivered (${found.waiting} not yet due, sent round again; ${found.ran} already run, removed; ${found.released} released; ${found.deadLettered} dead-lettered)`,
+    );
+  }
   return n;
 }
 
@@ -85,12 +93,13 @@ function copyHeaders(h: MsgHdrs, msgId: string): MsgHdrs {
   return copy;
 }
 
-async function settle(broker: Broker, m: StoredMsg, ctx?: DeadLetterContext): Promise<"waiting" | "ran" | "released"> {
+async function settle(broker: Broker, m: StoredMsg, ctx?: DeadLetterContext): Promise<keyof Found> {
   const h = m.header;
   const id = h.get(H.id);
   const msgId = h.get(H.msgId) || `${id}:${h.get(H.retries) || 0}`;
   const publisher = jsPublisher(broker.nc);
-  if (Date.parse(h.get(H.eta)) > Date.now()) {
+  const due = Date.parse(h.get(H.eta));
+  if (due > Date.now()) {
     await publisher.publish(m.subject, m.data, copyHeaders(h, `${msgId}:swept:${m.seq}`));
     return "waiting";
   }
@@ -98,6 +107,19 @@ async function settle(broker: Broker, m: StoredMsg, ctx?: DeadLetterContext): Pr
   const stored = id && app ? await app.backend.get(id).catch(() => null) : null;
   if (stored && (stored.retries ?? 0) >= (Number(h.get(H.retries)) || 0)) return "ran";
   const queue = h.get(H.queue) || m.subject.split(".").pop() || "default";
+  if (!(Date.now() - due <= RELEASE_WITHIN_MS)) {
+    const reason = `Cannot tell whether delayed task ${h.get(H.task) || "?"}[${id || "?"}], due at ${h.get(H.eta) || "?"}, ran: the server stopped delivering it and it stored no result; check it and send it again with taskd dead retry if it did not run`;
+    await broker.deadLetterCopy({ subject: m.subject, data: m.data, headers: h, stream: broker.names.delayedStream, seq: m.seq }, queue, reason);
+    return "deadLettered";
+  }
   await publisher.publish(broker.prioritySubject(queue, priorityOf(h.get(FLOW_H.priority) || undefined)), m.data, copyHeaders(h, msgId));
   return "released";
+}
+
+/** What a sweep did with the stranded messages it found, by kind. */
+interface Found {
+  waiting: number;
+  ran: number;
+  released: number;
+  deadLettered: number;
 }
