@@ -60,9 +60,11 @@ describe("task classes, handlers, request, states through dist/taskd", () => {
   test("retry then failure: onRetry with einfo, then onFailure and afterReturn with the stack", T, async () => {
     const r = await flaky.delay("t1");
     await assert.rejects(r.get({ timeout: 20 }), (e: unknown) => e instanceof TaskError && e.remoteType === "RangeError");
-    const recs = await recordsOf(r.id, "FAILURE");
-    // The next attempt is published from inside the body, so it may start while the first
-    // attempt's handlers still run: the order is asserted per attempt.
+    await recordsOf(r.id, "FAILURE");
+    // The next attempt is published from inside the body, so it may start — and end — while the
+    // first attempt still stores its RETRY (which then yields to the later FAILURE) and runs its
+    // handlers: wait for the first attempt's end too; the order is asserted per attempt.
+    const recs = await recordsOf(r.id, "RETRY");
     const attempt = (n: number) => recs.filter((x) => x.retries === n);
     const kinds = (xs: Recorded[]) => xs.map((x) => x.kind === "postrun" ? `postrun:${x.state}` : x.kind);
     assert.deepEqual(kinds(attempt(0)), ["beforeStart", "onRetry", "postrun:RETRY"]);
