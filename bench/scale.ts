@@ -365,32 +365,41 @@ async function w7(n: number, bin: string): Promise<Out> {
   }
 }
 
-/** W3a (taskd): n `stamp` all due at one instant, one worker (its scheduler runs them). */
-async function w3aTaskd(n: number, bin: string, aheadS: number): Promise<Out> {
+/**
+ * W3 on taskd: `stamp` tasks through `applyAsync({ eta })`, one worker (its scheduler runs them):
+ * W3a when spanS is 0 (all due aheadS from now), else W3b's spread (task i due at start + 2 s +
+ * spanS × i / n). The same shape as {@link w3Raw}.
+ */
+async function w3Taskd(n: number, bin: string, aheadS: number, spanS = 0): Promise<Out> {
   const nc = await connect({ servers: broker });
   const jsm = await jetstreamManager(nc);
-  const w = await startWorker("scale-w3a", taskdWorker(bin, tasksFile));
+  const w = await startWorker(spanS ? "scale-w3b" : "scale-w3a", taskdWorker(bin, tasksFile));
   const samp = new Sampler(Date.now(), w.pid).start(1000);
   try {
     await sleep(1000);
     const { app, stamp } = clientApp();
+    const due = Date.now() + (spanS ? 2 : aheadS) * 1000;
+    const etaOf = (i: number) => (spanS ? due + (spanS * 1000 * i) / n : due);
     const c0 = { w: cpuS(w.pid), s: serverCpu() };
-    const due = Date.now() + aheadS * 1000;
-    const eta = new Date(due);
+    let sentLate = 0;
     const t = Date.now();
-    await pool(n, WINDOW, (i) => stamp.applyAsync([], { eta, taskId: `d-${i}` }));
+    await pool(n, WINDOW, async (i) => {
+      await stamp.applyAsync([], { eta: new Date(etaOf(i)), taskId: `u-${i}` });
+      if (Date.now() > etaOf(i)) sentLate++;
+    });
     const sendS = (Date.now() - t) / 1000;
     await app.close();
     const rssWaiting = { worker: rssMiB(w.pid), server: serverRss() };
-    await waitPuts(jsm, RESULTS_STREAM, n, due + Math.max(300, n / 200) * 1000, 1000);
+    await waitPuts(jsm, RESULTS_STREAM, n, due + (spanS + Math.max(300, n / 200)) * 1000, 1000);
     samp.stop();
     const cpu = { workerCpuS: round(cpuS(w.pid) - c0.w, 1), serverCpuS: round(serverCpu() - c0.s, 1) };
     const late: number[] = [];
-    await readStream(nc, RESULTS_STREAM, n, (_s, data) => {
-      late.push(Number((msgpack.unpack(data) as { result: unknown }).result) - due);
+    const prefix = `$KV.taskd_results.u-`.length;
+    await readStream(nc, RESULTS_STREAM, n, (subject, data) => {
+      late.push(Number((msgpack.unpack(data) as { result: unknown }).result) - etaOf(Number(subject.slice(prefix))));
     });
     return {
-      n, system: "taskd", aheadS, sendS: round(sendS, 2), sentAfterDue: t + sendS * 1000 > due, late: pcts(late), ...cpu,
+      n, system: "taskd", ...(spanS ? { spanS, sentAfterEta: sentLate } : { aheadS, sentAfterDue: t + sendS * 1000 > due }), sendS: round(sendS, 2), late: pcts(late), ...cpu,
       workerRssStart: samp.series[0]?.worker, workerRssWaiting: rssWaiting.worker, workerRssPeak: samp.peakWorker, workerRssEnd: rssMiB(w.pid),
       serverRssWaiting: rssWaiting.server, serverRssPeak: samp.peakServer, serverRssEnd: serverRss(), diskMiB: diskMiB(),
     };
@@ -445,46 +454,6 @@ async function w3Raw(n: number, aheadS: number, spanS = 0): Promise<Out> {
       n, system: "raw", ...(spanS ? { spanS, sentAfterEta: sentLate } : { aheadS, sentAfterDue: t + sendS * 1000 > due }), sendS: round(sendS, 2), late: pcts(late), ...cpu,
       workerRssStart: samp.series[0]?.worker, workerRssWaiting: rssWaiting.worker, workerRssPeak: samp.peakWorker, workerRssEnd: rssMiB(w.pid),
       serverRssWaiting: rssWaiting.server, serverRssPeak: samp.peakServer, serverRssEnd: serverRss(),
-    };
-  } finally {
-    samp.stop();
-    await w.stop();
-    await nc.close();
-  }
-}
-
-/** W3b: n `stamp`, task i due at start + lead + spanS × i / n (uniform over spanS seconds). */
-async function w3b(n: number, bin: string, spanS: number): Promise<Out> {
-  const nc = await connect({ servers: broker });
-  const jsm = await jetstreamManager(nc);
-  const w = await startWorker("scale-w3b", taskdWorker(bin, tasksFile));
-  const samp = new Sampler(Date.now(), w.pid).start(1000);
-  try {
-    await sleep(1000);
-    const { app, stamp } = clientApp();
-    const start = Date.now() + 2000;
-    const etaOf = (i: number) => start + (spanS * 1000 * i) / n;
-    const c0 = { w: cpuS(w.pid), s: serverCpu() };
-    let sentLate = 0;
-    const t = Date.now();
-    await pool(n, WINDOW, async (i) => {
-      await stamp.applyAsync([], { eta: new Date(etaOf(i)), taskId: `u-${i}` });
-      if (Date.now() > etaOf(i)) sentLate++;
-    });
-    const sendS = (Date.now() - t) / 1000;
-    await app.close();
-    await waitPuts(jsm, RESULTS_STREAM, n, start + (spanS + Math.max(300, n / 200)) * 1000, 1000);
-    samp.stop();
-    const cpu = { workerCpuS: round(cpuS(w.pid) - c0.w, 1), serverCpuS: round(serverCpu() - c0.s, 1) };
-    const late: number[] = [];
-    const prefix = `$KV.taskd_results.u-`.length;
-    await readStream(nc, RESULTS_STREAM, n, (subject, data) => {
-      late.push(Number((msgpack.unpack(data) as { result: unknown }).result) - etaOf(Number(subject.slice(prefix))));
-    });
-    return {
-      n, system: "taskd", spanS, sendS: round(sendS, 2), sentAfterEta: sentLate, late: pcts(late), ...cpu,
-      workerRssStart: samp.series[0]?.worker, workerRssPeak: samp.peakWorker, workerRssEnd: rssMiB(w.pid),
-      serverRssPeak: samp.peakServer, serverRssEnd: serverRss(), diskMiB: diskMiB(),
     };
   } finally {
     samp.stop();
@@ -596,10 +565,10 @@ try {
     case "w6one": result = await w6(n, bin, 1); break;
     case "w6many": result = await w6(n, bin, QUEUES); break;
     case "w7": result = await w7(n, bin); break;
-    case "w3a-taskd": result = await w3aTaskd(n, bin, ahead); break;
+    case "w3a-taskd": result = await w3Taskd(n, bin, ahead); break;
     case "w3a-raw": result = await w3Raw(n, ahead); break;
     case "w3b-raw": result = await w3Raw(n, 0, Number(process.env.BENCH_SCALE_W3B_SPAN || 60)); break;
-    case "w3b": result = await w3b(n, bin, Number(process.env.BENCH_SCALE_W3B_SPAN || 60)); break;
+    case "w3b": result = await w3Taskd(n, bin, 0, Number(process.env.BENCH_SCALE_W3B_SPAN || 60)); break;
     default: throw new Error(`unknown workload ${workload}`);
   }
 } catch (e) {
