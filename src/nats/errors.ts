@@ -39,3 +39,11 @@ export function isCasConflict(e: unknown): boolean {
 export function isExistingStream(e: unknown): boolean {
   return codeOf(e) === STREAM_NAME_EXIST || says(e, /already in use|different configuration/i);
 }
+
+/**
+ * True when a stream has no message at the sequence asked for (deleted, or never there): a get
+ * answers `NoMessageFound`; a delete answers its generic "delete failed" code with that text.
+ */
+export function isNoMessage(e: unknown): boolean {
+  return codeOf(e) === JetStreamApiCodes.NoMessageFound || says(e, /no message found/i);
+}

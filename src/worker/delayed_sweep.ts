@@ -23,7 +23,7 @@ import type { JetStreamManager, StoredMsg } from "@nats-io/jetstream";
 import { headers as natsHeaders, type MsgHdrs } from "@nats-io/nats-core";
 import type { Broker } from "../nats/broker.ts";
 import { jsPublisher } from "../nats/jspublish.ts";
-import { isNotFound } from "../nats/errors.ts";
+import { isNoMessage, isNotFound } from "../nats/errors.ts";
 import { H } from "../protocol/message.ts";
 import { FLOW_H, priorityOf } from "../protocol/flow.ts";
 import { getLogger } from "../log/logger.ts";
@@ -38,9 +38,7 @@ const SWEEP_MAX = 1_000;
 /** A stranded due copy is released only this soon after its due time: inside the dedup window. */
 const RELEASE_WITHIN_MS = 50_000;
 
-function isMissing(e: unknown): boolean {
-  return isNotFound(e) || (e as { code?: number })?.code === 10057 || /no message found/i.test(String((e as Error)?.message));
-}
+const isMissing = (e: unknown) => isNoMessage(e) || isNotFound(e);
 
 /** Looks for stranded delayed messages and settles them; returns how many it found. */
 export async function sweepDelayed(broker: Broker, ctx?: DeadLetterContext): Promise<number> {
