@@ -69,7 +69,8 @@ bench: install build
 	bash bench/run.sh
 
 # The chaos soak (not part of `make test`): SOAK_SECONDS (default 300), SOAK_CHAOS_MIN/MAX,
-# SOAK_RATE; a table on stdout and bench/soak/results/<date>.json. See docs/guarantees.md.
+# SOAK_RATE, SOAK_TRACE=1 (where lost tasks went); a table on stdout and
+# bench/soak/results/<date>.json. See docs/guarantees.md.
 soak: install build
 	$(BIN)/bun bench/soak/soak.ts
 
