@@ -31,14 +31,20 @@ bf=$(grep -E '^ *[0-9]+ fail$' "$log_bun" | tail -1 | grep -oE '[0-9]+' || echo 
 # deno: "ok | 4 passed (17 steps) | 0 failed" or "FAILED | 2 passed (15 steps) | 2 failed (2 steps)"
 summary=$(sed 's/\x1b\[[0-9;]*m//g' "$log_deno" | grep -E '^(ok|FAILED) \| ' | tail -1)
 count() { # $1: passed|failed
-  local part; part=$(echo "$summary" | grep -oE "[0-9]+ $1( \([0-9]+ steps\))?" | head -1)
-  if [[ "$part" =~ \(([0-9]+)\ steps\) ]]; then echo "${BASH_REMATCH[1]}"; else echo "${part%% *}"; fi
+  local part; part=$(echo "$summary" | grep -oE "[0-9]+ $1( \([0-9]+ steps?\))?" | head -1)
+  if [[ "$part" =~ \(([0-9]+)\ steps?\) ]]; then echo "${BASH_REMATCH[1]}"; else echo "${part%% *}"; fi
 }
 dp=$(count passed); df=$(count failed)
 dp=${dp:-0}; df=${df:-0}
 # A runner that crashed before its summary counts as one failure.
 [ "$bun_rc" -ne 0 ] && [ "$bf" -eq 0 ] && bf=1
 [ "$deno_rc" -ne 0 ] && [ "$df" -eq 0 ] && df=1
+# The failed tests by name, above the summary (CI shows a run's last lines).
+if [ $((bf + df)) -gt 0 ]; then
+  echo "failed:"
+  grep -E '^\(fail\) ' "$log_bun" | sort -u | sed 's/^/  bun: /'
+  sed 's/\x1b\[[0-9;]*m//g' "$log_deno" | grep -E ' \.\.\. FAILED' | sed 's/^ */  deno: /'
+fi
 echo "bun: $bp passed, $bf failed; deno: $dp passed, $df failed"
 echo "tests: $((bp + dp)) passed, $((bf + df)) failed"
 [ $((bf + df)) -eq 0 ] && [ "$bun_rc" -eq 0 ] && [ "$deno_rc" -eq 0 ]
