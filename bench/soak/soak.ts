@@ -19,6 +19,7 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { App, type AsyncResult, chain, chord, group, signature } from "../../mod.ts";
 import { NatsCluster } from "../../tests/helpers/cluster.ts";
 import { rssKb } from "../../tests/helpers/runlog.ts";
+import { msgpack } from "../../src/protocol/codec.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
@@ -26,8 +27,7 @@ const CHAOS_MIN = Number(process.env.SOAK_CHAOS_MIN ?? 10);
 const CHAOS_MAX = Number(process.env.SOAK_CHAOS_MAX ?? 30);
 const RATE = Number(process.env.SOAK_RATE ?? 40); // load rounds per second; each round sends one of every kind
 const DRAIN_SECONDS = Number(process.env.SOAK_DRAIN ?? 120);
-// SOAK_TRACE=1: say where each lost task's message went (traceTasks). Its mirror keeps the task
-// stream's acked messages from being removed: many held copies of finished tasks then.
+// SOAK_TRACE=1: say where each lost task's message went (traceTasks: a wire tap on each server).
 const TRACE = process.env.SOAK_TRACE === "1";
 const dir = mkdtempSync(join(tmpdir(), "taskd-soak-"));
 const RUNLOG = join(dir, "runs.log");
@@ -45,7 +45,7 @@ class SoakWorker {
   start(): void {
     const log = join(dir, `${this.name}-${this.incarnations.length}.log`);
     const out = createWriteStream(log);
-    this.proc = spawn(join(ROOT, "dist", "taskd"), ["worker", join(ROOT, "bench", "soak", "tasks.ts"), "-n", `${this.name}@soak`, "-c", "20"], {
+    this.proc = spawn(join(ROOT, "dist", "taskd"), ["worker", join(ROOT, "bench", "soak", "tasks.ts"), "-n", `${this.name}@soak`, "-c", "20", ...(TRACE ? ["-l", "debug"] : [])], {
       env: { ...process.env, TASKD_BROKER_URL: this.urls, TASKD_RUNLOG: RUNLOG, TASKD_REPLICAS: "3", NO_COLOR: "1" },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -78,7 +78,6 @@ async function main(): Promise<void> {
   const workers = [new SoakWorker("w1", cluster.urls), new SoakWorker("w2", cluster.urls)];
   for (const w of workers) w.start();
   const app = new App("soak-client", { broker: cluster.urls, replicas: 3 });
-  const trace = TRACE ? await traceTasks(cluster.urls) : undefined;
   const sent: Sent[] = [];
   const faults: { at: number; what: string }[] = [];
   const rss: { at: number; w1: number; w2: number }[] = [];
@@ -90,6 +89,7 @@ async function main(): Promise<void> {
   let longestSendStall = 0;
   let lastSendOk = Date.now();
   const t0 = Date.now();
+  const trace = TRACE ? await traceTasks(cluster, t0) : undefined;
   const elapsed = () => Math.round((Date.now() - t0) / 1000);
   // When the task queue's consumer changed leader (JetStream's advisory): losses of messages a
   // killed worker held line up with these, or not (docs/guarantees.md).
@@ -235,7 +235,8 @@ async function main(): Promise<void> {
     }
   }
   await nc.close();
-  const traced = await trace?.finish();
+  const notFinal = sent.filter((x) => !ready.has(finalOf.get(x.key) ?? "")).flatMap((x) => x.kind === "chord" ? x.memberIds! : [x.key]);
+  const traced = await trace?.finish(notFinal);
 
   // Accounting from the run log and the workers' logs.
   const runs = new Map<string, number>();
@@ -344,47 +345,99 @@ async function main(): Promise<void> {
 }
 
 /**
- * Where a lost task's message went: a mirror of the task stream (limits retention: it keeps
- * every message and its sequence) maps task ids to sequences, and the consumer's ack samples
- * (`sample_freq` 100 %: the server announces every ack it takes) say which were acked, and after
- * how many deliveries. An acked message was settled by a worker; one that left the work-queue
- * stream without an ack was dropped by the server.
+ * Where a lost task's message went. A wire tap on every server (one connection pinned to each,
+ * so a killed server leaves the other two listening) copies what the task consumer delivers
+ * (every pull inbox, `_INBOX.>`: the reply subject `$JS.ACK.…` carries the delivery count and
+ * the stream sequence) and every ack, nak and in-progress a worker sends back on those subjects.
+ * The consumer's ack samples (`sample_freq` 100 %) say which acks the server took. At the end,
+ * each lost task gets a timeline, and its state as the results stream's leader holds it (a KV
+ * read may be answered by any replica: `allow_direct`). Everything is also written to
+ * trace.json in the run's directory, and the workers log each delivery and decision (`-l debug`).
  */
-async function traceTasks(urls: string) {
-  const nc = await connect({ servers: urls.split(","), maxReconnectAttempts: -1 });
+async function traceTasks(cluster: NatsCluster, t0: number) {
+  const at = () => ((Date.now() - t0) / 1000).toFixed(2);
+  const urls = cluster.urls.split(",");
+  const nc = await connect({ servers: urls, maxReconnectAttempts: -1 });
   const jsm = await jetstreamManager(nc);
-  const acks = new Map<number, number[]>();
+  const sampled = new Map<number, number[]>();
   const sub = nc.subscribe("$JS.EVENT.METRIC.CONSUMER.ACK.TASKD_TASKS.>", {
     callback: (_e, m) => {
       const a = m.json<{ stream_seq: number; deliveries: number }>();
-      acks.set(a.stream_seq, [...(acks.get(a.stream_seq) ?? []), a.deliveries]);
+      sampled.set(a.stream_seq, [...(sampled.get(a.stream_seq) ?? []), a.deliveries]);
     },
   });
+  // Per task id its stream sequences; per sequence its events, each once (three taps see each).
+  const seqOf = new Map<string, Set<number>>();
+  const events = new Map<number, string[]>();
+  const seen = new Set<string>();
+  const note = (key: string, seq: number, text: string) => {
+    if (seen.has(key)) return;
+    seen.add(key);
+    events.set(seq, [...(events.get(seq) ?? []), text]);
+  };
+  // $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ms>.<pending>
+  const ackParts = (subject: string) => {
+    const t = subject.split(".");
+    return { consumer: t[3], dc: Number(t[4]), seq: Number(t[5]) };
+  };
+  const taps = await Promise.all(urls.map(async (url, i) => {
+    const tap = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 250, ignoreClusterUpdates: true, name: `tap-n${i + 1}` });
+    tap.subscribe("_INBOX.>", {
+      callback: (_e, m) => {
+        if (!m.reply?.startsWith("$JS.ACK.TASKD_TASKS.")) return;
+        const { consumer, dc, seq } = ackParts(m.reply);
+        const id = m.headers?.get("taskd-id") ?? "";
+        if (!seqOf.has(id)) seqOf.set(id, new Set());
+        seqOf.get(id)!.add(seq);
+        note(m.reply, seq, `${at()}s delivery ${dc} (${consumer}) [n${i + 1}]`);
+      },
+    });
+    tap.subscribe("$JS.ACK.TASKD_TASKS.>", {
+      callback: (_e, m) => {
+        const { dc, seq } = ackParts(m.subject);
+        const what = m.data.length ? new TextDecoder().decode(m.data).split(" ")[0] : "(empty)";
+        // In-progress notes repeat every few seconds: the first of each delivery is enough.
+        note(what === "+WPI" ? `${m.subject} ${what}` : `${m.subject} ${what} ${Date.now()}`, seq, `${at()}s ${what} of delivery ${dc} [n${i + 1}]`);
+      },
+    });
+    return tap;
+  }));
   for (let i = 0; i < 300; i++) {
     try {
       await jsm.consumers.update("TASKD_TASKS", "queue-default", { sample_freq: "100%" });
-      await jsm.streams.add({ name: "SOAK_MIRROR", mirror: { name: "TASKD_TASKS" }, num_replicas: 3 });
       break;
     } catch {
-      await new Promise((r) => setTimeout(r, 200)); // the workers have not created them yet
+      await new Promise((r) => setTimeout(r, 200)); // the workers have not created it yet
     }
   }
+  const leaderState = async (id: string) => {
+    try {
+      const m = await jsm.streams.getMessage("KV_taskd_results", { last_by_subj: `$KV.taskd_results.${id}` });
+      if (!m) return "none";
+      return m.data.length ? String((msgpack.decode(m.data) as { status?: string }).status ?? "?") : "deleted";
+    } catch (e) {
+      return `none (${(e as Error).message})`;
+    }
+  };
   return {
-    async finish() {
+    /** Stops listening, reads the lost ids' states from the results leader, writes trace.json. */
+    async finish(lost: string[]) {
       sub.unsubscribe();
-      const seqs = new Map<string, number[]>();
-      const js = (await import("@nats-io/jetstream")).jetstream(nc);
-      const c = await js.consumers.get("SOAK_MIRROR");
-      const last = (await jsm.streams.info("SOAK_MIRROR")).state.last_seq;
-      if (last > 0) for await (const m of await c.consume()) {
-        const id = m.headers?.get("taskd-id") ?? "";
-        seqs.set(id, [...(seqs.get(id) ?? []), m.seq]);
-        if (m.seq >= last) break;
-      }
+      await Promise.all(taps.map((t) => t.close()));
+      const leader = new Map<string, string>();
+      for (const id of lost) leader.set(id, await leaderState(id));
       await nc.close();
+      const list = (m: Map<unknown, unknown>, f = (v: unknown) => v) => Object.fromEntries([...m].map(([k, v]) => [String(k), f(v)]));
+      writeFileSync(join(dir, "trace.json"), JSON.stringify({ t0, seqOf: list(seqOf, (v) => [...(v as Set<number>)]), events: list(events), sampled: list(sampled), leader: list(leader) }));
       return {
         explain: (ids: string[]) =>
-          "; " + ids.map((id) => `${id}: ${(seqs.get(id) ?? []).map((q) => `seq ${q} ${acks.has(q) ? `acked after ${acks.get(q)!.join("/")} deliveries` : "never acked"}`).join(", ") || "not in the task stream"}`).join("; "),
+          "; " + ids.map((id) => {
+            const seqs = [...(seqOf.get(id) ?? [])];
+            const where = seqs.length
+              ? seqs.map((q) => `seq ${q}: ${(events.get(q) ?? []).join(", ")}; the server took acks of deliveries ${sampled.get(q)?.join("/") ?? "none"}`).join(" | ")
+              : "never delivered";
+            return `${id}: ${where}; on the results leader: ${leader.get(id) ?? "not read"}`;
+          }).join("; "),
       };
     },
   };

@@ -13,7 +13,7 @@ import type { Task } from "../app/task.ts";
 import type { Broker } from "../nats/broker.ts";
 import { PULL_EXPIRES_MS } from "../nats/broker.ts";
 import { H } from "../protocol/message.ts";
-import { getLogger } from "../log/logger.ts";
+import { getLogger, getLogLevel } from "../log/logger.ts";
 import type { TaskInfo } from "../control/protocol.ts";
 import { execute, type ExecContext } from "./execute.ts";
 import { type GlobalRateLimiter, RateLimiter } from "./ratelimit.ts";
@@ -171,6 +171,7 @@ export class ConsumeLoops {
         this.#consumers.set(key, messages);
         if (this.#paused.has(queue)) messages.stop();
         for await (const m of messages) {
+          if (getLogLevel() === "debug") log.debug(`delivered: message ${m.seq} (delivery ${m.info.deliveryCount}) of queue ${queue}`);
           turns.delivered(level, m.info.pending);
           // Bounded prefetch: at most the level's reserve of received messages wait or run at once.
           if (!reserve.tryAcquire()) await reserve.acquire();

@@ -14,7 +14,7 @@ import type { Outcome, TraceHooks } from "../app/trace.ts";
 import { states } from "../protocol/states.ts";
 import type { TaskEnvelope } from "../protocol/message.ts";
 import { signals } from "../signals/signals.ts";
-import { getLogger } from "../log/logger.ts";
+import { getLogger, getLogLevel } from "../log/logger.ts";
 import { runFollowUps } from "../canvas/followups.ts";
 import { settleUnrun } from "../canvas/settle.ts";
 import type { EventDispatcher } from "../events/dispatcher.ts";
@@ -71,6 +71,7 @@ function excText(e: unknown): string {
 export async function execute(ctx: ExecContext, m: JsMsg, queue: string): Promise<Outcome["kind"] | undefined> {
   try {
     const a = await admit(ctx, m);
+    if (getLogLevel() === "debug") log.debug(`message ${m.seq} of ${m.info.stream} (delivery ${m.info.deliveryCount}) for ${headerOf(m, H.id)}: ${a.kind}`);
     if (a.kind === "deadLetter") {
       // Its chord counts it as not succeeded, its chain stops (src/canvas/settle.ts); nothing of an unverified (silent) message is trusted.
       if (!a.silent) await settleUnrun(ctx.registry.get(headerOf(m, H.task) ?? "")?.app ?? ctx.fallbackApp, (n) => headerOf(m, n), m.data, { state: "DEAD_LETTERED", reason: `was dead-lettered: ${a.reason}` });
