@@ -9,7 +9,7 @@
  *
  *   SOAK_SECONDS=300 SOAK_CHAOS_MIN=10 SOAK_CHAOS_MAX=30 SOAK_RATE=40 [SOAK_TRACE=1] bun bench/soak/soak.ts
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { appendFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -30,6 +30,8 @@ const DRAIN_SECONDS = Number(process.env.SOAK_DRAIN ?? 120);
 // SOAK_TRACE=1: say where each lost task's message went (traceTasks: a wire tap on each server).
 const TRACE = process.env.SOAK_TRACE === "1";
 const dir = mkdtempSync(join(tmpdir(), "taskd-soak-"));
+// The servers are the first nats-server on PATH (PATH=/path/to/other/bin:$PATH make soak compares versions).
+const SERVER = spawnSync("nats-server", ["--version"], { encoding: "utf8" }).stdout?.trim().replace(/^nats-server:\s*/, "") || "?";
 const RUNLOG = join(dir, "runs.log");
 const say = (s: string) => process.stderr.write(`soak: ${s}\n`);
 const rand = (min: number, max: number) => min + Math.random() * (max - min);
@@ -75,6 +77,7 @@ async function main(): Promise<void> {
   if (!existsSync(join(ROOT, "dist", "taskd"))) throw new Error("dist/taskd is missing: run make build");
   say(`${SECONDS} s of load, chaos every ${CHAOS_MIN}-${CHAOS_MAX} s, ${RATE} rounds/s; logs in ${dir}`);
   const cluster = await NatsCluster.start();
+  for (const node of cluster.nodes) node.logFile = join(dir, `${node.name}.log`);
   const workers = [new SoakWorker("w1", cluster.urls), new SoakWorker("w2", cluster.urls)];
   for (const w of workers) w.start();
   const app = new App("soak-client", { broker: cluster.urls, replicas: 3 });
@@ -298,6 +301,7 @@ async function main(): Promise<void> {
   const report = {
     date: new Date().toISOString(),
     machine: `${cpus().length} cores, ${cpus()[0]?.model ?? "?"}`,
+    server: SERVER,
     seconds: SECONDS,
     faults: faults.length,
     faultLog: faults,
@@ -321,7 +325,7 @@ async function main(): Promise<void> {
   mkdirSync(join(ROOT, "bench", "soak", "results"), { recursive: true });
   const file = join(ROOT, "bench", "soak", "results", `${report.date.slice(0, 16).replace(/[:T]/g, "-")}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
-  console.log(`\nsoak ${report.date} — ${report.machine}; ${SECONDS} s of load, ${faults.length} faults (${faults.map((f) => f.what.replace("kill -9 ", "")).join(" ")})`);
+  console.log(`\nsoak ${report.date} — ${report.machine}, nats-server ${SERVER}; ${SECONDS} s of load, ${faults.length} faults (${faults.map((f) => f.what.replace("kill -9 ", "")).join(" ")})`);
   console.log("kind        sent   final  failed  dup  lost(by design)  lost(other)  violations");
   for (const r of rows) {
     console.log(`${String(r.kind).padEnd(10)} ${String(r.sent).padStart(5)} ${String(r.final).padStart(7)} ${String(r.failed).padStart(7)} ${String(r.duplicates).padStart(4)} ${String(r.lostByDesign).padStart(16)} ${String(r.lostOtherwise).padStart(12)} ${String(r.violations).padStart(11)}`);

@@ -27,6 +27,7 @@ import { retryTransient } from "./retry.ts";
 import { isNotFound } from "./errors.ts";
 import { jsPublisher, toMsgHdrs } from "./jspublish.ts";
 import { ensureStream, type StreamLimits } from "./settings.ts";
+import { getLogger } from "../log/logger.ts";
 import { DEFAULT_PRIORITY, levelSuffix } from "../protocol/flow.ts";
 
 /** How long a queue consumer waits for an ack before redelivering (workers heartbeat well inside it). */
@@ -120,6 +121,7 @@ export class Broker {
 
   async #createStreams(): Promise<void> {
     const jsm = await this.jsm();
+    if (this.replicas > 1) warnUnsafeReplication(this.nc.info?.version, this.replicas);
     for (const s of this.streamLimits()) await ensureStream(this.nc, s.config, s.limits, { jsm, settings: s.settings });
   }
 
@@ -323,4 +325,20 @@ function oneLine(s: string): string {
 
 function safeToken(s: string): string {
   return /^[A-Za-z0-9_-]+$/.test(s) ? s : "invalid";
+}
+
+let warnedReplication = false;
+
+/**
+ * Says once per process that replicated streams on nats-server before 2.10 can lose tasks: the
+ * chaos soak (docs/guarantees.md) saw 2.9.10's replicas disagree on what a stream sequence holds
+ * after servers were killed, and acknowledged tasks vanish; 2.10.27 lost none under the same faults.
+ */
+function warnUnsafeReplication(version: string | undefined, replicas: number): void {
+  const [major, minor] = (version ?? "").split(".").map(Number);
+  if (warnedReplication || !(major < 2 || (major === 2 && minor < 10))) return;
+  warnedReplication = true;
+  getLogger("taskd.broker").warn(
+    `nats-server ${version} with replicated streams (replicas ${replicas}) can lose acknowledged tasks when servers crash and restart; run nats-server 2.10 or later for a replicated deployment (docs/guarantees.md, "Replicated streams need nats-server 2.10")`,
+  );
 }

@@ -17,6 +17,7 @@ import { ReplyInbox, sendReply } from "./reply_inbox.ts";
 import { checkTaskId, decodeMeta, isReplySubject, type ResultMeta } from "../protocol/result.ts";
 import { jsPublisher } from "./jspublish.ts";
 import { openBucket } from "./kv.ts";
+import { retryTransient } from "./retry.ts";
 
 /** A KV-backed result store. */
 export class ResultBackend {
@@ -160,15 +161,20 @@ export class ResultBackend {
     if (this.#routes.size > 10_000) this.#routes.delete(this.#routes.keys().next().value!);
   }
 
-  /** Marks `taskId` SUCCESS with `value` (used by Batches and custom flows). */
+  /**
+   * Marks `taskId` SUCCESS with `value` (used by Batches and custom flows). Rides out a broker
+   * outage (a restart, an election) for up to 30 s (`PUBLISH_RETRY_MS`): a result put is idempotent.
+   */
   markAsDone(taskId: string, value: unknown, extra: Partial<ResultMeta> = {}): Promise<void> {
-    return this.store({ ...extra, taskId, status: states.SUCCESS, result: value, dateDone: new Date().toISOString() });
+    const meta: ResultMeta = { ...extra, taskId, status: states.SUCCESS, result: value, dateDone: new Date().toISOString() };
+    return retryTransient(() => this.store(meta));
   }
 
-  /** Marks `taskId` FAILURE with `error`. */
+  /** Marks `taskId` FAILURE with `error`; rides out a broker outage as {@link markAsDone} does. */
   markAsFailure(taskId: string, error: unknown, extra: Partial<ResultMeta> = {}): Promise<void> {
     const e: SerializedError = serializeError(error);
-    return this.store({ ...extra, taskId, status: states.FAILURE, result: e, traceback: e.stack, dateDone: new Date().toISOString() });
+    const meta: ResultMeta = { ...extra, taskId, status: states.FAILURE, result: e, traceback: e.stack, dateDone: new Date().toISOString() };
+    return retryTransient(() => this.store(meta));
   }
 
   /** Reads what is stored for `taskId`; `null` when nothing is (PENDING). */

@@ -5,7 +5,7 @@
  * @module
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { connect } from "@nats-io/transport-node";
@@ -17,6 +17,8 @@ import { ROOT } from "./taskd.ts";
 export class ClusterNode {
   proc?: ChildProcess;
   log = "";
+  /** A file that also gets everything the node prints, across restarts (the soak keeps them). */
+  logFile?: string;
 
   constructor(readonly name: string, readonly port: number, readonly config: string) {}
 
@@ -33,7 +35,10 @@ export class ClusterNode {
   /** Starts (or restarts) the node with its config and store. */
   start(): void {
     this.proc = spawn("nats-server", ["-c", this.config], { stdio: ["ignore", "pipe", "pipe"] });
-    const keep = (d: unknown) => (this.log = (this.log + d).slice(-20000));
+    const keep = (d: unknown) => {
+      this.log = (this.log + d).slice(-20000);
+      if (this.logFile) appendFileSync(this.logFile, String(d));
+    };
     this.proc.stdout?.on("data", keep);
     this.proc.stderr?.on("data", keep);
   }
