@@ -326,6 +326,11 @@ async function main(): Promise<void> {
   const file = join(ROOT, "bench", "soak", "results", `${report.date.slice(0, 16).replace(/[:T]/g, "-")}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
   console.log(`\nsoak ${report.date} — ${report.machine}, nats-server ${SERVER}; ${SECONDS} s of load, ${faults.length} faults (${faults.map((f) => f.what.replace("kill -9 ", "")).join(" ")})`);
+  const [major, minor] = SERVER.replace(/^v/, "").split(".").map(Number);
+  if (major === 2 && minor < 10) {
+    console.log(`nats-server ${SERVER}: its replicated streams lose acknowledged tasks under these faults (docs/guarantees.md, "Replicated streams need nats-server 2.10");`);
+    console.log("  the same soak on 2.10 or later shows what taskd itself loses: PATH=/path/to/nats-server-2.10/bin:$PATH make soak");
+  }
   console.log("kind        sent   final  failed  dup  lost(by design)  lost(other)  violations");
   for (const r of rows) {
     console.log(`${String(r.kind).padEnd(10)} ${String(r.sent).padStart(5)} ${String(r.final).padStart(7)} ${String(r.failed).padStart(7)} ${String(r.duplicates).padStart(4)} ${String(r.lostByDesign).padStart(16)} ${String(r.lostOtherwise).padStart(12)} ${String(r.violations).padStart(11)}`);
