@@ -306,6 +306,7 @@ async function main(): Promise<void> {
     faults: faults.length,
     faultLog: faults,
     leaderElections,
+    reusedSequences: traced?.reused,
     sends: sent.length,
     sendErrors,
     sendErrorsByKind,
@@ -335,6 +336,7 @@ async function main(): Promise<void> {
   for (const r of rows) {
     console.log(`${String(r.kind).padEnd(10)} ${String(r.sent).padStart(5)} ${String(r.final).padStart(7)} ${String(r.failed).padStart(7)} ${String(r.duplicates).padStart(4)} ${String(r.lostByDesign).padStart(16)} ${String(r.lostOtherwise).padStart(12)} ${String(r.violations).padStart(11)}`);
   }
+  if (traced) console.log(`stream sequences delivered with two task ids (replicas that disagreed): ${JSON.stringify(traced.reused)}`);
   console.log(`task consumer leader elections at: ${leaderElections.map((e) => `${e.at} s`).join(", ") || "none"}`);
   if (selfExits.length) console.log(`workers that exited without being killed (restarted): ${selfExits.map((e) => `${e.worker} at ${e.at} s`).join(", ")}`);
   const heldText = (k: string) => `${held[k].stranded} stranded, ${held[k].copies} copies of finished tasks`;
@@ -355,31 +357,37 @@ async function main(): Promise<void> {
 
 /**
  * Where a lost task's message went. A wire tap on every server (one connection pinned to each,
- * so a killed server leaves the other two listening) copies what the task consumer delivers
- * (every pull inbox, `_INBOX.>`: the reply subject `$JS.ACK.…` carries the delivery count and
- * the stream sequence) and every ack, nak and in-progress a worker sends back on those subjects.
- * The consumer's ack samples (`sample_freq` 100 %) say which acks the server took. At the end,
- * each lost task gets a timeline, and its state as the results stream's leader holds it (a KV
- * read may be answered by any replica: `allow_direct`). Everything is also written to
- * trace.json in the run's directory, and the workers log each delivery and decision (`-l debug`).
+ * so a killed server leaves the other two listening) copies what the consumers of the task and
+ * delayed streams deliver (every pull inbox, `_INBOX.>`: the reply subject `$JS.ACK.…` carries the
+ * stream, the delivery count and the stream sequence) and every ack, nak and in-progress sent
+ * back on those subjects. The task consumer's ack samples (`sample_freq` 100 %) say which acks
+ * the server took. At the end, each lost task gets a timeline, and its state as the results
+ * stream's leader holds it (a KV read may be answered by any replica: `allow_direct`); a stream
+ * sequence delivered with two different task ids is counted as reused (the replicas disagreed on
+ * what it holds: docs/guarantees.md). Everything is also written to trace.json in the run's
+ * directory, and the workers log each delivery and decision (`-l debug`).
  */
 async function traceTasks(cluster: NatsCluster, t0: number) {
   const at = () => ((Date.now() - t0) / 1000).toFixed(2);
   const urls = cluster.urls.split(",");
   const nc = await connect({ servers: urls, maxReconnectAttempts: -1 });
   const jsm = await jetstreamManager(nc);
-  const sampled = new Map<number, number[]>();
+  const STREAMS: Record<string, string> = { TASKD_TASKS: "tasks", TASKD_DELAYED: "delayed" };
+  const sampled = new Map<string, number[]>();
   const sub = nc.subscribe("$JS.EVENT.METRIC.CONSUMER.ACK.TASKD_TASKS.>", {
     callback: (_e, m) => {
       const a = m.json<{ stream_seq: number; deliveries: number }>();
-      sampled.set(a.stream_seq, [...(sampled.get(a.stream_seq) ?? []), a.deliveries]);
+      const key = `tasks:${a.stream_seq}`;
+      sampled.set(key, [...(sampled.get(key) ?? []), a.deliveries]);
     },
   });
-  // Per task id its stream sequences; per sequence its events, each once (three taps see each).
-  const seqOf = new Map<string, Set<number>>();
-  const events = new Map<number, string[]>();
+  // Per task id its sequences ("tasks:42443"); per sequence its events, each once (three taps
+  // see each) and the task ids delivered under it.
+  const seqOf = new Map<string, Set<string>>();
+  const idsAt = new Map<string, Set<string>>();
+  const events = new Map<string, string[]>();
   const seen = new Set<string>();
-  const note = (key: string, seq: number, text: string) => {
+  const note = (key: string, seq: string, text: string) => {
     if (seen.has(key)) return;
     seen.add(key);
     events.set(seq, [...(events.get(seq) ?? []), text]);
@@ -387,28 +395,33 @@ async function traceTasks(cluster: NatsCluster, t0: number) {
   // $JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ms>.<pending>
   const ackParts = (subject: string) => {
     const t = subject.split(".");
-    return { consumer: t[3], dc: Number(t[4]), seq: Number(t[5]) };
+    return { stream: STREAMS[t[2]], consumer: t[3], dc: Number(t[4]), seq: `${STREAMS[t[2]]}:${t[5]}` };
   };
   const taps = await Promise.all(urls.map(async (url, i) => {
     const tap = await connect({ servers: url, maxReconnectAttempts: -1, reconnectTimeWait: 250, ignoreClusterUpdates: true, name: `tap-n${i + 1}` });
     tap.subscribe("_INBOX.>", {
       callback: (_e, m) => {
-        if (!m.reply?.startsWith("$JS.ACK.TASKD_TASKS.")) return;
-        const { consumer, dc, seq } = ackParts(m.reply);
+        if (!m.reply?.startsWith("$JS.ACK.")) return;
+        const { stream, consumer, dc, seq } = ackParts(m.reply);
+        if (!stream) return;
         const id = m.headers?.get("taskd-id") ?? "";
         if (!seqOf.has(id)) seqOf.set(id, new Set());
         seqOf.get(id)!.add(seq);
-        note(m.reply, seq, `${at()}s delivery ${dc} (${consumer}) [n${i + 1}]`);
+        if (!idsAt.has(seq)) idsAt.set(seq, new Set());
+        idsAt.get(seq)!.add(id);
+        note(m.reply, seq, `${at()}s delivery ${dc} of ${id} (${consumer}) [n${i + 1}]`);
       },
     });
-    tap.subscribe("$JS.ACK.TASKD_TASKS.>", {
-      callback: (_e, m) => {
-        const { dc, seq } = ackParts(m.subject);
-        const what = m.data.length ? new TextDecoder().decode(m.data).split(" ")[0] : "(empty)";
-        // In-progress notes repeat every few seconds: the first of each delivery is enough.
-        note(what === "+WPI" ? `${m.subject} ${what}` : `${m.subject} ${what} ${Date.now()}`, seq, `${at()}s ${what} of delivery ${dc} [n${i + 1}]`);
-      },
-    });
+    for (const stream of Object.keys(STREAMS)) {
+      tap.subscribe(`$JS.ACK.${stream}.>`, {
+        callback: (_e, m) => {
+          const { dc, seq } = ackParts(m.subject);
+          const what = m.data.length ? new TextDecoder().decode(m.data).split(" ")[0] : "(empty)";
+          // In-progress notes repeat every few seconds: the first of each delivery is enough.
+          note(what === "+WPI" ? `${m.subject} ${what}` : `${m.subject} ${what} ${Date.now()}`, seq, `${at()}s ${what} of delivery ${dc} [n${i + 1}]`);
+        },
+      });
+    }
     return tap;
   }));
   for (let i = 0; i < 300; i++) {
@@ -436,14 +449,18 @@ async function traceTasks(cluster: NatsCluster, t0: number) {
       const leader = new Map<string, string>();
       for (const id of lost) leader.set(id, await leaderState(id));
       await nc.close();
+      const reused = [...idsAt].filter(([, ids]) => ids.size > 1).map(([seq]) => seq);
       const list = (m: Map<unknown, unknown>, f = (v: unknown) => v) => Object.fromEntries([...m].map(([k, v]) => [String(k), f(v)]));
-      writeFileSync(join(dir, "trace.json"), JSON.stringify({ t0, seqOf: list(seqOf, (v) => [...(v as Set<number>)]), events: list(events), sampled: list(sampled), leader: list(leader) }));
+      writeFileSync(join(dir, "trace.json"), JSON.stringify({ t0, seqOf: list(seqOf, (v) => [...(v as Set<string>)]), events: list(events), sampled: list(sampled), leader: list(leader), reused }));
+      const reusedSet = new Set(reused);
       return {
+        /** The sequences delivered with two task ids, per stream. */
+        reused: Object.fromEntries(Object.values(STREAMS).map((st) => [st, reused.filter((q) => q.startsWith(`${st}:`)).length])),
         explain: (ids: string[]) =>
           "; " + ids.map((id) => {
             const seqs = [...(seqOf.get(id) ?? [])];
             const where = seqs.length
-              ? seqs.map((q) => `seq ${q}: ${(events.get(q) ?? []).join(", ")}; the server took acks of deliveries ${sampled.get(q)?.join("/") ?? "none"}`).join(" | ")
+              ? seqs.map((q) => `${q}${reusedSet.has(q) ? " (reused by another task)" : ""}: ${(events.get(q) ?? []).join(", ")}${q.startsWith("tasks:") ? `; the server took acks of deliveries ${sampled.get(q)?.join("/") ?? "none"}` : ""}`).join(" | ")
               : "never delivered";
             return `${id}: ${where}; on the results leader: ${leader.get(id) ?? "not read"}`;
           }).join("; "),
