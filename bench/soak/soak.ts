@@ -19,7 +19,8 @@ import { jetstreamManager } from "@nats-io/jetstream";
 import { App, type AsyncResult, chain, chord, group, signature } from "../../mod.ts";
 import { NatsCluster } from "../../tests/helpers/cluster.ts";
 import { rssKb } from "../../tests/helpers/runlog.ts";
-import { msgpack } from "../../src/protocol/codec.ts";
+import { decodeMeta } from "../../src/protocol/result.ts";
+import { losesReplicatedTasks } from "../../src/nats/broker.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 300);
@@ -327,8 +328,7 @@ async function main(): Promise<void> {
   const file = join(ROOT, "bench", "soak", "results", `${report.date.slice(0, 16).replace(/[:T]/g, "-")}.json`);
   writeFileSync(file, JSON.stringify(report, null, 2) + "\n");
   console.log(`\nsoak ${report.date} — ${report.machine}, nats-server ${SERVER}; ${SECONDS} s of load, ${faults.length} faults (${faults.map((f) => f.what.replace("kill -9 ", "")).join(" ")})`);
-  const [major, minor] = SERVER.replace(/^v/, "").split(".").map(Number);
-  if (major === 2 && minor < 10) {
+  if (losesReplicatedTasks(SERVER)) {
     console.log(`nats-server ${SERVER}: its replicated streams lose acknowledged tasks under these faults (docs/guarantees.md, "Replicated streams need nats-server 2.10");`);
     console.log("  the same soak on 2.10 or later shows what taskd itself loses: PATH=/path/to/nats-server-2.10/bin:$PATH make soak");
   }
@@ -436,7 +436,7 @@ async function traceTasks(cluster: NatsCluster, t0: number) {
     try {
       const m = await jsm.streams.getMessage("KV_taskd_results", { last_by_subj: `$KV.taskd_results.${id}` });
       if (!m) return "none";
-      return m.data.length ? String((msgpack.decode(m.data) as { status?: string }).status ?? "?") : "deleted";
+      return m.data.length ? decodeMeta(m.data).status : "deleted";
     } catch (e) {
       return `none (${(e as Error).message})`;
     }

@@ -330,13 +330,21 @@ function safeToken(s: string): string {
 let warnedReplication = false;
 
 /**
+ * Whether nats-server `version` ("2.9.10" or "v2.9.10") is one whose replicated streams the
+ * chaos soak saw lose acknowledged tasks: before 2.10 (docs/guarantees.md).
+ */
+export function losesReplicatedTasks(version: string | undefined): boolean {
+  const [major, minor] = (version ?? "").replace(/^v/, "").split(".").map(Number);
+  return major < 2 || (major === 2 && minor < 10);
+}
+
+/**
  * Says once per process that replicated streams on nats-server before 2.10 can lose tasks: the
  * chaos soak (docs/guarantees.md) saw 2.9.10's replicas disagree on what a stream sequence holds
  * after servers were killed, and acknowledged tasks vanish; 2.10.27 lost none under the same faults.
  */
 function warnUnsafeReplication(version: string | undefined, replicas: number): void {
-  const [major, minor] = (version ?? "").split(".").map(Number);
-  if (warnedReplication || !(major < 2 || (major === 2 && minor < 10))) return;
+  if (warnedReplication || !losesReplicatedTasks(version)) return;
   warnedReplication = true;
   getLogger("taskd.broker").warn(
     `nats-server ${version} with replicated streams (replicas ${replicas}) can lose acknowledged tasks when servers crash and restart; run nats-server 2.10 or later for a replicated deployment (docs/guarantees.md, "Replicated streams need nats-server 2.10")`,
