@@ -133,7 +133,10 @@ describe("signals through dist/taskd", () => {
   test("retry: taskRetry with request, reason (the Retry, its exc the cause) and einfo", T, async () => {
     const r = await again.delay();
     assert.equal(await r.get({ timeout: 20 }), "second");
-    const recs = await taskSignals(r.id, "SUCCESS");
+    await taskSignals(r.id, "SUCCESS");
+    // The next attempt is published from inside the first, so it can end first (tests/classes has
+    // the same race): wait for the first attempt's end too, whose handlers send taskRetry.
+    const recs = await taskSignals(r.id, "RETRY");
     const retry = recs.find((s) => s.signal === "taskRetry")!;
     assert.deepEqual(retry.sender, { task: "sig.again" });
     assert.equal(retry.args.request.request, r.id);
